@@ -1,0 +1,1 @@
+"""`driftkeeper report` (placeholder until the monitor lands)."""

@@ -1,0 +1,195 @@
+"""The drift report: the JSON contract between the monitor and everything after it.
+
+A :class:`DriftReport` is what :meth:`driftkeeper.Monitor.check` returns, what ``driftkeeper
+report --json`` writes, what policies read and what the runner stores with every run.
+``DriftReport.to_dict()`` is the documented JSON contract and ``DriftReport.from_dict()``
+rebuilds an equal report from it (``from_dict(r.to_dict()) == r``).
+
+Contract (``schema_version`` 1)::
+
+    {
+      "schema_version": 1,
+      "columns": [                       # every checked feature column, in schema order
+        {"name": "sqft_living", "kind": "numerical", "method": "wasserstein",
+         "score": 0.13, "threshold": 0.1, "drifted": true,
+         "stattest_type": "distance",    # "distance": drifted when score >= threshold
+                                         # "p_value":  drifted when score <  threshold
+         "rows": 500, "missing_share": 0.0, "unseen_share": null},
+        ...
+      ],
+      "n_columns": 18, "n_drifted": 3, "drift_share": 0.1667,
+      "drift_share_threshold": 0.5, "dataset_drift": false,
+      "reference_rows": 8000, "current_rows": 500,
+      "prediction": {...ColumnDrift...} | null,   # drift of the model's predictions
+      "target": {...ColumnDrift...} | null,       # drift of the labels
+      "performance": {"task": "regression", "rows": 500,
+                      "metrics": {"mae": ..., "rmse": ..., "r2": ...}} | null,
+      "warnings": ["zipcode: 4.0% of values are categories never seen in reference"],
+      "sample": {"rows": 100000, "seed": 0} | null
+    }
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+__all__ = ["SCHEMA_VERSION", "ColumnDrift", "DriftReport"]
+
+SCHEMA_VERSION = 1
+
+
+def _num(x: Any) -> Any:
+    """JSON has no NaN: store NaN scores as None; keep floats exact otherwise."""
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    return x
+
+
+@dataclass(frozen=True)
+class ColumnDrift:
+    """Drift of one column between the reference and the current batch.
+
+    Attributes:
+        name: column name.
+        kind: ``"numerical"`` or ``"categorical"`` — fixed from the reference at fit time.
+        method: the statistical test actually used (``"wasserstein"``, ``"ks"``, ...).
+        score: the test's score (a p-value or a distance, see ``stattest_type``).
+        threshold: the threshold the score was compared with.
+        drifted: whether the column drifted.
+        stattest_type: ``"p_value"`` (drifted when ``score < threshold``) or
+            ``"distance"`` (drifted when ``score >= threshold``).
+        rows: rows of the current batch (non-missing values were tested).
+        missing_share: share of missing values in the current batch.
+        unseen_share: categorical columns only: share of current non-missing values that
+            are categories never seen in the reference (``None`` for numerical columns).
+    """
+
+    name: str
+    kind: str
+    method: str
+    score: float | None
+    threshold: float
+    drifted: bool
+    stattest_type: str = "distance"
+    rows: int = 0
+    missing_share: float = 0.0
+    unseen_share: float | None = None
+
+    @property
+    def margin(self) -> float:
+        """How far the score is past (> 0) or short of (< 0) its threshold, relative to it.
+
+        Positive means drifted. Used to order tables: the most drifted first.
+        """
+        if self.score is None:
+            return -math.inf
+        scale = abs(self.threshold) or 1.0
+        if self.stattest_type == "p_value":
+            return (self.threshold - self.score) / scale
+        return (self.score - self.threshold) / scale
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["score"] = _num(d["score"])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ColumnDrift":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """Result of :meth:`driftkeeper.Monitor.check`; see the module docstring for the JSON shape."""
+
+    columns: tuple[ColumnDrift, ...]
+    drift_share_threshold: float = 0.5
+    reference_rows: int = 0
+    current_rows: int = 0
+    prediction: ColumnDrift | None = None
+    target: ColumnDrift | None = None
+    performance: dict[str, Any] | None = None
+    warnings: tuple[str, ...] = ()
+    sample: dict[str, Any] | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "columns", tuple(self.columns))
+        object.__setattr__(self, "warnings", tuple(self.warnings))
+
+    # -- dataset-level numbers, derived so they can never disagree with the columns --
+    @property
+    def n_columns(self) -> int:
+        return len(self.columns)
+
+    @property
+    def n_drifted(self) -> int:
+        return sum(1 for c in self.columns if c.drifted)
+
+    @property
+    def drift_share(self) -> float:
+        return self.n_drifted / self.n_columns if self.columns else 0.0
+
+    @property
+    def dataset_drift(self) -> bool:
+        """Evidently's rule: drifted when the drifted share reaches ``drift_share_threshold``."""
+        return bool(self.columns) and self.drift_share >= self.drift_share_threshold
+
+    @property
+    def drifted_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.drifted]
+
+    def column(self, name: str) -> ColumnDrift:
+        """The :class:`ColumnDrift` of ``name`` (KeyError naming the known columns if absent)."""
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"column {name!r} is not in this report; columns: {[c.name for c in self.columns]}")
+
+    def sorted_columns(self) -> list[ColumnDrift]:
+        """Drifted columns first, then by how far each score is past or short of its threshold."""
+        return sorted(self.columns, key=lambda c: (not c.drifted, -c.margin, c.name))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "columns": [c.to_dict() for c in self.columns],
+            "n_columns": self.n_columns,
+            "n_drifted": self.n_drifted,
+            "drift_share": self.drift_share,
+            "drift_share_threshold": self.drift_share_threshold,
+            "dataset_drift": self.dataset_drift,
+            "reference_rows": self.reference_rows,
+            "current_rows": self.current_rows,
+            "prediction": self.prediction.to_dict() if self.prediction else None,
+            "target": self.target.to_dict() if self.target else None,
+            "performance": self.performance,
+            "warnings": list(self.warnings),
+            "sample": self.sample,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "DriftReport":
+        version = d.get("schema_version", SCHEMA_VERSION)
+        if version > SCHEMA_VERSION:
+            from .exceptions import ConfigError
+
+            raise ConfigError(
+                f"drift report schema_version {version} is newer than this driftkeeper understands "
+                f"({SCHEMA_VERSION}); upgrade driftkeeper"
+            )
+        return cls(
+            columns=tuple(ColumnDrift.from_dict(c) for c in d["columns"]),
+            drift_share_threshold=d.get("drift_share_threshold", 0.5),
+            reference_rows=d.get("reference_rows", 0),
+            current_rows=d.get("current_rows", 0),
+            prediction=ColumnDrift.from_dict(d["prediction"]) if d.get("prediction") else None,
+            target=ColumnDrift.from_dict(d["target"]) if d.get("target") else None,
+            performance=d.get("performance"),
+            warnings=tuple(d.get("warnings", ())),
+            sample=d.get("sample"),
+            schema_version=version,
+        )
