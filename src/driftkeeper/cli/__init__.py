@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -25,12 +24,12 @@ __all__ = ["app", "main"]
 class _Group(TyperGroup):
     """Turns driftkeeper errors into a one-line message and the error's exit code."""
 
-    def invoke(self, ctx: click.Context):  # type: ignore[override]
+    def invoke(self, ctx):  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except DriftkeeperError as exc:
-            click.echo(f"error: {exc}", err=True)
-            raise click.exceptions.Exit(exc.exit_code) from exc
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from exc
 
 
 app = typer.Typer(

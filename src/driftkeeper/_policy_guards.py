@@ -1,0 +1,101 @@
+"""Guards: the safety rules applied after a policy rule chose an action (private).
+
+Order (each guard that changes the action is recorded as ``{guard, from, to, reason}``):
+
+1. ``update_unsupported`` — ``update`` (or an explicit ``warm_start``/``online_update``)
+   when the model cannot update (``context.update_style is None``) → ``retrain``;
+   ``update_style`` — an explicit update style the model does not have → the model's style.
+2. ``rollback_unavailable`` — ``rollback`` without a previous champion → ``none``.
+3. ``max_consecutive_updates`` / ``max_model_trees`` / ``max_model_bytes`` — an update
+   after N updates since the last retrain, or one that would grow the model past a cap
+   (``model_trees + rounds``; bytes projected per tree) → ``retrain`` (forced: the cooldown
+   does not apply to it).
+4. ``retrain_cooldown`` — a retrain chosen by a rule within ``batches`` batches or ``days``
+   days (data time) of the last one → the model's update, if it passes the caps, else ``none``.
+5. ``min_rows`` — any training with fewer labelled rows in the batch (``rows`` when the
+   labelled count is unknown) than ``min_rows`` → ``none``.
+
+A guard whose inputs are unknown (``None``) does not fire.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._policy_schema import TRAINING_ACTIONS, UPDATE_ACTIONS, ActionSpec
+
+if TYPE_CHECKING:
+    from .policy import Context, Policy
+
+
+def _cap_violation(action: str, policy: "Policy", context: "Context", spec: ActionSpec | None) -> tuple[str, str] | None:
+    """(guard, reason) when an update ``action`` would break a cap, else None."""
+    g = policy.guards
+    n = context.updates_since_retrain
+    if g.max_consecutive_updates is not None and n is not None and n >= g.max_consecutive_updates:
+        return "max_consecutive_updates", f"{n} updates since the last retrain >= {g.max_consecutive_updates}"
+    rounds = policy.params_for(action, spec).get("rounds") or 0
+    trees = context.model_trees
+    if g.max_model_trees is not None and trees is not None and trees + rounds > g.max_model_trees:
+        return "max_model_trees", f"{trees} trees + {rounds} rounds = {trees + rounds} > {g.max_model_trees}"
+    size = context.model_size_bytes
+    if g.max_model_bytes is not None and size is not None:
+        projected = size * (trees + rounds) / trees if trees else size
+        if projected > g.max_model_bytes:
+            how = f"{size} bytes grown to ~{int(projected)}" if trees else f"{size} bytes"
+            return "max_model_bytes", f"{how} > {g.max_model_bytes}"
+    return None
+
+
+def apply_guards(
+    requested: str, policy: "Policy", context: "Context", signals: dict[str, Any], spec: ActionSpec | None = None
+) -> tuple[str, list[dict[str, Any]]]:
+    guards: list[dict[str, Any]] = []
+    action = requested
+
+    def fire(name: str, to: str, reason: str) -> None:
+        nonlocal action
+        guards.append({"guard": name, "from": action, "to": to, "reason": f"{reason} → {to} instead of {action}"})
+        action = to
+
+    style = context.update_style
+    if action == "update" or action in UPDATE_ACTIONS:
+        if style is None:
+            fire("update_unsupported", "retrain", "the model cannot be updated")
+        elif action == "update":
+            action = style  # resolution, not a guard
+        elif action != style:
+            fire("update_style", style, f"the model updates by {style}, not {action}")
+    if action == "rollback" and not context.can_rollback:
+        fire("rollback_unavailable", "none", "no previous champion to roll back to")
+
+    forced = False
+    if action in UPDATE_ACTIONS:
+        hit = _cap_violation(action, policy, context, spec)
+        if hit:
+            fire(hit[0], "retrain", hit[1])
+            forced = True
+
+    cd = policy.guards.retrain_cooldown
+    if action == "retrain" and not forced and cd is not None:
+        why = []
+        b, d = context.batches_since_retrain, context.days_since_retrain
+        if cd.batches is not None and b is not None and b < cd.batches:
+            why.append(f"{b} batches since the last retrain < {cd.batches}")
+        if cd.days is not None and d is not None and d < cd.days:
+            why.append(f"{d:.3g} days since the last retrain < {cd.days:g}")
+        if why:
+            reason = "; ".join(why)
+            if style is not None and _cap_violation(style, policy, context, spec) is None:
+                fire("retrain_cooldown", style, reason)
+            else:
+                fire("retrain_cooldown", "none", reason + (" and the model cannot be updated" if style is None else " and an update would break a cap"))
+
+    min_rows = policy.guards.min_rows
+    if action in TRAINING_ACTIONS and min_rows is not None:
+        n, what = signals.get("labelled_rows"), "labelled rows"
+        if n is None:
+            n, what = signals.get("rows"), "rows"
+        if n is not None and n < min_rows:
+            fire("min_rows", "none", f"{n} {what} < min_rows {min_rows}")
+    return action, guards

@@ -1,0 +1,594 @@
+"""Policy files: the YAML schema, its validation and one-line error messages.
+
+Private to :mod:`driftkeeper.policy`. The schema is a tree of frozen pydantic v2 models in
+strict mode (``rounds: "50"`` is refused, not coerced). Every error — an unknown key, a
+wrong type, an unknown signal, action or operator, a YAML syntax error — becomes one
+:class:`~driftkeeper.exceptions.PolicyError` line naming the file, the line and the key::
+
+    policies/x.yaml:12: unknown key 'treshold' in rules[0] (did you mean 'threshold'?)
+
+Line numbers come from the YAML node marks (``yaml.compose``), looked up by the error's
+location path. Conditions are parsed by a strict regular-expression tokenizer; user text is
+never evaluated.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from .exceptions import PolicyError
+
+# --------------------------------------------------------------------------- vocabulary
+
+#: Every action a rule (or the fallback) may name. ``update`` is resolved by :func:`decide`
+#: to the model's own update style; a :class:`Decision` never carries ``update``.
+ACTIONS = ("none", "warm_start", "online_update", "update", "retrain", "rollback")
+#: Actions that train something (``min_rows`` applies to them).
+TRAINING_ACTIONS = ("warm_start", "online_update", "retrain")
+UPDATE_ACTIONS = ("warm_start", "online_update")
+
+#: metric -> True when higher is better. ``auto`` is rmse (regression) / log_loss
+#: (classification): lower is better either way.
+METRICS: dict[str, bool] = {
+    "auto": False,
+    "rmse": False,
+    "mae": False,
+    "r2": True,
+    "log_loss": False,
+    "error_rate": False,
+    "accuracy": True,
+    "roc_auc": True,
+}
+METRIC_TASKS = {
+    "rmse": "regression",
+    "mae": "regression",
+    "r2": "regression",
+    "log_loss": "classification",
+    "error_rate": "classification",
+    "accuracy": "classification",
+    "roc_auc": "classification",
+}
+AUTO_METRIC = {"regression": "rmse", "classification": "log_loss"}
+
+#: signal -> (type, meaning). Types: "number", "int", "bool". ``column`` signals need a
+#: column name: ``column_score:zipcode`` (or ``{signal: column_score, column: zipcode}``).
+SIGNALS: dict[str, tuple[str, str]] = {
+    "drift_share": ("number", "share of feature columns that drifted (0..1)"),
+    "drifted_columns": ("int", "number of feature columns that drifted"),
+    "dataset_drift": ("bool", "drift_share reached the monitor's drift_share threshold"),
+    "column_score": ("number", "drift score of one column (a p-value or a distance, see the report)"),
+    "column_drifted": ("bool", "whether one column drifted"),
+    "prediction_drift": ("number", "drift score of the model's predictions"),
+    "prediction_drifted": ("bool", "whether the model's predictions drifted"),
+    "target_drift": ("number", "drift score of the labels"),
+    "target_drifted": ("bool", "whether the labels drifted"),
+    "metric": ("number", "the serving model's metric on the newest labelled rows"),
+    "performance_drop": ("number", "relative degradation of metric vs the champion at promotion; > 0 is worse"),
+    "rows": ("int", "rows in this batch"),
+    "labelled_rows": ("int", "labelled rows in this batch"),
+    "batches_since_retrain": ("int", "batches since the last retrain"),
+    "days_since_retrain": ("number", "days of data time since the last retrain"),
+    "updates_since_retrain": ("int", "updates since the last retrain"),
+    "model_trees": ("int", "trees in the serving model"),
+    "model_size_bytes": ("int", "size of the serving model in bytes"),
+    "consecutive_gate_refusals": ("int", "gate refusals in a row"),
+    "can_rollback": ("bool", "a previous champion exists to roll back to"),
+}
+COLUMN_SIGNALS = ("column_score", "column_drifted")
+OPS = ("<", "<=", ">", ">=", "==", "!=")
+
+#: Statistical tests the monitor may be told to use (Evidently's names).
+MONITOR_METHODS = (
+    "auto", "anderson", "chisquare", "cramer_von_mises", "ed", "empirical_mmd", "es",
+    "fisher_exact", "g_test", "hellinger", "jensenshannon", "kl_div", "ks", "mannw", "psi",
+    "t_test", "TVD", "wasserstein", "z",
+)
+
+
+def suggest(word: str, choices) -> str:
+    """`` (did you mean 'x'?)`` or an empty string."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _err(kind: str, message: str) -> PydanticCustomError:
+    return PydanticCustomError(kind, message)  # no context: the text is used as it is
+
+
+# --------------------------------------------------------------------------- models
+
+
+class _Strict(BaseModel):
+    """Base: frozen, strict types, unknown keys refused with a did-you-mean."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            allowed = [f.alias or n for n, f in cls.model_fields.items()]
+            for key in data:
+                if key not in allowed:
+                    raise PydanticCustomError(
+                        "unknown_key",
+                        "unknown key {key}{hint}",
+                        {"key": repr(key), "hint": suggest(key, allowed), "name": str(key)},
+                    )
+        return data
+
+
+class Window(_Strict):
+    """Training data of a retrain: the last ``days`` of data time, the newest ``rows``
+    labelled rows, or ``all`` of the history (written ``window: all``)."""
+
+    days: float | None = Field(None, gt=0)
+    rows: int | None = Field(None, gt=0)
+    all: bool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_word(cls, data: Any) -> Any:
+        if data == "all":
+            return {"all": True}
+        if isinstance(data, str):
+            raise _err("bad_window", f"bad window {data!r}: use {{days: N}}, {{rows: N}} or all")
+        return data
+
+    @model_validator(mode="after")
+    def _one(self) -> "Window":
+        given = [k for k in ("days", "rows", "all") if getattr(self, k) is not None]
+        if len(given) != 1 or self.all is False:
+            raise _err("bad_window", "bad window: give exactly one of {days: N}, {rows: N} or all")
+        return self
+
+    def to_value(self) -> Any:
+        """The JSON form used in :attr:`Decision.params`: ``{"days": N}``, ``{"rows": N}`` or ``"all"``."""
+        if self.all:
+            return "all"
+        if self.days is not None:
+            d = self.days
+            return {"days": int(d) if float(d).is_integer() else d}
+        return {"rows": self.rows}
+
+
+class RetrainParams(_Strict):
+    window: Window | None = None
+
+
+class UpdateParams(_Strict):
+    rounds: int | None = Field(None, ge=1)
+    learning_rate: float | None = Field(None, gt=0)
+    replay_fraction: float | None = Field(None, ge=0, le=1)
+    mode: Literal["continue", "refit"] | None = None
+
+
+class Params(RetrainParams, UpdateParams):
+    """Every action parameter (``defaults:`` and per rule)."""
+
+
+PARAM_NAMES = tuple(Params.model_fields)
+RETRAIN_PARAMS = tuple(RetrainParams.model_fields)
+UPDATE_PARAMS = tuple(UpdateParams.model_fields)
+
+
+def _check_action(v: str) -> str:
+    if v not in ACTIONS:
+        raise _err("unknown_action", f"unknown action {v!r}{suggest(v, ACTIONS)}; actions: {', '.join(ACTIONS)}")
+    return v
+
+
+class ActionSpec(Params):
+    """An action and its parameters (the fallback, and the ``then`` part of a rule)."""
+
+    action: str
+
+    @field_validator("action")
+    @classmethod
+    def _v_action(cls, v: str) -> str:
+        return _check_action(v)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_word(cls, data: Any) -> Any:
+        return {"action": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _params_fit_action(self) -> "ActionSpec":
+        given = [p for p in PARAM_NAMES if getattr(self, p) is not None]
+        if given and self.action in ("none", "rollback"):
+            raise _err("bad_params", f"action {self.action!r} takes no parameters (got {', '.join(given)})")
+        return self
+
+    def params(self) -> dict[str, Any]:
+        return {p: getattr(self, p) for p in PARAM_NAMES if getattr(self, p) is not None}
+
+
+# -- conditions -------------------------------------------------------------------------
+
+_COMPACT = re.compile(
+    r"""^\s*(?P<signal>[A-Za-z_][A-Za-z0-9_]*)
+        (?::(?:"(?P<qcol>[^"]+)"|(?P<col>[^\s<>=!"]+)))?
+        \s*(?P<op>[<>=!]+)\s*(?P<value>[^\s<>=!]+)\s*$""",
+    re.VERBOSE,
+)
+_NUMBER = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")
+
+
+def _parse_value(text: str) -> Any:
+    if text in ("true", "True"):
+        return True
+    if text in ("false", "False"):
+        return False
+    if _NUMBER.match(text):
+        return int(text) if re.match(r"^[-+]?\d+$", text) else float(text)
+    raise _err("bad_value", f"value {text!r} is not a number or true/false")
+
+
+def parse_compact(text: str) -> dict[str, Any]:
+    """``"performance_drop >= 0.1"`` -> ``{signal, column, op, value}``; strict, no eval."""
+    m = _COMPACT.match(text)
+    if not m:
+        raise _err(
+            "bad_condition",
+            f"cannot parse condition {text!r}: expected '<signal> <op> <value>', e.g. 'performance_drop >= 0.1'",
+        )
+    return {
+        "signal": m["signal"],
+        "column": m["qcol"] or m["col"],
+        "op": m["op"],
+        "value": _parse_value(m["value"]),
+    }
+
+
+class Condition(_Strict):
+    """``{signal, op, value}`` (``column`` for column signals), or the compact string form."""
+
+    signal: str
+    column: str | None = None
+    op: str
+    value: bool | int | float
+
+    @model_validator(mode="before")
+    @classmethod
+    def _compact(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return parse_compact(data)
+        if isinstance(data, dict) and isinstance(data.get("signal"), str) and ":" in data["signal"]:
+            sig, _, col = data["signal"].partition(":")
+            if "column" in data:
+                raise _err("bad_condition", f"column given twice: in signal {data['signal']!r} and in 'column'")
+            return {**data, "signal": sig, "column": col.strip('"')}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> "Condition":
+        if self.signal not in SIGNALS:
+            raise _err("unknown_signal", f"unknown signal {self.signal!r}{suggest(self.signal, SIGNALS)}")
+        if self.op not in OPS:
+            raise _err("bad_op", f"unknown operator {self.op!r}{suggest(self.op, OPS)}; use one of {' '.join(OPS)}")
+        if self.signal in COLUMN_SIGNALS and not self.column:
+            raise _err("bad_condition", f"signal {self.signal!r} needs a column: '{self.signal}:<column>'")
+        if self.signal not in COLUMN_SIGNALS and self.column is not None:
+            raise _err("bad_condition", f"signal {self.signal!r} takes no column")
+        kind = SIGNALS[self.signal][0]
+        if kind == "bool":
+            if self.op not in ("==", "!="):
+                raise _err("bad_op", f"boolean signal {self.signal!r} can only be compared with == or !=")
+            if not isinstance(self.value, bool):
+                raise _err("bad_value", f"boolean signal {self.signal!r} needs true or false, got {self.value!r}")
+        elif isinstance(self.value, bool):
+            raise _err("bad_value", f"signal {self.signal!r} is a number, got {self.value!r}")
+        elif isinstance(self.value, float) and not math.isfinite(self.value):
+            raise _err("bad_value", f"value for {self.signal!r} must be finite")
+        return self
+
+    @property
+    def key(self) -> str:
+        """The signal key in :attr:`Decision.signals`: ``metric`` or ``column_score:zipcode``."""
+        return f"{self.signal}:{self.column}" if self.column is not None else self.signal
+
+    def text(self) -> str:
+        v = str(self.value).lower() if isinstance(self.value, bool) else repr(self.value)
+        return f"{self.key} {self.op} {v}"
+
+
+def _item_kind(v: Any) -> str:
+    if isinstance(v, dict) and ("all" in v or "any" in v):
+        return "group"
+    return "condition"
+
+
+class Group(_Strict):
+    """``all:`` (every item holds) or ``any:`` (at least one holds); items nest."""
+
+    all_: list["Item"] | None = Field(None, alias="all")
+    any_: list["Item"] | None = Field(None, alias="any")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single(cls, data: Any) -> Any:
+        if isinstance(data, str):  # `when: performance_drop >= 0.1`
+            return {"all": [data]}
+        if isinstance(data, list):  # `when: [a, b]` means all
+            return {"all": data}
+        return data
+
+    @model_validator(mode="after")
+    def _one(self) -> "Group":
+        if (self.all_ is None) == (self.any_ is None):
+            raise _err("bad_group", "give exactly one of 'all' or 'any'")
+        if not (self.all_ or self.any_):
+            raise _err("bad_group", f"'{self.kind}' needs at least one condition")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "all" if self.all_ is not None else "any"
+
+    @property
+    def items(self) -> list[Any]:
+        return list(self.all_ if self.all_ is not None else self.any_ or [])
+
+    def conditions(self) -> list[Condition]:
+        out: list[Condition] = []
+        for it in self.items:
+            out.extend(it.conditions() if isinstance(it, Group) else [it])
+        return out
+
+    def text(self) -> str:
+        parts = [f"({it.text()})" if isinstance(it, Group) else it.text() for it in self.items]
+        if len(parts) == 1:
+            return parts[0]
+        return (" and " if self.kind == "all" else " or ").join(parts)
+
+
+Item = Annotated[
+    Union[Annotated[Condition, Tag("condition")], Annotated[Group, Tag("group")]],
+    Discriminator(_item_kind),
+]
+Group.model_rebuild()
+_TAGS = {"condition", "group"}
+
+
+class Rule(ActionSpec):
+    name: str
+    when: Group
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_word(cls, data: Any) -> Any:  # a rule is never a bare word
+        return data
+
+
+class Cooldown(_Strict):
+    """No rule-chosen retrain until ``batches`` batches *and* ``days`` days (data time) passed."""
+
+    batches: int | None = Field(None, ge=0)
+    days: float | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _some(self) -> "Cooldown":
+        if self.batches is None and self.days is None:
+            raise _err("bad_cooldown", "retrain_cooldown needs 'batches' and/or 'days'")
+        return self
+
+
+class Guards(_Strict):
+    min_rows: int | None = Field(None, ge=0)
+    retrain_cooldown: Cooldown | None = None
+    max_consecutive_updates: int | None = Field(None, ge=1)
+    max_model_trees: int | None = Field(None, ge=1)
+    max_model_bytes: int | None = Field(None, ge=1)
+
+
+def _check_metric(v: str) -> str:
+    if v not in METRICS:
+        raise _err("unknown_metric", f"unknown metric {v!r}{suggest(v, METRICS)}; metrics: {', '.join(METRICS)}")
+    return v
+
+
+class Holdout(_Strict):
+    """The newest labelled rows (time order) both models are scored on: ``rows`` or ``fraction``."""
+
+    rows: int | None = Field(None, ge=1)
+    fraction: float | None = Field(None, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _one(self) -> "Holdout":
+        if (self.rows is None) == (self.fraction is None):
+            raise _err("bad_holdout", "holdout needs exactly one of 'rows' or 'fraction'")
+        return self
+
+
+class Gate(_Strict):
+    enabled: bool = True
+    metric: str | None = None
+    holdout: Holdout = Holdout(fraction=0.2)
+    margin: float = Field(0.0, gt=-1, le=1)
+
+    @field_validator("metric")
+    @classmethod
+    def _v_metric(cls, v: str | None) -> str | None:
+        return v if v is None else _check_metric(v)
+
+    @property
+    def holdout_rows(self) -> int | None:
+        return self.holdout.rows
+
+    @property
+    def holdout_fraction(self) -> float | None:
+        return self.holdout.fraction
+
+
+class MonitorSpec(_Strict):
+    method: str | dict[str, str] | None = None
+    threshold: float | dict[str, float] | None = None
+    drift_share: float | None = Field(None, gt=0, le=1)
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _method(cls, v: Any) -> Any:
+        for m in (v.values() if isinstance(v, dict) else [v] if v is not None else []):
+            if isinstance(m, str) and m not in MONITOR_METHODS:
+                raise _err("unknown_method", f"unknown drift method {m!r}{suggest(m, MONITOR_METHODS)}")
+        return v
+
+    @field_validator("threshold", mode="before")
+    @classmethod
+    def _threshold(cls, v: Any) -> Any:
+        for t in (v.values() if isinstance(v, dict) else [v] if v is not None else []):
+            if isinstance(t, bool) or not isinstance(t, (int, float)) or t <= 0:
+                raise _err("bad_threshold", f"threshold must be a number > 0 (or a map column: number), got {t!r}")
+        return {k: float(t) for k, t in v.items()} if isinstance(v, dict) else (None if v is None else float(v))
+
+
+class PolicySpec(_Strict):
+    name: str | None = None
+    description: str | None = None
+    metric: str = "auto"
+    monitor: MonitorSpec | None = None
+    defaults: Params | None = None
+    retrain: RetrainParams | None = None
+    update: UpdateParams | None = None
+    guards: Guards = Guards()
+    gate: Gate = Gate()
+    rules: list[Rule] = []
+    fallback: ActionSpec
+
+    @field_validator("metric")
+    @classmethod
+    def _v_metric(cls, v: str) -> str:
+        return _check_metric(v)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "PolicySpec":
+        seen: set[str] = set()
+        for i, r in enumerate(self.rules):
+            if r.name in seen:
+                raise PydanticCustomError("duplicate_rule", "duplicate rule name {name}", {"name": repr(r.name), "at": i})
+            seen.add(r.name)
+        g = self.gate.metric
+        if g and g != "auto" and self.metric != "auto" and METRIC_TASKS[g] != METRIC_TASKS[self.metric]:
+            raise _err("bad_metric", f"gate metric {g!r} is for {METRIC_TASKS[g]} but metric {self.metric!r} is for {METRIC_TASKS[self.metric]}")
+        return self
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _path_text(loc: tuple) -> str:
+    out = ""
+    for p in loc:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+@dataclass
+class _Marks:
+    lines: dict[tuple, int]
+
+    def line(self, loc: tuple) -> int:
+        for n in range(len(loc), -1, -1):
+            if loc[:n] in self.lines:
+                return self.lines[loc[:n]]
+        return 1
+
+
+def _walk(node: yaml.Node, path: tuple, lines: dict[tuple, int], where: str) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for k, v in node.value:
+            key = k.value if isinstance(k, yaml.ScalarNode) else str(k.value)
+            if key in seen:
+                raise PolicyError(f"{where}:{k.start_mark.line + 1}: duplicate key {key!r} in {_path_text(path) or 'the policy'}")
+            seen.add(key)
+            lines[path + (key,)] = k.start_mark.line + 1
+            _walk(v, path + (key,), lines, where)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            lines[path + (i,)] = v.start_mark.line + 1
+            _walk(v, path + (i,), lines, where)
+
+
+_TYPE_WORDS = {
+    "int_type": "an integer", "int_parsing": "an integer", "int_from_float": "an integer",
+    "float_type": "a number", "float_parsing": "a number", "bool_type": "true or false",
+    "bool_parsing": "true or false", "string_type": "a string", "list_type": "a list",
+    "dict_type": "a mapping", "model_type": "a mapping", "model_attributes_type": "a mapping",
+    "union_tag_invalid": "a condition or a group",
+}
+_BOUNDS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
+
+
+def _message(err: dict[str, Any]) -> tuple[tuple, str]:
+    """(location used for the line, message) of one pydantic error."""
+    loc = tuple(p for p in err["loc"] if p not in _TAGS)
+    kind, ctx, inp = err["type"], err.get("ctx") or {}, err.get("input")
+    where = _path_text(loc)
+    if kind == "unknown_key":
+        key = ctx["name"]
+        return loc + (key,), f"unknown key {key!r} in {where or 'the policy'}{ctx['hint']}"
+    if kind == "extra_forbidden":
+        parent = _path_text(loc[:-1]) or "the policy"
+        return loc, f"unknown key {loc[-1]!r} in {parent}"
+    if kind == "missing":
+        parent = _path_text(loc[:-1]) or "the policy"
+        return loc[:-1], f"missing required key {loc[-1]!r} in {parent}"
+    if kind == "duplicate_rule":
+        loc = loc + ("rules", ctx["at"], "name")
+        return loc, f"{_path_text(loc)}: {err['msg']}"
+    if kind in _TYPE_WORDS:
+        return loc, f"{where}: expected {_TYPE_WORDS[kind]}, got {inp!r}"
+    if kind in _BOUNDS:
+        bound = next(iter(ctx.values()))
+        bound = f"{bound:g}" if isinstance(bound, (int, float)) else bound
+        return loc, f"{where}: must be {_BOUNDS[kind]} {bound}, got {inp!r}"
+    if kind == "literal_error":
+        return loc, f"{where}: expected {ctx.get('expected')}, got {inp!r}{suggest(inp, re.findall(chr(39) + '([^' + chr(39) + ']+)' + chr(39), str(ctx.get('expected'))))}"
+    msg = err["msg"]
+    return loc, f"{where}: {msg}" if where else msg
+
+
+def parse_policy_text(text: str, where: str) -> PolicySpec:
+    """Validate YAML text into a :class:`PolicySpec`; ``where`` names the file in errors."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        problem = " ".join(str(exc.problem or exc.context or "syntax error").split())
+        raise PolicyError(f"{where}:{line}: invalid YAML: {problem}") from exc
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{where}:1: invalid YAML: {' '.join(str(exc).split())}") from exc
+    if not isinstance(data, dict):
+        raise PolicyError(f"{where}:1: a policy must be a mapping of keys (rules, fallback, ...), got {type(data).__name__}")
+    lines: dict[tuple, int] = {}
+    _walk(node, (), lines, where)
+    try:
+        return PolicySpec.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        # the most specific error first: custom messages beat pydantic's union noise
+        errors.sort(key=lambda e: (e["type"] in _TYPE_WORDS and len(errors) > 1, -len(e["loc"])))
+        loc, msg = _message(errors[0])
+        raise PolicyError(f"{where}:{_Marks(lines).line(loc)}: {msg}") from None

@@ -1,0 +1,70 @@
+"""A policy in words (``Policy.describe()`` and ``driftkeeper policy check``). Private."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._policy_schema import METRICS, ActionSpec
+
+if TYPE_CHECKING:
+    from .policy import Policy
+
+
+def _action(policy: "Policy", spec: ActionSpec) -> str:
+    from .policy import params_text
+
+    a = spec.action
+    if a == "update":
+        shown = policy.params_for("warm_start", spec)
+        return f"update (the model's warm start or online update){params_text(a, shown)}"
+    if a in ("warm_start", "online_update", "retrain"):
+        return f"{a}{params_text(a, policy.params_for(a, spec))}"
+    return a
+
+
+def _metric_name(m: str) -> str:
+    return "auto (rmse / log_loss)" if m == "auto" else m
+
+
+def describe(policy: "Policy") -> str:
+    lines = [f"policy {policy.name!r} ({policy.source})"]
+    if policy.description:
+        lines.append(f"  {' '.join(policy.description.split())}")
+    m = policy.metric
+    if m == "auto":
+        lines.append("metric: auto (rmse for regression, log_loss for classification; lower is better)")
+    else:
+        lines.append(f"metric: {m} ({'higher' if METRICS[m] else 'lower'} is better)")
+    if policy.monitor:
+        lines.append("monitor: " + ", ".join(f"{k} {v}" for k, v in policy.monitor.items()))
+    lines.append("rules (first match wins):")
+    for i, r in enumerate(policy.rules, 1):
+        lines.append(f"  {i}. {r.name}: if {r.when.text()} → {_action(policy, r)}")
+    lines.append(f"  {'otherwise' if policy.rules else 'always'} → {_action(policy, policy.fallback)}")
+    g = policy.guards
+    gl = []
+    if g.min_rows is not None:
+        gl.append(f"no training with fewer than {g.min_rows} labelled rows")
+    if g.retrain_cooldown is not None:
+        cd = g.retrain_cooldown
+        parts = [f"{cd.batches} batches" if cd.batches is not None else "", f"{cd.days:g} days" if cd.days is not None else ""]
+        gl.append(f"no rule-chosen retrain within {' and '.join(p for p in parts if p)} of the last one (update instead if possible)")
+    if g.max_consecutive_updates is not None:
+        gl.append(f"after {g.max_consecutive_updates} updates since the last retrain, an update becomes a retrain")
+    if g.max_model_trees is not None:
+        gl.append(f"an update that would pass {g.max_model_trees} trees becomes a retrain")
+    if g.max_model_bytes is not None:
+        gl.append(f"an update that would pass {g.max_model_bytes} bytes becomes a retrain")
+    lines.append("guards:" + (" none" if not gl else ""))
+    lines.extend(f"  - {x}" for x in gl)
+    gate = policy.gate
+    if gate.enabled:
+        ho = gate.holdout
+        hold = f"newest {ho.rows} labelled rows" if ho.rows is not None else f"newest {ho.fraction:.0%} of labelled rows"
+        lines.append(
+            f"gate: candidate {_metric_name(policy.gate_metric)} on the {hold} must be no worse than the champion's "
+            f"within margin {gate.margin:g}; otherwise the champion stays"
+        )
+    else:
+        lines.append("gate: off (every candidate is promoted)")
+    return "\n".join(lines)

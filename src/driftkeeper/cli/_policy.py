@@ -1,0 +1,114 @@
+"""`driftkeeper policy list | check | explain`: read, validate and try out policies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from ..exceptions import DriftkeeperError
+from . import app
+
+
+class _PolicyGroup(TyperGroup):
+    """One-line ``error: ...`` and the error's exit code (2) for driftkeeper errors.
+
+    Raises ``typer.Exit``: with typer >= 0.24 (vendored click) a ``click.exceptions.Exit``
+    from the top-level group is not recognised and ends in a traceback with exit code 1.
+    """
+
+    def invoke(self, ctx):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except DriftkeeperError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from exc
+
+
+policy_app = typer.Typer(
+    cls=_PolicyGroup,
+    help="Read, validate and try out update/retrain policies (YAML).",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+app.add_typer(policy_app, name="policy")
+
+
+def _read_json(text_or_path: str, what: str) -> Any:
+    from ..exceptions import InputError
+
+    stripped = text_or_path.lstrip()
+    if stripped.startswith("{"):
+        source, text = "the given JSON", text_or_path
+    else:
+        p = Path(text_or_path)
+        if not p.is_file():
+            raise InputError(f"{what} {text_or_path!r} does not exist")
+        source = repr(str(p))
+        try:
+            text = p.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{what} {source}: cannot read: {exc}") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{what} {source}: invalid JSON at line {exc.lineno}: {exc.msg}") from exc
+    if not isinstance(data, dict):
+        raise InputError(f"{what} {source}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+@policy_app.command("list")
+def list_policies() -> None:
+    """List the policies shipped with driftkeeper."""
+    from ..policy import load_policy, shipped_policies
+
+    for name in shipped_policies():
+        desc = " ".join(load_policy(name).description.split())
+        typer.echo(f"{name:<16} {desc}")
+
+
+@policy_app.command("check")
+def check(policy: str = typer.Argument(..., help="A shipped policy name or a path to a YAML file.")) -> None:
+    """Validate a policy and print its rules in words (exit 2 if invalid)."""
+    from ..policy import load_policy
+
+    typer.echo(load_policy(policy).describe())
+    typer.echo("ok: policy is valid")
+
+
+@policy_app.command("explain")
+def explain(
+    policy: str = typer.Argument(..., help="A shipped policy name or a path to a YAML file."),
+    report: Optional[str] = typer.Option(None, "--report", "-r", help="A saved drift report (JSON from `driftkeeper report --json`)."),
+    context: Optional[str] = typer.Option(
+        None, "--context", "-c", help="History facts as JSON text or a JSON file (batch_time, metric, champion_metric, ...)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the decision as JSON."),
+) -> None:
+    """Print the decision a policy takes for a saved drift report."""
+    from ..exceptions import InputError
+    from ..policy import Context, decide, load_policy
+    from ..report import DriftReport
+
+    pol = load_policy(policy)
+    rep = None
+    if report is not None:
+        data = _read_json(report, "drift report")
+        try:
+            rep = DriftReport.from_dict(data)
+        except (KeyError, TypeError) as exc:
+            raise InputError(f"drift report {report!r} is not a driftkeeper report: {exc}") from exc
+    ctx = Context.from_dict(_read_json(context, "context")) if context is not None else Context()
+    decision = decide(rep, pol, ctx)
+    if as_json:
+        typer.echo(json.dumps(decision.to_dict(), indent=2, sort_keys=False, default=str))
+        return
+    typer.echo(str(decision))
+    typer.echo("signals:")
+    for k, v in decision.signals.items():
+        typer.echo(f"  {k:<28} {'missing' if v is None else v}")

@@ -1,0 +1,373 @@
+"""Policy engine: decisions, guards, signals, round trips (no monitor needed)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from driftkeeper.exceptions import ConfigError
+from driftkeeper.policy import (
+    DECISION_ACTIONS,
+    Context,
+    Decision,
+    decide,
+    gate_passes,
+    load_policy,
+    performance_drop,
+    policy_from_text,
+    shipped_policies,
+)
+from driftkeeper.report import ColumnDrift, DriftReport
+
+UTC = timezone.utc
+
+
+def col(name, score=0.05, drifted=False, threshold=0.1):
+    return ColumnDrift(name=name, kind="numerical", method="wasserstein", score=score, threshold=threshold, drifted=drifted, rows=500)
+
+
+def report(n_drifted=0, n=10, prediction=None, target=None, performance=None):
+    cols = [col(f"c{i}", score=0.3 if i < n_drifted else 0.01, drifted=i < n_drifted) for i in range(n)]
+    return DriftReport(columns=tuple(cols), current_rows=500, prediction=prediction, target=target, performance=performance)
+
+
+CAN_UPDATE = dict(rows=500, labelled_rows=500, update_style="warm_start", batches_since_retrain=10,
+                  updates_since_retrain=0, model_trees=100, model_size_bytes=1000)
+
+
+def ctx(**kw):
+    return Context(**{**CAN_UPDATE, **kw})
+
+
+DEFAULT = load_policy("default")
+
+# ----------------------------------------------------------------------------- table
+
+CASES = [
+    # (id, policy, report, context, action, rule)
+    ("quiet", "default", report(0), ctx(metric=10.0, champion_metric=10.0), "none", "fallback"),
+    ("big-drop", "default", report(0), ctx(metric=12.0, champion_metric=10.0), "retrain", "performance-drop"),
+    ("concept-drift-no-feature-drift", "default", report(0), ctx(metric=11.0, champion_metric=10.0), "warm_start", "moderate-drop-or-drift"),
+    ("feature-drift-no-labels", "default", report(4), ctx(), "warm_start", "moderate-drop-or-drift"),
+    ("feature-drift-online", "default", report(4), ctx(update_style="online_update"), "online_update", "moderate-drop-or-drift"),
+    ("small-drift", "default", report(2), ctx(), "none", "fallback"),
+    ("pred-and-target", "default", report(0, prediction=col("prediction", 0.5, True), target=col("target", 0.5, True)), ctx(), "warm_start", "moderate-drop-or-drift"),
+    ("pred-only", "default", report(0, prediction=col("prediction", 0.5, True)), ctx(), "none", "fallback"),
+    ("r2-drop", "policy-r2", report(0), ctx(metric=0.6, champion_metric=0.8), "retrain", "performance-drop"),
+    ("r2-gain", "policy-r2", report(0), ctx(metric=0.9, champion_metric=0.8), "none", "fallback"),
+    ("never", "never", report(10), ctx(metric=100.0, champion_metric=1.0), "none", "fallback"),
+    ("always-retrain", "always-retrain", report(0), ctx(), "retrain", "fallback"),
+    ("always-update", "always-update", report(0), ctx(), "warm_start", "fallback"),
+    ("periodic-due", "periodic", None, ctx(batches_since_retrain=4), "retrain", "every-4-batches"),
+    ("periodic-not-due", "periodic", None, ctx(batches_since_retrain=3), "none", "fallback"),
+    ("metric-from-report", "default", report(0, performance={"task": "regression", "rows": 500, "metrics": {"rmse": 13.0}}),
+     ctx(champion_metric=10.0), "retrain", "performance-drop"),
+]
+
+R2 = """
+metric: r2
+rules:
+  - {name: performance-drop, when: performance_drop >= 0.15, action: retrain}
+fallback: none
+"""
+
+
+def _policy(name):
+    return policy_from_text(R2, name="r2") if name == "policy-r2" else load_policy(name)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_decision_table(case):
+    _, pol, rep, context, action, rule = case
+    d = decide(rep, _policy(pol), context)
+    assert (d.action, d.rule) == (action, rule), str(d)
+
+
+@pytest.mark.parametrize("name", ["default", "never", "always-retrain", "always-update", "periodic"])
+def test_every_shipped_policy_loads_and_decides(name):
+    assert name in shipped_policies()
+    p = load_policy(name)
+    assert p.name == name and p.source.endswith(f"{name}.yaml")
+    for rep in (None, report(5)):
+        for context in (Context(), ctx(metric=20.0, champion_metric=10.0)):
+            d = decide(rep, p, context)
+            assert d.action in DECISION_ACTIONS
+            assert d.policy == name
+    assert p.describe().startswith(f"policy {name!r}")
+
+
+def test_load_by_name_from_any_cwd(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_policy("default").name == "default"
+
+
+def test_load_by_path(tmp_path):
+    f = tmp_path / "mine.yaml"
+    f.write_text("fallback: retrain\n")
+    p = load_policy(f)
+    assert (p.name, p.source) == ("mine", str(f))
+    assert load_policy(str(f)).name == "mine"
+
+
+# ----------------------------------------------------------------------------- signals
+
+
+def test_missing_signal_is_false_and_reported():
+    d = decide(report(0), DEFAULT, ctx())  # no labels: no metric, no performance_drop
+    assert d.signals["metric"] is None and d.signals["performance_drop"] is None
+    assert "metric" in d.missing and "performance_drop" in d.missing
+    pd = [c for c in d.conditions if c["signal"] == "performance_drop"]
+    assert pd and all(c["missing"] and not c["held"] and c["actual"] is None for c in pd)
+    assert "missing signals (conditions on them were false): performance_drop" in str(d)
+
+
+def test_not_equal_on_missing_signal_is_false():
+    p = policy_from_text("rules:\n  - {name: r, when: prediction_drifted != true, action: retrain}\nfallback: none\n")
+    d = decide(report(0), p, ctx())
+    assert d.action == "none" and d.conditions[0]["missing"] is True
+
+
+def test_no_report_all_report_signals_missing():
+    d = decide(None, DEFAULT, ctx(metric=10.0, champion_metric=10.0))
+    for s in ("drift_share", "drifted_columns", "dataset_drift", "prediction_drift", "target_drift"):
+        assert d.signals[s] is None and s in d.missing
+    assert d.signals["drift_share"] is None  # never silently zero
+
+
+COLS = """
+rules:
+  - name: zip
+    when:
+      any:
+        - column_score:zipcode >= 0.2
+        - {signal: column_drifted, column: "sq ft", op: "==", value: true}
+    action: retrain
+fallback: none
+"""
+
+
+def test_column_signals_and_unknown_column():
+    p = policy_from_text(COLS)
+    rep = DriftReport(columns=(col("zipcode", 0.25, True), col("sq ft", 0.01, False)))
+    d = decide(rep, p, ctx())
+    assert d.action == "retrain"
+    assert d.signals["column_score:zipcode"] == 0.25 and d.signals["column_drifted:sq ft"] is False
+    other = DriftReport(columns=(col("price"),))
+    d2 = decide(other, p, ctx())
+    assert d2.action == "none"
+    assert {"column_score:zipcode", "column_drifted:sq ft"} <= set(d2.missing)
+
+
+def test_nested_groups():
+    p = policy_from_text("""
+rules:
+  - name: n
+    when:
+      all:
+        - rows >= 100
+        - any: [drift_share >= 0.5, {all: [drifted_columns >= 1, dataset_drift == false]}]
+    action: retrain
+fallback: none
+""")
+    assert decide(report(1), p, ctx()).action == "retrain"
+    assert decide(report(0), p, ctx()).action == "none"
+    assert decide(report(1), p, ctx(rows=10, labelled_rows=10)).action == "none"
+
+
+def test_days_since_retrain_from_batch_time_not_wall_clock():
+    t0 = datetime(2015, 1, 1, tzinfo=UTC)
+    c = Context(batch_time=t0 + timedelta(days=10, hours=12), last_retrain_time=t0)
+    assert c.days_since_retrain == pytest.approx(10.5)
+    p = policy_from_text("rules:\n  - {name: old, when: days_since_retrain > 10, action: retrain}\nfallback: none\n")
+    assert decide(None, p, c).action == "retrain"
+    assert decide(None, p, Context(batch_time=t0 + timedelta(days=3), last_retrain_time=t0)).action == "none"
+    assert decide(None, p, Context()).signals["days_since_retrain"] is None
+
+
+def test_naive_datetime_refused():
+    with pytest.raises(ConfigError, match="batch_time: 2015-01-01T00:00:00 has no timezone"):
+        Context(batch_time=datetime(2015, 1, 1))
+
+
+def test_performance_drop_direction():
+    assert performance_drop(12.0, 10.0, "rmse") == pytest.approx(0.2)
+    assert performance_drop(0.6, 0.8, "r2") == pytest.approx(0.25)
+    assert performance_drop(0.9, 0.8, "accuracy") == pytest.approx(-0.125)
+    assert performance_drop(None, 0.8, "accuracy") is None
+
+
+# ----------------------------------------------------------------------------- guards
+
+GUARDS = """
+update: {rounds: 50}
+retrain: {window: {days: 30}}
+rules:
+  - {name: upd, when: drift_share >= 0.5, action: update}
+  - {name: re, when: drift_share >= 0.2, action: retrain}
+fallback: none
+guards:
+  min_rows: 100
+  retrain_cooldown: {batches: 3, days: 7}
+  max_consecutive_updates: 4
+  max_model_trees: 1000
+  max_model_bytes: 10000
+"""
+G = policy_from_text(GUARDS, name="guards")
+UPD, RE = report(6), report(3)
+
+
+def guard_names(d):
+    return [g["guard"] for g in d.guards]
+
+
+def test_guard_min_rows():
+    d = decide(RE, G, ctx(labelled_rows=50))
+    assert (d.action, d.rule, d.requested) == ("none", "re", "retrain")
+    assert guard_names(d) == ["min_rows"] and "50 labelled rows < min_rows 100" in d.guards[0]["reason"]
+    assert decide(RE, G, ctx(labelled_rows=None, rows=99)).action == "none"  # falls back to rows
+    assert decide(RE, G, ctx(labelled_rows=100)).action == "retrain"
+
+
+def test_guard_cooldown_downgrades_to_update_or_none():
+    d = decide(RE, G, ctx(batches_since_retrain=1))
+    assert d.action == "warm_start" and guard_names(d) == ["retrain_cooldown"]
+    assert d.params == {"rounds": 50, "learning_rate": None, "replay_fraction": 0.0, "mode": "continue"}
+    assert "1 batches since the last retrain < 3" in str(d)
+    d2 = decide(RE, G, ctx(batches_since_retrain=1, update_style=None))
+    assert d2.action == "none" and guard_names(d2) == ["retrain_cooldown"]
+    t0 = datetime(2020, 1, 1, tzinfo=UTC)
+    d3 = decide(RE, G, ctx(batches_since_retrain=5, batch_time=t0 + timedelta(days=2), last_retrain_time=t0))
+    assert d3.action == "warm_start" and "2 days since the last retrain < 7" in d3.guards[0]["reason"]
+    assert decide(RE, G, ctx(batches_since_retrain=3)).action == "retrain"
+    assert decide(RE, G, ctx(batches_since_retrain=None)).action == "retrain"  # unknown: no cooldown
+
+
+def test_guard_cooldown_update_would_break_cap_gives_none():
+    d = decide(RE, G, ctx(batches_since_retrain=1, updates_since_retrain=4))
+    assert d.action == "none" and "an update would break a cap" in d.guards[0]["reason"]
+
+
+def test_guard_forced_retrain_after_n_updates():
+    assert decide(UPD, G, ctx(updates_since_retrain=3)).action == "warm_start"
+    d = decide(UPD, G, ctx(updates_since_retrain=4, batches_since_retrain=1))
+    assert d.action == "retrain" and guard_names(d) == ["max_consecutive_updates"]  # forced: no cooldown
+    assert d.params == {"window": {"days": 30}}
+    assert "4 updates since the last retrain >= 4 → retrain instead of warm_start" in str(d)
+
+
+def test_guard_size_caps():
+    d = decide(UPD, G, ctx(model_trees=960, model_size_bytes=None))
+    assert d.action == "retrain" and guard_names(d) == ["max_model_trees"]
+    assert "960 trees + 50 rounds = 1010 > 1000" in d.guards[0]["reason"]
+    assert decide(UPD, G, ctx(model_trees=950, model_size_bytes=None)).action == "warm_start"
+    d2 = decide(UPD, G, ctx(model_trees=100, model_size_bytes=9000))  # 9000 * 150/100 > 10000
+    assert d2.action == "retrain" and guard_names(d2) == ["max_model_bytes"]
+
+
+def test_update_unsupported_becomes_retrain():
+    d = decide(UPD, G, ctx(update_style=None))
+    assert d.action == "retrain" and d.requested == "update" and guard_names(d) == ["update_unsupported"]
+
+
+def test_rollback_needs_a_previous_champion():
+    p = policy_from_text("rules:\n  - {name: back, when: consecutive_gate_refusals >= 2, action: rollback}\nfallback: none\n")
+    assert decide(None, p, ctx(consecutive_gate_refusals=2, can_rollback=True)).action == "rollback"
+    d = decide(None, p, ctx(consecutive_gate_refusals=2))
+    assert d.action == "none" and guard_names(d) == ["rollback_unavailable"]
+
+
+# ----------------------------------------------------------------------------- params
+
+
+def test_param_layers():
+    p = policy_from_text("""
+defaults: {rounds: 10, window: all, replay_fraction: 0.1}
+update: {rounds: 20, learning_rate: 0.1}
+retrain: {window: {rows: 5000}}
+rules:
+  - {name: a, when: drift_share >= 0.5, action: warm_start, rounds: 30, mode: refit}
+  - {name: b, when: drift_share >= 0.2, action: retrain, window: {days: 14}}
+fallback: {action: retrain}
+""")
+    assert decide(report(6), p, ctx()).params == {"rounds": 30, "learning_rate": 0.1, "replay_fraction": 0.1, "mode": "refit"}
+    assert decide(report(3), p, ctx()).params == {"window": {"days": 14}}
+    assert decide(report(0), p, ctx()).params == {"window": {"rows": 5000}}
+    assert decide(report(0), load_policy("never"), ctx()).params == {}
+
+
+# ----------------------------------------------------------------------------- decision
+
+
+def test_decision_round_trip_and_str():
+    t0 = datetime(2015, 1, 1, tzinfo=UTC)
+    c = ctx(metric=11.82, champion_metric=10.0, batch_time=t0, last_retrain_time=t0 - timedelta(days=40))
+    d = decide(report(1), DEFAULT, c)
+    assert Decision.from_dict(d.to_dict()) == d
+    assert Decision.from_dict(json.loads(json.dumps(d.to_dict()))) == d
+    assert str(d) == "retrain (window: last 90 days) — rule 'performance-drop' fired: performance_drop 0.182 >= 0.15"
+    d2 = decide(report(0), DEFAULT, ctx(metric=12.0, champion_metric=10.0, batches_since_retrain=1))
+    s = str(d2)
+    assert s.startswith("warm_start (rounds: 50, learning_rate: 0.05, replay_fraction: 0.3, mode: continue) — rule 'performance-drop' fired")
+    assert "guard retrain_cooldown: 1 batches since the last retrain < 3 → warm_start instead of retrain" in s
+
+
+def test_fallback_str():
+    d = decide(report(0), DEFAULT, ctx(metric=10.0, champion_metric=10.0))
+    assert str(d) == (
+        "none — no rule fired (fallback); missing signals (conditions on them were false): "
+        "prediction_drifted, target_drifted"
+    )
+
+
+def test_context_round_trip():
+    t0 = datetime(2015, 1, 1, tzinfo=UTC)
+    c = Context(batch_time=t0, last_retrain_time=t0 - timedelta(days=2), metric=1.5, update_style="online_update")
+    assert Context.from_dict(json.loads(json.dumps(c.to_dict()))) == c
+    with pytest.raises(ConfigError, match="unknown context key 'metrc' \\(did you mean 'metric'\\?\\)"):
+        Context.from_dict({"metrc": 1})
+    with pytest.raises(ConfigError, match="context rows: expected an integer, got 'a'"):
+        Context(rows="a")
+
+
+def test_decide_is_deterministic():
+    c = ctx(metric=11.0, champion_metric=10.0)
+    assert decide(report(3), DEFAULT, c) == decide(report(3), DEFAULT, c)
+
+
+# ----------------------------------------------------------------------------- gate & monitor
+
+
+@pytest.mark.parametrize(
+    "champ,cand,metric,margin,ok",
+    [
+        (10.0, 10.0, "rmse", 0.0, True),
+        (10.0, 10.5, "rmse", 0.05, True),
+        (10.0, 10.6, "rmse", 0.05, False),
+        (0.8, 0.79, "r2", 0.0, False),
+        (0.8, 0.77, "r2", 0.05, True),
+        (0.5, 0.6, "log_loss", 0.1, False),
+        (0.9, 0.95, "accuracy", 0.0, True),
+        (10.0, None, "rmse", 0.0, False),
+        (None, 3.0, "rmse", 0.0, True),
+        (10.0, 9.0, "rmse", -0.05, True),
+        (10.0, 9.6, "rmse", -0.05, False),
+    ],
+)
+def test_gate_passes(champ, cand, metric, margin, ok):
+    passed, why = gate_passes(champ, cand, metric, margin)
+    assert passed is ok
+    assert why.startswith("gate passed" if ok else "gate refused")
+
+
+def test_policy_gate_and_monitor_config():
+    p = DEFAULT
+    assert p.gate.enabled and p.gate.holdout.fraction == 0.2 and p.gate.holdout.rows is None
+    assert p.gate.margin == 0.01 and p.gate_metric == "auto"
+    assert (p.gate.holdout_rows, p.gate.holdout_fraction, p.min_training_rows()) == (None, 0.2, 200)
+    assert p.gate_passes(10.0, 10.05, task="regression")[0]
+    assert p.monitor_kwargs() == {"drift_share": 0.5}
+    q = policy_from_text("monitor: {method: {a: psi}, threshold: 0.2, drift_share: 0.3}\nfallback: none\n")
+    assert q.monitor_kwargs() == {"method": {"a": "psi"}, "threshold": 0.2, "drift_share": 0.3}
+    assert load_policy("never").gate.enabled is False

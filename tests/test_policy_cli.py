@@ -1,0 +1,73 @@
+"""`driftkeeper policy list | check | explain` through the real app (exit codes 0 / 2)."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from driftkeeper.cli import app
+from driftkeeper.report import ColumnDrift, DriftReport
+
+runner = CliRunner()
+
+
+def _report_file(tmp_path, n_drifted=4):
+    cols = tuple(
+        ColumnDrift(name=f"c{i}", kind="numerical", method="wasserstein", score=0.3 if i < n_drifted else 0.01,
+                    threshold=0.1, drifted=i < n_drifted, rows=500)
+        for i in range(10)
+    )
+    f = tmp_path / "report.json"
+    f.write_text(json.dumps(DriftReport(columns=cols, current_rows=500).to_dict()))
+    return f
+
+
+def test_list():
+    r = runner.invoke(app, ["policy", "list"])
+    assert r.exit_code == 0, r.output
+    for name in ("default", "never", "always-retrain", "always-update", "periodic"):
+        assert name in r.output
+
+
+def test_check_shipped():
+    r = runner.invoke(app, ["policy", "check", "default"])
+    assert r.exit_code == 0, r.output
+    assert "1. performance-drop: if performance_drop >= 0.15 → retrain (window: last 90 days)" in r.output
+    assert "ok: policy is valid" in r.output
+
+
+def test_check_invalid_exits_2_with_one_line(tmp_path):
+    f = tmp_path / "bad.yaml"
+    f.write_text("rules:\n  - name: a\n    when: drift_share > 0.1\n    action: retrain\n    treshold: 1\nfallback: none\n")
+    r = runner.invoke(app, ["policy", "check", str(f)])
+    assert r.exit_code == 2
+    assert f"error: {f}:5: unknown key 'treshold' in rules[0]" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_check_missing_exits_2():
+    r = runner.invoke(app, ["policy", "check", "nevr"])
+    assert r.exit_code == 2
+    assert "no policy named 'nevr' (did you mean 'never'?)" in r.output
+
+
+def test_explain(tmp_path):
+    rep = _report_file(tmp_path)
+    context = json.dumps({"labelled_rows": 500, "rows": 500, "update_style": "warm_start", "batches_since_retrain": 5})
+    r = runner.invoke(app, ["policy", "explain", "default", "--report", str(rep), "--context", context])
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith("warm_start (rounds: 50, learning_rate: 0.05, replay_fraction: 0.3, mode: continue) — rule 'moderate-drop-or-drift' fired: drift_share 0.4 >= 0.3")
+    ctx_file = tmp_path / "ctx.json"
+    ctx_file.write_text(context)
+    r2 = runner.invoke(app, ["policy", "explain", "default", "-r", str(rep), "-c", str(ctx_file), "--json"])
+    assert r2.exit_code == 0, r2.output
+    assert json.loads(r2.output)["action"] == "warm_start"
+
+
+def test_explain_bad_inputs_exit_2(tmp_path):
+    rep = _report_file(tmp_path)
+    r = runner.invoke(app, ["policy", "explain", "default", "--report", str(tmp_path / "nope.json")])
+    assert r.exit_code == 2 and "does not exist" in r.output
+    r = runner.invoke(app, ["policy", "explain", "default", "--report", str(rep), "--context", '{"metrc": 1}'])
+    assert r.exit_code == 2 and "unknown context key 'metrc' (did you mean 'metric'?)" in r.output
