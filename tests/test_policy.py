@@ -306,7 +306,7 @@ def test_decision_round_trip_and_str():
     d = decide(report(1), DEFAULT, c)
     assert Decision.from_dict(d.to_dict()) == d
     assert Decision.from_dict(json.loads(json.dumps(d.to_dict()))) == d
-    assert str(d) == "retrain (window: last 90 days) — rule 'performance-drop' fired: performance_drop 0.182 >= 0.15"
+    assert str(d) == "retrain (window: all data) — rule 'performance-drop' fired: performance_drop 0.182 >= 0.15"
     d2 = decide(report(0), DEFAULT, ctx(metric=12.0, champion_metric=10.0, batches_since_retrain=1))
     s = str(d2)
     assert s.startswith("warm_start (rounds: 50, learning_rate: 0.05, replay_fraction: 0.3, mode: continue) — rule 'performance-drop' fired")
