@@ -154,13 +154,25 @@ def served_at_cmd(
 def verify_cmd(root: Path = typer.Argument(..., help=ROOT_HELP)) -> None:
     """Check every artifact against its sha256; exit 1 and list problems if any."""
     reg = _open(root)
-    problems = reg.verify()
+    problems = [(p.kind, p.message, p.removable) for p in reg.verify()]
+    keeper = _keeper(root)
+    if keeper is not None:  # a runner root: its temp files too
+        problems += [("temp-file", f"{p} is a temp file left by a killed run", True) for p in keeper.leftovers()]
     if not problems:
         typer.echo(f"ok: {len(reg)} versions verified, no problems")
         return
-    for p in problems:
-        typer.echo(f"{p.kind}: {p.message}" + (" (removable: run gc)" if p.removable else ""))
+    for kind, message, removable in problems:
+        typer.echo(f"{kind}: {message}" + (" (removable: run gc)" if removable else ""))
     raise typer.Exit(1)
+
+
+def _keeper(root: Path):
+    """The runner's view of ROOT when ROOT was made by `driftkeeper init`, else None."""
+    if not (Path(root) / "keeper.json").exists():
+        return None
+    from ..runner import Keeper
+
+    return Keeper.open(root)
 
 
 @app.command("gc")
@@ -172,8 +184,18 @@ def gc_cmd(
     dry_run: bool = typer.Option(False, "--dry-run", help="Only print what would be removed."),
 ) -> None:
     """Remove orphan folders, temp files and old versions beyond --keep-last."""
-    res = _open(root).gc(keep_last=keep_last, force=force, dry_run=dry_run)
+    import contextlib
+
+    keeper = _keeper(root)
+    # on a runner root, hold the run lock: never race a live run's temp files
+    with keeper.locked() if keeper is not None else contextlib.nullcontext():
+        res = _open(root).gc(keep_last=keep_last, force=force, dry_run=dry_run)
+        extra = keeper.leftovers() if keeper is not None else []
+        if keeper is not None and not dry_run:
+            keeper.clean_leftovers()
     verb = "would remove" if dry_run else "removed"
+    for p in extra:
+        typer.echo(f"{verb} {p}")
     for p in res.removed_paths:
         typer.echo(f"{verb} {p}")
     vs = ", ".join(f"v{v:04d}" for v in res.removed_versions) or "none"

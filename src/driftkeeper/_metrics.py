@@ -1,0 +1,126 @@
+"""Performance metrics the runner, the gate and the backtester share.
+
+Each metric knows its direction; :func:`error` turns any of them into "lower is better" so
+the gate and the backtester compare errors whatever the metric.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from .exceptions import ConfigError
+
+__all__ = ["METRICS", "Metric", "get_metric", "default_metric", "evaluate"]
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    task: str
+    higher_is_better: bool
+    needs_proba: bool
+    fn: Callable[..., float]
+
+    def error(self, value: float) -> float:
+        """The value as an error (lower is better): ``1 - value`` for accuracy, AUC and R²."""
+        return 1.0 - value if self.higher_is_better else value
+
+
+def _rmse(y, p, **_):
+    return float(np.sqrt(np.mean((np.asarray(y, float) - np.asarray(p, float)) ** 2)))
+
+
+def _mae(y, p, **_):
+    return float(np.mean(np.abs(np.asarray(y, float) - np.asarray(p, float))))
+
+
+def _r2(y, p, **_):
+    y = np.asarray(y, float)
+    ss_res = float(np.sum((y - np.asarray(p, float)) ** 2))
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    return 1.0 - ss_res / ss_tot if ss_tot > 0 else 0.0
+
+
+def _mape(y, p, **_):
+    y = np.asarray(y, float)
+    return float(np.mean(np.abs((y - np.asarray(p, float)) / np.where(y == 0, 1.0, np.abs(y)))))
+
+
+def _labels(proba, classes):
+    return np.asarray(classes, dtype=object)[np.argmax(proba, axis=1)]
+
+
+def _error_rate(y, proba, *, classes):
+    return float(np.mean(_labels(proba, classes).astype(str) != np.asarray(y).astype(str)))
+
+
+def _accuracy(y, proba, *, classes):
+    return 1.0 - _error_rate(y, proba, classes=classes)
+
+
+def _log_loss(y, proba, *, classes):
+    idx = {str(c): i for i, c in enumerate(classes)}
+    cols = np.array([idx[str(v)] for v in np.asarray(y)])
+    p = np.clip(np.asarray(proba, float)[np.arange(len(cols)), cols], 1e-15, 1.0)
+    return float(-np.mean(np.log(p)))
+
+
+def _roc_auc(y, proba, *, classes):
+    from sklearn.metrics import roc_auc_score
+
+    y = np.asarray(y).astype(str)
+    if len(set(y)) < 2:
+        return float("nan")
+    proba = np.asarray(proba, float)
+    if len(classes) == 2:
+        return float(roc_auc_score(y == str(classes[1]), proba[:, 1]))
+    return float(roc_auc_score(y, proba, multi_class="ovr", labels=[str(c) for c in classes]))
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric("rmse", "regression", False, False, _rmse),
+        Metric("mae", "regression", False, False, _mae),
+        Metric("mape", "regression", False, False, _mape),
+        Metric("r2", "regression", True, False, _r2),
+        Metric("error_rate", "classification", False, True, _error_rate),
+        Metric("accuracy", "classification", True, True, _accuracy),
+        Metric("log_loss", "classification", False, True, _log_loss),
+        Metric("roc_auc", "classification", True, True, _roc_auc),
+    )
+}
+
+
+def default_metric(task: str) -> str:
+    return "rmse" if task == "regression" else "log_loss"
+
+
+def get_metric(name: str, task: str | None = None) -> Metric:
+    if name == "auto":
+        if task is None:
+            raise ConfigError("metric 'auto' needs the task (regression or classification)")
+        name = default_metric(task)
+    try:
+        m = METRICS[name]
+    except KeyError:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(METRICS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"unknown metric {name!r}{hint}; known: {sorted(METRICS)}") from None
+    if task is not None and m.task != task:
+        ok = sorted(k for k, v in METRICS.items() if v.task == task)
+        raise ConfigError(f"metric {name!r} is for {m.task}, but this model does {task}; use one of {ok}")
+    return m
+
+
+def evaluate(metric: Metric, model: Any, X, y) -> float:
+    """Score ``model`` (an adapter) on ``X, y`` with ``metric``."""
+    if metric.task == "classification":
+        proba = model.predict_proba(X)
+        return metric.fn(np.asarray(y), proba, classes=list(model.classes_))
+    return metric.fn(np.asarray(y, float), model.predict(X))

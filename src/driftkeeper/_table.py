@@ -1,0 +1,249 @@
+"""The table a keeper maintains: which columns are features, target, time and id, and the
+checks every incoming batch passes before anything is computed or written.
+
+:class:`TableSpec` is fixed at ``Keeper.init`` from the initial data and stored in
+``ROOT/keeper.json``. :meth:`TableSpec.validate` refuses a bad batch with one line naming the
+column and what was expected (the CLI turns that into exit code 2, nothing changed).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import ConfigError, SchemaError
+
+__all__ = ["TableSpec", "frame_sha256", "infer_task"]
+
+NUMERIC = "numeric"
+CATEGORICAL = "categorical"
+
+
+def frame_sha256(df: pd.DataFrame) -> str:
+    """Content hash of a frame (column names, order and values), stable across processes."""
+    h = hashlib.sha256()
+    h.update("\x1f".join(map(str, df.columns)).encode())
+    h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def infer_task(y: pd.Series) -> str:
+    """``classification`` for text, bool, category or integer targets with at most two values
+    (0/1 labels); ``regression`` for other numeric targets."""
+    if (
+        pd.api.types.is_bool_dtype(y)
+        or isinstance(y.dtype, pd.CategoricalDtype)
+        or pd.api.types.is_object_dtype(y)
+        or pd.api.types.is_string_dtype(y)
+    ):
+        return "classification"
+    if pd.api.types.is_integer_dtype(y) and y.nunique(dropna=True) <= 2:
+        return "classification"
+    return "regression"
+
+
+def _suggest(name: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+@dataclass
+class TableSpec:
+    """Roles and kinds of a keeper's columns, fixed from the initial data."""
+
+    target: str
+    features: list[str]
+    kinds: dict[str, str]  # feature -> "numeric" | "categorical"
+    task: str  # "regression" | "classification"
+    time_column: str | None = None
+    id_column: str | None = None
+    exclude: list[str] = field(default_factory=list)
+    classes: list[Any] | None = None  # classification targets, sorted
+    categories: dict[str, list[Any]] = field(default_factory=dict)  # categorical features
+
+    # ------------------------------------------------------------------ build
+    @classmethod
+    def from_frame(
+        cls,
+        df: pd.DataFrame,
+        *,
+        target: str,
+        time_column: str | None = None,
+        id_column: str | None = None,
+        exclude: tuple[str, ...] | list[str] = (),
+        task: str | None = None,
+    ) -> "TableSpec":
+        cols = [str(c) for c in df.columns]
+        for role, name in (("target", target), ("time column", time_column), ("id column", id_column)):
+            if name is not None and name not in cols:
+                raise SchemaError(f"{role} {name!r} is not a column of the data{_suggest(name, cols)}; columns: {cols}")
+        for name in exclude:
+            if name not in cols:
+                raise SchemaError(f"excluded column {name!r} is not a column of the data{_suggest(name, cols)}")
+        if task is not None and task not in ("regression", "classification"):
+            raise ConfigError(f"task must be 'regression' or 'classification', got {task!r}")
+        roles = {target, time_column, id_column, *exclude} - {None}
+        features = [c for c in cols if c not in roles]
+        if not features:
+            raise SchemaError("the data has no feature columns left after target, time, id and excluded columns")
+        kinds: dict[str, str] = {}
+        categories: dict[str, list[Any]] = {}
+        for c in features:
+            s = df[c]
+            if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
+                kinds[c] = CATEGORICAL
+                categories[c] = sorted(map(str, s.dropna().unique()))
+            else:
+                kinds[c] = NUMERIC
+        y = df[target]
+        if y.isna().any():
+            raise SchemaError(f"target {target!r} has {int(y.isna().sum())} missing values in the initial data; label every row")
+        task = task or infer_task(y)
+        classes = None
+        if task == "classification":
+            classes = sorted(y.unique().tolist(), key=str)
+            if len(classes) < 2:
+                raise SchemaError(f"target {target!r} has a single class {classes}; a classifier needs at least two")
+        elif not pd.api.types.is_numeric_dtype(y):
+            raise SchemaError(f"target {target!r} must be numeric for regression, got dtype {y.dtype}")
+        return cls(
+            target=target,
+            features=features,
+            kinds=kinds,
+            task=task,
+            time_column=time_column,
+            id_column=id_column,
+            exclude=list(exclude),
+            classes=classes,
+            categories=categories,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TableSpec":
+        return cls(**d)
+
+    # ------------------------------------------------------------------ use
+    @property
+    def expected_columns(self) -> list[str]:
+        cols = list(self.features)
+        for c in (self.time_column, self.id_column, *self.exclude):
+            if c is not None:
+                cols.append(c)
+        return cols
+
+    def times(self, df: pd.DataFrame, *, what: str = "batch") -> pd.Series | None:
+        """The time column parsed as UTC datetimes (None without a time column)."""
+        if self.time_column is None:
+            return None
+        raw = df[self.time_column]
+        try:
+            if pd.api.types.is_numeric_dtype(raw):
+                # integers like 20141013 are dates; anything else numeric is a row index
+                t = pd.to_datetime(raw.astype("int64").astype(str), format="%Y%m%d", utc=True)
+            else:
+                t = pd.to_datetime(raw, utc=True, format="mixed")
+        except (ValueError, TypeError) as exc:
+            bad = raw.iloc[0]
+            raise SchemaError(
+                f"time column {self.time_column!r} in {what} cannot be parsed as dates (e.g. {bad!r}): {str(exc).splitlines()[0]}"
+            ) from exc
+        if t.isna().any():
+            raise SchemaError(f"time column {self.time_column!r} in {what} has {int(t.isna().sum())} missing values")
+        return t
+
+    def features_frame(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Feature columns in schema order with categorical columns typed the same way every time
+        (pandas ``category`` with the categories seen at init plus any new ones appended)."""
+        X = df[self.features].copy()
+        for c, cats in self.categories.items():
+            values = X[c].astype("string").astype(object).where(X[c].notna(), None)
+            extra = sorted({v for v in values.dropna().unique() if v not in set(cats)})
+            X[c] = pd.Categorical(values, categories=list(cats) + extra)
+        return X
+
+    def validate(self, df: pd.DataFrame, *, what: str = "batch", require_target: bool = False) -> bool:
+        """Refuse a batch that does not match the schema. Returns whether it carries labels.
+
+        Every failure is a :class:`~driftkeeper.exceptions.SchemaError` whose one-line message
+        names the column and what was expected.
+        """
+        if len(df.columns) == 0:
+            raise SchemaError(f"{what} has no columns; expected {self.expected_columns}")
+        if len(df) == 0:
+            raise SchemaError(f"{what} has no rows (header only or empty); expected at least one row")
+        cols = [str(c) for c in df.columns]
+        expected = self.expected_columns
+        missing = [c for c in expected if c not in cols]
+        allowed = set(expected) | {self.target}
+        unexpected = [c for c in cols if c not in allowed]
+        if missing or unexpected:
+            parts = []
+            if missing:
+                hint = "".join(_suggest(m, unexpected) for m in missing[:1]) if unexpected else ""
+                parts.append(f"missing column(s) {missing}{hint}")
+            if unexpected:
+                parts.append(f"unexpected column(s) {unexpected}")
+            raise SchemaError(f"{what} does not match the training schema: " + "; ".join(parts))
+        for c in self.features:
+            s = df[c]
+            if s.isna().all():
+                raise SchemaError(f"column {c!r} in {what} is entirely missing (all {len(s)} values are NaN)")
+            if self.kinds[c] == NUMERIC:
+                if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+                    example = s.dropna().iloc[0]
+                    raise SchemaError(
+                        f"column {c!r} in {what} should be numeric but arrived as {s.dtype} (e.g. {example!r})"
+                    )
+                n_inf = int(np.isinf(s.to_numpy(dtype="float64", na_value=np.nan)).sum())
+                if n_inf:
+                    raise SchemaError(f"column {c!r} in {what} contains {n_inf} infinite value(s); expected finite numbers or NaN")
+        self.times(df, what=what)
+        if self.id_column is not None:
+            dup = df[self.id_column].duplicated()
+            if dup.any():
+                ex = df.loc[dup, self.id_column].iloc[0]
+                raise SchemaError(f"id column {self.id_column!r} in {what} has {int(dup.sum())} duplicate id(s), e.g. {ex!r}")
+            if df[self.id_column].isna().any():
+                raise SchemaError(f"id column {self.id_column!r} in {what} has missing ids")
+        if self.target not in cols:
+            if require_target:
+                raise SchemaError(f"{what} has no target column {self.target!r}")
+            return False
+        self.validate_target(df[self.target], what=what)
+        return True
+
+    def validate_target(self, y: pd.Series, *, what: str = "batch") -> None:
+        n_missing = int(y.isna().sum())
+        if n_missing:
+            raise SchemaError(
+                f"target {self.target!r} in {what} has {n_missing} missing value(s); label every row or leave the column out"
+            )
+        if self.task == "regression":
+            if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
+                raise SchemaError(
+                    f"target {self.target!r} in {what} should be numeric (regression) but arrived as {y.dtype} (e.g. {y.iloc[0]!r})"
+                )
+            if np.isinf(y.to_numpy(dtype="float64")).any():
+                raise SchemaError(f"target {self.target!r} in {what} contains infinite values")
+        else:
+            known = set(map(str, self.classes or []))
+            unseen = sorted({str(v) for v in y.unique()} - known)
+            if unseen:
+                raise SchemaError(
+                    f"target {self.target!r} in {what} has class(es) {unseen} never seen at init; known classes: {sorted(known)}"
+                )
+
+    def target_values(self, y: pd.Series) -> pd.Series:
+        """Target in the dtype of the initial data (classes mapped back by their text)."""
+        if self.task == "classification":
+            by_text = {str(c): c for c in self.classes or []}
+            return y.map(lambda v: by_text.get(str(v), v))
+        return y.astype("float64")

@@ -1,0 +1,116 @@
+"""`driftkeeper init` and `driftkeeper run`: the nightly job."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from . import app
+from ..exceptions import ConfigError
+
+MODEL_HELP = "lightgbm, river, or sklearn:<dotted.Class> (e.g. sklearn:sklearn.linear_model.SGDRegressor)."
+
+
+def build_model(spec: str, task: str):
+    """A fresh model for ``--model``: LightGBM, a River linear pipeline, or any scikit-learn class."""
+    if spec == "lightgbm":
+        import lightgbm as lgb
+
+        cls = lgb.LGBMRegressor if task == "regression" else lgb.LGBMClassifier
+        return cls(n_estimators=200, learning_rate=0.05, num_leaves=31, random_state=0, deterministic=True, verbose=-1, n_jobs=2)
+    if spec == "river":
+        from river import linear_model, preprocessing
+
+        est = linear_model.LinearRegression() if task == "regression" else linear_model.LogisticRegression()
+        return preprocessing.StandardScaler() | est
+    if spec.startswith("sklearn:"):
+        import importlib
+
+        dotted = spec.split(":", 1)[1]
+        mod, _, name = dotted.rpartition(".")
+        if not mod:
+            raise ConfigError(f"--model {spec!r}: expected sklearn:<module>.<Class>, e.g. sklearn:sklearn.linear_model.SGDRegressor")
+        try:
+            cls = getattr(importlib.import_module(mod), name)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"--model {spec!r}: cannot import {dotted} ({exc})") from exc
+        return cls()
+    import difflib
+
+    close = difflib.get_close_matches(spec, ["lightgbm", "river", "sklearn:"], n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ConfigError(f"unknown model kind {spec!r}{hint}; expected {MODEL_HELP}")
+
+
+@app.command("init")
+def init_cmd(
+    root: Path = typer.Argument(..., help="Folder for the registry, data store and runs (missing or empty)."),
+    data: Path = typer.Option(..., "--data", help="Initial labelled data (CSV, CSV.gz or parquet)."),
+    target: str = typer.Option(..., "--target", help="Target column."),
+    model: str = typer.Option("lightgbm", "--model", help=MODEL_HELP),
+    policy: str = typer.Option("default", "--policy", help="Policy file or shipped name (default, never, always-retrain, always-update, periodic)."),
+    time_column: Optional[str] = typer.Option(None, "--time-column", help="Time column (never a feature)."),
+    id_column: Optional[str] = typer.Option(None, "--id-column", help="Row id column, needed for --labels later (never a feature)."),
+    exclude: Optional[List[str]] = typer.Option(None, "--exclude", help="Column that is neither feature nor target (repeatable)."),
+    task: Optional[str] = typer.Option(None, "--task", help="regression or classification (inferred from the target by default)."),
+) -> None:
+    """Train version 1 on DATA, fit the drift reference, register and promote it."""
+    from .._io import read_table
+    from .._table import infer_task
+    from ..runner import Keeper
+
+    df = read_table(data, what="data")
+    if target not in df.columns:
+        import difflib
+
+        close = difflib.get_close_matches(target, [str(c) for c in df.columns], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"--target {target!r} is not a column of {str(data)!r}{hint}")
+    the_task = task or infer_task(df[target])
+    model_obj = build_model(model, the_task)
+    keeper = Keeper.init(
+        root, model_obj, df, target=target, policy=policy, time_column=time_column, id_column=id_column, exclude=tuple(exclude or ()), task=task
+    )
+    v = keeper.registry.get("champion")
+    metric = keeper.config["metric"]
+    value = v.metrics.get(metric)
+    shown = f", holdout {metric} {value:.4g}" if isinstance(value, float) else ""
+    typer.echo(f"initialised {root}: v{v.version:04d} trained on {v.metrics.get('train_rows')} rows{shown}; champion")
+
+
+@app.command("run")
+def run_cmd(
+    root: Path = typer.Argument(..., help="A root created by 'driftkeeper init'."),
+    batch: Path = typer.Option(..., "--batch", help="Tonight's batch (CSV, CSV.gz or parquet); labelled if it has the target column."),
+    labels: Optional[Path] = typer.Option(None, "--labels", help="Late labels for earlier batches: id column + target."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the decision; change nothing."),
+    as_json: bool = typer.Option(False, "--json", help="Print the run record as JSON."),
+    no_html: bool = typer.Option(False, "--no-html", help="Skip the HTML drift report."),
+) -> None:
+    """Run one night: check drift, decide, update/retrain, gate, version, report.
+
+    Exit codes: 0 run completed (whatever the decision, including "already processed");
+    1 completed but needs a person (the gate refused twice in a row, or drift with no allowed
+    action); 2 bad input or configuration (nothing changed); 3 another run holds the lock.
+    """
+    from ..runner import Keeper
+
+    keeper = Keeper.open(root)
+    if sys.stderr.isatty():  # progress on a terminal; quiet under cron
+        from rich.console import Console
+
+        with Console(stderr=True).status("starting") as status:
+            record = keeper.step(batch, labels=labels, dry_run=dry_run, html=not no_html, progress=status.update)
+    else:
+        record = keeper.step(batch, labels=labels, dry_run=dry_run, html=not no_html)
+    if as_json:
+        typer.echo(json.dumps(record.to_dict(), indent=2, default=str))
+    else:
+        typer.echo(record.summary())
+        if record.html:
+            typer.echo(f"drift report: {record.html}")
+    raise typer.Exit(record.exit_code)

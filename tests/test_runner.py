@@ -1,0 +1,270 @@
+"""The nightly runner and the Keeper API, end to end on seeded synthetic streams."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import lightgbm as lgb
+import pandas as pd
+import pytest
+from conftest import make_stream, tree_snapshot
+from sklearn.linear_model import SGDRegressor
+
+from driftkeeper import Keeper
+from driftkeeper.exceptions import ConfigError, LockError, SchemaError
+
+
+def small_lgbm(**kw):
+    return lgb.LGBMRegressor(n_estimators=20, num_leaves=7, learning_rate=0.2, random_state=0, deterministic=True, verbose=-1, n_jobs=1, **kw)
+
+
+# A policy whose decision on seeded data is known exactly: retrain on a performance drop,
+# update on feature drift, else nothing. No cooldown so each trigger shows.
+POLICY = """
+name: test-policy
+metric: rmse
+monitor: {drift_share: 0.5}
+rules:
+  - name: perf
+    when: performance_drop >= 0.5
+    action: retrain
+  - name: drift
+    when: drift_share >= 0.3
+    action: update
+    rounds: 5
+fallback: none
+guards: {min_rows: 50}
+gate: {enabled: true, holdout: {fraction: 0.2}, margin: 0.05}
+"""
+
+
+@pytest.fixture
+def policy_file(tmp_path):
+    p = tmp_path / "policy.yaml"
+    p.write_text(POLICY)
+    return p
+
+
+def init_keeper(tmp_path, policy, batches, model=None, **kw):
+    kw.setdefault("time_column", "date")
+    kw.setdefault("id_column", "row_id")
+    return Keeper.init(tmp_path / "root", model or small_lgbm(), batches[0], target="y", policy=policy, **kw)
+
+
+def test_init_registers_and_promotes_version_1(tmp_path, policy_file):
+    batches = make_stream(2)
+    keeper = init_keeper(tmp_path, policy_file, batches)
+    v = keeper.registry.get("champion")
+    assert v.version == 1 and v.action == "initial"
+    assert v.metrics["train_rows"] == 960 and v.metrics["holdout_rows"] == 240
+    assert v.metrics["rmse"] > 0
+    assert keeper.spec.features == ["x1", "x2", "x3", "x4", "cat"]  # id, time and target are not features
+    # Reopen from disk and predict
+    again = Keeper.open(tmp_path / "root")
+    assert again.predict(batches[1]).shape == (300,)
+
+
+def test_stable_batch_changes_nothing_but_the_run_log(tmp_path, policy_file):
+    batches = make_stream(3, seed=1)
+    keeper = init_keeper(tmp_path, policy_file, batches)
+    rec = keeper.step(batches[1], html=False)
+    assert rec.status == "completed"
+    assert rec.action == "none" and rec.decision["rule"] == "fallback"
+    assert rec.registered is None and rec.serving == 1
+    assert len(keeper.history()) == 1
+    stored = json.loads((tmp_path / "root" / "runs" / rec.run_id / "record.json").read_text())
+    assert stored["decision"]["action"] == "none"
+    assert stored["drift"]["drift_share"] < 0.3  # below the policy's drift rule
+
+
+def test_concept_change_triggers_retrain_which_the_gate_promotes(tmp_path, policy_file):
+    batches = make_stream(4, seed=2, change_at=1)
+    keeper = init_keeper(tmp_path, policy_file, batches)
+    rec = keeper.step(batches[1], html=False)
+    # features unchanged: no column drifted, yet performance collapsed
+    assert rec.drift["n_drifted"] == 0
+    assert rec.action == "retrain" and rec.decision["rule"] == "perf"
+    assert rec.champion_metric["value"] > 2 * rec.champion_metric["at_promotion"]
+    assert rec.registered == 2 and rec.promoted == 2 and rec.serving == 2
+    assert rec.gate["passed"] and rec.gate["candidate"] < rec.gate["champion"]
+    # the holdout (newest 20% of the new batch) is not in the training rows
+    assert rec.training["holdout_rows"] == 60
+    assert rec.training["rows"] == 1200 + 240
+    v2 = keeper.registry.get(2)
+    assert v2.parent == 1 and v2.action == "retrain"
+    assert v2.decision["rule"] == "perf"
+
+
+def test_feature_drift_triggers_update_that_grows_trees(tmp_path):
+    policy_file = tmp_path / "p.yaml"
+    policy_file.write_text(POLICY.replace("performance_drop >= 0.5", "performance_drop >= 5"))
+    batches = make_stream(3, seed=3, shift_at=1)
+    keeper = init_keeper(tmp_path, policy_file, batches)
+    trees_before = keeper.champion().n_trees
+    rec = keeper.step(batches[1], html=False)
+    drifted = {c["name"] for c in rec.drift["columns"] if c["drifted"]}
+    assert drifted == {"x1", "x2"}
+    assert rec.action == "warm_start" and rec.decision["rule"] == "drift"
+    assert rec.registered == 2
+    cand = keeper.registry.load(2).adapter
+    assert cand.n_trees == trees_before + 5
+
+
+def test_same_batch_twice_is_idempotent(tmp_path, policy_file):
+    batches = make_stream(3, seed=4, shift_at=1)
+    keeper = init_keeper(tmp_path, policy_file, batches)
+    keeper.step(batches[1], html=False)
+    before = tree_snapshot(tmp_path / "root")
+    rec = keeper.step(batches[1], html=False)
+    assert rec.status == "already_processed" and rec.exit_code == 0
+    assert "already processed" in rec.summary()
+    assert tree_snapshot(tmp_path / "root") == {k: v for k, v in before.items()}
+
+
+def test_dry_run_touches_nothing(tmp_path, policy_file):
+    batches = make_stream(3, seed=5, change_at=1)
+    keeper = init_keeper(tmp_path, policy_file, batches)
+    before = tree_snapshot(tmp_path / "root")
+    rec = keeper.step(batches[1], dry_run=True)
+    assert rec.status == "dry_run" and rec.action == "retrain"
+    after = tree_snapshot(tmp_path / "root")
+    after.pop(".run.lock.info", None)
+    before.pop(".run.lock.info", None)
+    assert after == before
+
+
+def test_late_labels_feed_performance_signals(tmp_path, policy_file):
+    batches = make_stream(3, seed=6, change_at=1)
+    keeper = init_keeper(tmp_path, policy_file, batches)
+    unlabelled = batches[1].drop(columns=["y"])
+    rec = keeper.step(unlabelled, html=False)
+    assert rec.action == "none"
+    assert "metric" in rec.decision["missing"] and "performance_drop" in rec.decision["missing"]
+    labels = batches[1][["row_id", "y"]]
+    rec2 = keeper.step(batches[2], labels=labels, html=False)
+    assert rec2.labels == {"rows": 300}
+    assert rec2.champion_metric["rows"] == 600  # tonight's batch + the late labels
+    assert rec2.action == "retrain"
+
+
+def test_labels_for_unknown_ids_are_refused_and_nothing_changes(tmp_path, policy_file):
+    batches = make_stream(3, seed=7)
+    keeper = init_keeper(tmp_path, policy_file, batches)
+    before = tree_snapshot(tmp_path / "root")
+    labels = pd.DataFrame({"row_id": [999999], "y": [1.0]})
+    with pytest.raises(SchemaError, match=r"labels file 'labels' has 1 id\(s\) never seen in a processed batch, e.g. 999999"):
+        keeper.step(batches[1], labels=labels)
+    assert tree_snapshot(tmp_path / "root") == before
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: d.drop(columns=["x2"]), r"missing column\(s\) \['x2'\]"),
+        (lambda d: d.assign(extra=1.0), r"unexpected column\(s\) \['extra'\]"),
+        (lambda d: d.rename(columns={"x3": "x_3"}), r"missing column\(s\) \['x3'\] \(did you mean 'x_3'\?\)"),
+        (lambda d: d.assign(x1=d["x1"].astype(str)), r"column 'x1' in batch should be numeric but arrived as object"),
+        (lambda d: d.assign(x4=float("nan")), r"column 'x4' in batch is entirely missing"),
+        (lambda d: d.assign(x1=d["x1"].where(d.index > 0, float("inf"))), r"column 'x1' in batch contains 1 infinite"),
+        (lambda d: d.assign(y=d["y"].where(d.index > 1)), r"target 'y' in batch has 2 missing value"),
+        (lambda d: d.iloc[:0], r"batch has no rows"),
+        (lambda d: d.assign(row_id=1), r"id column 'row_id' in batch has 299 duplicate id"),
+    ],
+)
+def test_bad_batches_are_refused_before_anything_is_written(tmp_path, policy_file, mutate, message):
+    batches = make_stream(2, seed=8)
+    keeper = init_keeper(tmp_path, policy_file, batches)
+    before = tree_snapshot(tmp_path / "root")
+    with pytest.raises(SchemaError, match=message):
+        keeper.step(mutate(batches[1]))
+    assert tree_snapshot(tmp_path / "root") == before
+
+
+def test_batch_from_the_past_is_refused(tmp_path, policy_file):
+    batches = make_stream(3, seed=9)
+    keeper = init_keeper(tmp_path, policy_file, batches)
+    keeper.step(batches[2], html=False)
+    with pytest.raises(SchemaError, match=r"before the last processed batch .* batches must arrive in time order"):
+        keeper.step(batches[1], html=False)
+
+
+def test_second_run_fails_fast_with_lock_holder(tmp_path, policy_file):
+    from filelock import FileLock
+
+    batches = make_stream(2, seed=10)
+    keeper = init_keeper(tmp_path, policy_file, batches)
+    holder = FileLock(str(tmp_path / "root" / ".run.lock"))
+    (tmp_path / "root" / ".run.lock.info").write_text(json.dumps({"pid": 4242, "host": "h", "started": "2024-01-01T00:00:00+00:00"}))
+    acquired = threading.Event()
+    release = threading.Event()
+
+    def hold():
+        with holder:
+            acquired.set()
+            release.wait(10)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    acquired.wait(5)
+    try:
+        with pytest.raises(LockError, match=r"another run holds the lock .*pid 4242 on h, started 2024-01-01"):
+            keeper.step(batches[1])
+    finally:
+        release.set()
+        t.join()
+    assert LockError.exit_code == 3
+
+
+def test_init_refuses_non_empty_root_and_open_refuses_missing(tmp_path, policy_file):
+    batches = make_stream(1)
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root" / "notes.txt").write_text("x")
+    with pytest.raises(ConfigError, match=r"is not empty; init needs a missing or empty folder"):
+        init_keeper(tmp_path, policy_file, batches)
+    with pytest.raises(ConfigError, match=r"nowhere does not exist; create it with 'driftkeeper init'"):
+        Keeper.open(tmp_path / "nowhere")
+    with pytest.raises(ConfigError, match=r"is not an initialised driftkeeper root \(no keeper.json\)"):
+        Keeper.open(tmp_path / "root")
+
+
+def test_sklearn_model_without_update_retrains_instead(tmp_path):
+    from sklearn.linear_model import Ridge
+
+    pol = tmp_path / "p.yaml"
+    pol.write_text(POLICY.replace("performance_drop >= 0.5", "performance_drop >= 50"))
+    batches = make_stream(3, seed=11, shift_at=1)
+    keeper = Keeper.init(
+        tmp_path / "root", Ridge(), batches[0].drop(columns=["cat"]), target="y", policy=pol, time_column="date", id_column="row_id"
+    )
+    rec = keeper.step(batches[1].drop(columns=["cat"]), html=False)
+    assert rec.action == "retrain"
+    assert any(g["guard"] == "update_unsupported" for g in rec.decision["guards"])
+
+
+def test_partial_fit_model_updates_online(tmp_path, policy_file):
+    batches = make_stream(3, seed=12, shift_at=1)
+    keeper = Keeper.init(
+        tmp_path / "root",
+        SGDRegressor(random_state=0),
+        batches[0].drop(columns=["cat"]),
+        target="y",
+        policy=policy_file,
+        time_column="date",
+        id_column="row_id",
+    )
+    rec = keeper.step(batches[1].drop(columns=["cat"]), html=False)
+    assert rec.action == "online_update"
+
+
+def test_classification_stream(tmp_path):
+    pol = tmp_path / "p.yaml"
+    pol.write_text(POLICY.replace("metric: rmse", "metric: log_loss"))
+    batches = make_stream(3, seed=13, change_at=1, task="classification")
+    model = lgb.LGBMClassifier(n_estimators=20, num_leaves=7, random_state=0, deterministic=True, verbose=-1, n_jobs=1)
+    keeper = Keeper.init(tmp_path / "root", model, batches[0], target="y", policy=pol, time_column="date", id_column="row_id")
+    assert keeper.spec.task == "classification" and keeper.spec.classes == ["no", "yes"]
+    rec = keeper.step(batches[1], html=False)
+    assert rec.champion_metric["metric"] == "log_loss"
+    assert rec.action == "retrain"
+    assert rec.promoted == 2
