@@ -634,14 +634,15 @@ class Keeper:
                 candidate = copy.deepcopy(champ)
                 checkpoint("runner:training")
                 t0 = time.process_time()
+                # pass the policy's update parameters the model understands; note the others
+                wanted = {k: params.get(k) for k in ("rounds", "learning_rate", "replay_fraction") if params.get(k) is not None}
+                accepted = set(getattr(candidate, "update_overrides", wanted))
+                overrides = {k: v for k, v in wanted.items() if k in accepted}
+                if set(wanted) - set(overrides):
+                    training["ignored_params"] = sorted(set(wanted) - set(overrides))
+                training["params"] = overrides
                 try:
-                    candidate.update(
-                        spec.features_frame(train),
-                        spec.target_values(train[spec.target]),
-                        rounds=params.get("rounds"),
-                        learning_rate=params.get("learning_rate"),
-                        replay_fraction=params.get("replay_fraction"),
-                    )
+                    candidate.update(spec.features_frame(train), spec.target_values(train[spec.target]), **overrides)
                 except ModelSizeError as exc:
                     record.warnings.append(f"update refused ({exc}); retraining instead")
                     action = "retrain"

@@ -1,0 +1,298 @@
+"""The abstract model adapter every concrete adapter (LightGBM, River, scikit-learn) implements.
+
+An adapter wraps one model and gives the runner one vocabulary: ``fit`` from scratch, ``update``
+from the current state (warm start or online learning), ``predict``/``predict_proba`` with numpy
+out, ``clone``, and a ``describe()`` dict for the registry. The base class owns everything that is
+the same for every library: parameter validation, the feature schema (captured at ``fit``, enforced
+on every later batch), target checks, the class set of classifiers, the replay reservoir and the
+update counter. Subclasses implement the ``_fit``/``_update``/``_predict``/``_predict_proba`` hooks.
+
+Unseen classes: a classifier's classes are fixed at ``fit``. An ``update`` batch whose target
+holds a class not seen at fit raises :class:`SchemaError` naming the class (LightGBM's
+``num_class`` and scikit-learn's ``partial_fit(classes=...)`` cannot grow); adding a class needs
+a retrain with ``fit``.
+"""
+
+from __future__ import annotations
+
+import abc
+import inspect
+import pickle
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from driftkeeper.adapters._replay import Reservoir
+from driftkeeper.adapters._schema import FeatureSchema, as_frame, as_target
+from driftkeeper.adapters._validation import check_float, check_int
+from driftkeeper.exceptions import ConfigError, DataQualityError, NotFittedError, SchemaError, UpdateNotSupportedError
+
+__all__ = ["ModelAdapter"]
+
+_FITTED = ("schema_", "classes_", "n_updates_", "n_rows_seen_", "replay_")
+
+
+class ModelAdapter(abc.ABC):
+    """Uniform fit / update / predict interface over one wrapped model.
+
+    Fitted state ends in ``_``: ``schema_``, ``classes_`` (classifiers), ``n_updates_``,
+    ``n_rows_seen_``. State-changing methods return ``self``; the caller's data is never modified.
+    """
+
+    kind: ClassVar[str] = ""
+
+    # ---------------------------------------------------------------- parameters
+    def get_params(self) -> dict[str, Any]:
+        """Constructor arguments as given (the wrapped model unfitted, as passed in)."""
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        return {name: getattr(self, name) for name in names}
+
+    def clone(self) -> ModelAdapter:
+        """A new, unfitted adapter with the same parameters (the wrapped model is cloned too)."""
+        params = self.get_params()
+        params["model"] = self._clone_model()
+        return type(self)(**params)
+
+    def _validate_params(self) -> None:
+        """Check the constructor's update settings; subclasses extend with their own."""
+        owner = type(self).__name__
+        check_float(owner, "replay_fraction", self.replay_fraction, low=0.0, high=1.0, closed="left")
+        check_int(owner, "replay_size", self.replay_size, low=0)
+        check_int(owner, "random_state", self.random_state, low=0)
+
+    # ---------------------------------------------------------------- what the model is
+    @property
+    @abc.abstractmethod
+    def task(self) -> str:
+        """``"regression"`` or ``"classification"``, read from the wrapped model."""
+
+    @property
+    @abc.abstractmethod
+    def update_style(self) -> str | None:
+        """``"warm_start"``, ``"online_update"`` or ``None`` when only a retrain is possible."""
+
+    @property
+    def supports_update(self) -> bool:
+        """True when :meth:`update` can continue from the current state."""
+        return self.update_style is not None
+
+    @property
+    def update_overrides(self) -> tuple[str, ...]:
+        """Keyword overrides :meth:`update` accepts with a non-None value."""
+        return ("rounds", "replay_fraction") if self.supports_update else ()
+
+    @property
+    def is_fitted(self) -> bool:
+        """True once :meth:`fit` has run."""
+        return hasattr(self, "schema_")
+
+    @property
+    def feature_names_(self) -> list[str]:
+        """Column names in the order seen at fit."""
+        self._check_fitted("read feature_names_ of")
+        return list(self.schema_.names)
+
+    @property
+    def n_trees(self) -> int | None:
+        """Number of trees in the fitted model; ``None`` for models without trees or before fit."""
+        return None
+
+    @property
+    def estimator(self) -> str:
+        """Dotted class path of the wrapped model (``"lightgbm.sklearn.LGBMRegressor"``)."""
+        cls = type(self.model)
+        return f"{cls.__module__}.{cls.__qualname__}"
+
+    def _label(self) -> str:
+        """Short name for messages: ``"LightGBMAdapter(LGBMRegressor)"``."""
+        return f"{type(self).__name__}({self.estimator.rsplit('.', 1)[-1]})"
+
+    # ---------------------------------------------------------------- work
+    def fit(self, X: Any, y: Any) -> ModelAdapter:
+        """Train from scratch on ``X``/``y``, ignoring earlier state, and record the feature schema.
+
+        The schema is the column names and dtypes and, for pandas categorical columns, their
+        categories. Classifiers record ``classes_`` (sorted unique labels). Returns ``self``.
+        """
+        self._validate_params()
+        frame = self._coerce_fit_frame(as_frame(X))
+        target = as_target(y, len(frame))
+        for name in _FITTED:
+            self.__dict__.pop(name, None)
+        self._clear_fitted()
+        schema = FeatureSchema.capture(frame)
+        frame = schema.align(frame)
+        if self.task == "classification":
+            classes = np.asarray(sorted(pd.unique(target).tolist()))
+            if len(classes) < 2:
+                raise DataQualityError(f"y has a single class {classes.tolist()}; a classifier needs at least 2 classes.")
+            self.classes_ = classes
+        self._fit(frame, target)
+        self.schema_ = schema
+        self.n_updates_ = 0
+        self.n_rows_seen_ = len(frame)
+        self.replay_ = Reservoir(self.replay_size, self.random_state)
+        self.replay_.add(frame, target)
+        return self
+
+    def update(self, X: Any, y: Any, *, rounds: int | None = None, learning_rate: float | None = None,
+               replay_fraction: float | None = None) -> ModelAdapter:
+        """Continue training from the current state on a new batch; returns ``self``.
+
+        Keyword arguments override the constructor's settings for this call only: ``rounds``
+        (``update_rounds``: trees/iterations added by warm starts, passes over the batch for online
+        models), ``learning_rate`` (``update_learning_rate``; only where :attr:`update_overrides`
+        lists it, else ConfigError) and ``replay_fraction`` (share of the training rows drawn from
+        the replay reservoir of earlier rows; 0.5 means as many replayed rows as new ones).
+
+        Raises NotFittedError before ``fit``, UpdateNotSupportedError when only retraining is
+        possible, SchemaError when the batch's columns differ from fit or ``y`` holds a class unseen
+        at fit, ModelSizeError when the update would pass ``max_trees``.
+        """
+        self._check_fitted("update")
+        if not self.supports_update:
+            raise UpdateNotSupportedError(
+                f"{self._label()} cannot be updated incrementally (no partial_fit or warm_start); only a full retrain with fit() is possible."
+            )
+        self._validate_params()
+        owner = f"{type(self).__name__}.update"
+        rounds = check_int(owner, "rounds", rounds, low=1, allow_none=True) or self._default_rounds()
+        lr = check_float(owner, "learning_rate", learning_rate, low=0.0, closed="neither", allow_none=True)
+        if lr is not None and "learning_rate" not in self.update_overrides:
+            raise ConfigError(
+                f"{self._label()} does not support a learning_rate override; supported overrides: {list(self.update_overrides)}."
+            )
+        if replay_fraction is None:
+            replay_fraction = self.replay_fraction
+        replay_fraction = check_float(owner, "replay_fraction", replay_fraction, low=0.0, high=1.0, closed="left")
+        frame = self.schema_.align(X)
+        target = as_target(y, len(frame))
+        if self.task == "classification":
+            known = set(self.classes_.tolist())
+            unseen = sorted({v for v in pd.unique(target).tolist() if v not in known}, key=str)
+            if unseen:
+                raise SchemaError(
+                    f"y contains class(es) {unseen} not seen at fit time; expected one of {self.classes_.tolist()} (a new class needs a retrain with fit())."
+                )
+        self._check_update_size(rounds)
+        train_X, train_y = frame, target
+        if replay_fraction > 0 and len(self.replay_):
+            n_replay = int(round(replay_fraction / (1.0 - replay_fraction) * len(frame)))
+            if n_replay:
+                old_X, old_y = self.replay_.sample(n_replay)
+                train_X = pd.concat([old_X, frame], ignore_index=True)  # replayed rows first, newest last
+                train_y = np.concatenate([old_y, target])
+        self._update(train_X, train_y, rounds=rounds, learning_rate=lr)
+        self.replay_.add(frame, target)
+        self.n_updates_ += 1
+        self.n_rows_seen_ += len(frame)
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predictions for ``X`` as a 1-D numpy array (class labels for classifiers)."""
+        self._check_fitted("predict with")
+        return np.asarray(self._predict(self.schema_.align(X)))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, shape ``(n_rows, n_classes)``, columns ordered as ``classes_``.
+
+        For binary classification column 1 is the positive class ``classes_[1]``.
+        """
+        if self.task != "classification":
+            raise ConfigError(f"predict_proba is only available for classifiers; {self._label()} is a regression model.")
+        self._check_fitted("predict with")
+        return np.asarray(self._predict_proba(self.schema_.align(X)), dtype=float)
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-friendly summary for the registry and reports.
+
+        Keys: kind, estimator, task, params, n_trees, size_bytes (pickled wrapped model/booster,
+        without the replay reservoir), update_style, supports_update, update_overrides, is_fitted,
+        n_updates (since the last fit), n_rows_seen, n_features, replay_rows, classes (classifiers).
+        """
+        info: dict[str, Any] = {
+            "kind": self.kind,
+            "estimator": self.estimator,
+            "task": self.task,
+            "params": self._describe_params(),
+            "n_trees": self.n_trees,
+            "size_bytes": len(pickle.dumps(self._model_object(), protocol=pickle.HIGHEST_PROTOCOL)),
+            "update_style": self.update_style,
+            "supports_update": self.supports_update,
+            "update_overrides": list(self.update_overrides),
+            "is_fitted": self.is_fitted,
+            "n_updates": getattr(self, "n_updates_", 0),
+            "n_rows_seen": getattr(self, "n_rows_seen_", 0),
+            "n_features": len(self.schema_.names) if self.is_fitted else None,
+            "replay_rows": len(self.replay_) if self.is_fitted else 0,
+        }
+        if self.task == "classification" and self.is_fitted:
+            info["classes"] = self.classes_.tolist()
+        return info
+
+    def __repr__(self) -> str:
+        """``<SklearnAdapter(Ridge) fitted, update_style=None>``."""
+        state = "fitted" if self.is_fitted else "unfitted"
+        return f"<{self._label()} {state}, update_style={self.update_style!r}>"
+
+    # ---------------------------------------------------------------- helpers / hooks
+    def _check_fitted(self, action: str) -> None:
+        """Raise NotFittedError saying to call fit first (sklearn ``check_is_fitted`` style)."""
+        if not hasattr(self, "schema_"):
+            raise NotFittedError(f"This {self._label()} is not fitted yet; call fit(X, y) before you {action} it.")
+
+    def _coerce_fit_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Hook: adjust the fit frame before its schema is captured (default: unchanged)."""
+        return frame
+
+    def _clear_fitted(self) -> None:
+        """Hook: drop library-specific fitted state before a fresh fit."""
+
+    def _check_update_size(self, rounds: int) -> None:
+        """Hook: raise ModelSizeError when adding ``rounds`` would pass ``max_trees`` (default: no cap)."""
+
+    def _default_rounds(self) -> int:
+        """``update_rounds`` or the adapter's default when it is None."""
+        return self.update_rounds if self.update_rounds is not None else 1
+
+    def _describe_params(self) -> dict[str, Any]:
+        """Hook: the wrapped model's parameters, JSON-friendly."""
+        return {}
+
+    @abc.abstractmethod
+    def _clone_model(self) -> Any:
+        """An unfitted copy of the wrapped model."""
+
+    @abc.abstractmethod
+    def _model_object(self) -> Any:
+        """The object whose pickle size ``describe()`` reports (fitted model, or the unfitted one)."""
+
+    @abc.abstractmethod
+    def _fit(self, X: pd.DataFrame, y: np.ndarray) -> None:
+        """Train from scratch on an aligned frame."""
+
+    @abc.abstractmethod
+    def _update(self, X: pd.DataFrame, y: np.ndarray, *, rounds: int, learning_rate: float | None) -> None:
+        """Continue training on an aligned frame (replayed rows already mixed in)."""
+
+    @abc.abstractmethod
+    def _predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Predictions for an aligned frame."""
+
+    def _predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Class probabilities for an aligned frame, columns ordered as ``classes_``."""
+        raise NotImplementedError
+
+
+def fmt_json(value: Any) -> Any:
+    """Best-effort JSON-friendly version of a parameter value (objects become their repr)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [fmt_json(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): fmt_json(v) for k, v in value.items()}
+    return repr(value)

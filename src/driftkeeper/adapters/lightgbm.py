@@ -1,0 +1,287 @@
+"""LightGBM adapter: trains ``lightgbm.Booster`` objects directly for full control of updates.
+
+Accepts an ``LGBMRegressor``/``LGBMClassifier`` (its parameters are used, the estimator itself is
+never fitted) or a params dict with an ``objective``. Training is deterministic: ``seed`` defaults
+to ``random_state`` (0) unless given, ``deterministic=True`` and ``force_col_wise=True`` unless set.
+
+Categorical features: pandas categorical columns (and object/string columns, which are turned into
+categoricals with sorted categories at fit) are passed to LightGBM as their *fitted* category codes.
+Every later batch is aligned to the fitted categories by value, so a batch whose categories come in
+another order gets the same codes; values unseen at fit become missing (NaN), which LightGBM sends
+down the "not in any learned category" branch of each categorical split.
+
+``update`` with ``update_mode="continue"`` boosts ``rounds`` new trees from the current booster
+(``init_model``) on the batch (plus replayed rows), optionally with its own learning rate; ``n_trees``
+grows by exactly ``rounds`` (× n_classes for multiclass; fewer only when LightGBM finds no split and
+stops). ``update_mode="refit"`` keeps the tree structure and refits leaf values
+(``Booster.refit``, ``decay_rate=refit_decay_rate``); ``n_trees`` is unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from driftkeeper.adapters._validation import check_float, check_int, check_options
+from driftkeeper.adapters.base import ModelAdapter, fmt_json
+from driftkeeper.exceptions import ConfigError, ModelSizeError
+
+__all__ = ["LightGBMAdapter"]
+
+_ROUND_ALIASES = ("num_iterations", "num_iteration", "n_iter", "num_tree", "num_trees", "num_round", "num_rounds",
+                  "nrounds", "num_boost_round", "n_estimators", "max_iter")
+_CLASSIFICATION = {"binary", "multiclass", "softmax", "multiclassova", "multiclass_ova", "ova", "ovr"}
+_RANKING = {"lambdarank", "rank_xendcg", "xendcg", "xe_ndcg", "xe_ndcg_mart", "xendcg_mart"}
+_SEED_KEYS = ("seed", "random_seed", "random_state")
+_THREAD_KEYS = ("num_threads", "num_thread", "nthread", "nthreads", "n_jobs")
+
+
+class LightGBMAdapter(ModelAdapter):
+    """Adapter for LightGBM models; ``update_style == "warm_start"``.
+
+    Parameters (keyword-only after ``model``): ``update_rounds`` (trees per update, default 50),
+    ``update_learning_rate`` (None: the model's learning rate), ``replay_fraction`` (default 0.0),
+    ``replay_size`` (reservoir capacity, default 10_000 rows; 0 disables), ``update_mode``
+    ("continue" | "refit"), ``refit_decay_rate`` (weight of the old leaf values in a refit),
+    ``max_trees`` (cap; an update past it raises ModelSizeError), ``num_threads`` (None: LightGBM's
+    default or the model's own setting), ``random_state`` (seed when the model sets none).
+    """
+
+    kind = "lightgbm"
+
+    def __init__(self, model: Any, *, update_rounds: int = 50, update_learning_rate: float | None = None,
+                 replay_fraction: float = 0.0, replay_size: int = 10_000, update_mode: str = "continue",
+                 refit_decay_rate: float = 0.9, max_trees: int | None = None, num_threads: int | None = None,
+                 random_state: int = 0) -> None:
+        self.model = model
+        self.update_rounds = update_rounds
+        self.update_learning_rate = update_learning_rate
+        self.replay_fraction = replay_fraction
+        self.replay_size = replay_size
+        self.update_mode = update_mode
+        self.refit_decay_rate = refit_decay_rate
+        self.max_trees = max_trees
+        self.num_threads = num_threads
+        self.random_state = random_state
+
+    # ------------------------------------------------------------ parameters
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        owner = type(self).__name__
+        check_int(owner, "update_rounds", self.update_rounds, low=1)
+        check_float(owner, "update_learning_rate", self.update_learning_rate, low=0.0, closed="neither", allow_none=True)
+        check_options(owner, "update_mode", self.update_mode, ("continue", "refit"))
+        check_float(owner, "refit_decay_rate", self.refit_decay_rate, low=0.0, high=1.0)
+        check_int(owner, "max_trees", self.max_trees, low=1, allow_none=True)
+        check_int(owner, "num_threads", self.num_threads, low=1, allow_none=True)
+        self._base_params()  # raises ConfigError for an unusable model
+
+    def _base_params(self) -> tuple[dict[str, Any], int]:
+        """LightGBM training params from the wrapped model, and the number of boosting rounds."""
+        model = self.model
+        if isinstance(model, dict):
+            params = copy.deepcopy(model)
+            if "objective" not in params and "application" not in params and "app" not in params:
+                raise ConfigError("The LightGBM params dict needs an 'objective' key (e.g. 'regression' or 'binary').")
+        else:
+            from lightgbm import LGBMClassifier, LGBMRegressor
+
+            if not isinstance(model, (LGBMRegressor, LGBMClassifier)):
+                raise ConfigError(
+                    f"LightGBMAdapter wraps an LGBMRegressor, LGBMClassifier or a params dict; got {type(model).__qualname__}."
+                )
+            params = dict(model.get_params())
+            if params.pop("class_weight", None) is not None:
+                raise ConfigError("LightGBMAdapter does not support class_weight; expected class_weight=None.")
+            params.pop("importance_type", None)
+            params["boosting"] = params.pop("boosting_type", "gbdt")
+            params["bin_construct_sample_cnt"] = params.pop("subsample_for_bin", 200000)
+            if params.get("objective") is None:
+                params.pop("objective", None)
+            for key in ("n_jobs", "random_state"):
+                if params.get(key) is None:
+                    params.pop(key, None)
+        n_rounds = 100
+        for key in _ROUND_ALIASES:
+            if key in params:
+                n_rounds = int(params.pop(key))
+        for key in ("objective", "application", "app"):
+            if key in params:
+                params["objective"] = params.pop(key)
+        if "objective" in params and not isinstance(params["objective"], str):
+            raise ConfigError("LightGBMAdapter needs a built-in objective given by name; got a callable objective.")
+        if params.get("objective") in _RANKING:
+            raise ConfigError(f"LightGBMAdapter supports regression and classification objectives; got {params['objective']!r}.")
+        if not any(k in params for k in _SEED_KEYS):
+            params["seed"] = self.random_state
+        params.setdefault("deterministic", True)
+        if not params.get("force_row_wise"):
+            params.setdefault("force_col_wise", True)
+        params.setdefault("verbose", -1)
+        if self.num_threads is not None:
+            for key in _THREAD_KEYS:
+                params.pop(key, None)
+            params["num_threads"] = self.num_threads
+        return params, n_rounds
+
+    @property
+    def task(self) -> str:
+        """"classification" for LGBMClassifier or a classification objective, else "regression"."""
+        if isinstance(self.model, dict):
+            objective = self.model.get("objective", self.model.get("application", self.model.get("app")))
+            return "classification" if objective in _CLASSIFICATION else "regression"
+        return "classification" if type(self.model).__name__ == "LGBMClassifier" else "regression"
+
+    @property
+    def update_style(self) -> str:
+        """Always "warm_start" (boosting continues from the current booster)."""
+        return "warm_start"
+
+    @property
+    def update_overrides(self) -> tuple[str, ...]:
+        """rounds, learning_rate and replay_fraction can be overridden per update."""
+        return ("rounds", "learning_rate", "replay_fraction")
+
+    @property
+    def n_trees(self) -> int | None:
+        """``Booster.num_trees()`` (rounds × n_classes for multiclass); None before fit."""
+        booster = getattr(self, "booster_", None)
+        return None if booster is None else int(booster.num_trees())
+
+    @property
+    def estimator(self) -> str:
+        """Class path of the wrapped estimator, or ``"lightgbm.Booster"`` for a params dict."""
+        return "lightgbm.Booster" if isinstance(self.model, dict) else super().estimator
+
+    def _clone_model(self) -> Any:
+        if isinstance(self.model, dict):
+            return copy.deepcopy(self.model)
+        from sklearn.base import clone
+
+        return clone(self.model)
+
+    def _model_object(self) -> Any:
+        booster = getattr(self, "booster_", None)
+        return self.model if booster is None else booster
+
+    def _describe_params(self) -> dict[str, Any]:
+        params = dict(getattr(self, "params_", None) or self._base_params()[0])
+        params["num_boost_round"] = self._base_params()[1]
+        return fmt_json(params)
+
+    def _clear_fitted(self) -> None:
+        for name in ("booster_", "params_", "categorical_indices_", "lgb_feature_names_"):
+            self.__dict__.pop(name, None)
+
+    # ------------------------------------------------------------ data
+    def _coerce_fit_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Object/string/bool-free: object and string columns become categoricals (sorted categories)."""
+        for name in frame.columns:
+            dtype = frame[name].dtype
+            if pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
+                if not isinstance(dtype, pd.CategoricalDtype):
+                    frame[name] = frame[name].astype("category")
+        return frame
+
+    def _matrix(self, X: pd.DataFrame) -> np.ndarray:
+        """Float matrix: numeric columns as floats, categoricals as fitted codes (unseen/missing → NaN)."""
+        out = np.empty(X.shape, dtype=np.float64)
+        for j, name in enumerate(X.columns):
+            col = X[name]
+            if isinstance(col.dtype, pd.CategoricalDtype):
+                codes = col.cat.codes.to_numpy().astype(np.float64)
+                codes[codes < 0] = np.nan
+                out[:, j] = codes
+            else:
+                out[:, j] = pd.to_numeric(col, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
+        return out
+
+    def _labels(self, y: np.ndarray) -> np.ndarray:
+        if self.task == "classification":
+            return np.searchsorted(self.classes_, y).astype(np.float64)
+        return y.astype(np.float64)
+
+    def _dataset(self, X: pd.DataFrame, y: np.ndarray, params: dict[str, Any]):
+        import lightgbm as lgb
+
+        return lgb.Dataset(self._matrix(X), label=self._labels(y), feature_name=self.lgb_feature_names_,
+                           categorical_feature=self.categorical_indices_ or "auto", params=params, free_raw_data=True)
+
+    # ------------------------------------------------------------ hooks
+    def _fit(self, X: pd.DataFrame, y: np.ndarray) -> None:
+        import lightgbm as lgb
+
+        params, n_rounds = self._base_params()
+        if self.task == "classification":
+            k = len(self.classes_)
+            objective = params.get("objective")
+            if objective is None:
+                params["objective"] = "binary" if k == 2 else "multiclass"
+            elif objective == "binary" and k != 2:
+                raise ConfigError(f"Objective 'binary' needs 2 classes; y has {k}: {self.classes_.tolist()}.")
+            if params["objective"] != "binary":
+                params["num_class"] = k
+        else:
+            params.setdefault("objective", "regression")
+        if self.max_trees is not None:
+            planned = n_rounds * (params.get("num_class", 1))
+            if planned > self.max_trees:
+                raise ModelSizeError(f"fit would build {planned} trees, past max_trees={self.max_trees}; lower n_estimators or raise max_trees.")
+        self.categorical_indices_ = [j for j, c in enumerate(X.columns) if isinstance(X[c].dtype, pd.CategoricalDtype)]
+        self.lgb_feature_names_ = _safe_names(list(X.columns))
+        self.params_ = params
+        self.booster_ = lgb.train(params, self._dataset(X, y, params), num_boost_round=n_rounds)
+
+    def _check_update_size(self, rounds: int) -> None:
+        if self.update_mode == "refit" or self.max_trees is None:
+            return
+        new_total = self.n_trees + rounds * self.params_.get("num_class", 1)
+        if new_total > self.max_trees:
+            raise ModelSizeError(
+                f"update would grow {self._label()} from {self.n_trees} to {new_total} trees, past max_trees={self.max_trees}; retrain with fit() instead."
+            )
+
+    def _update(self, X: pd.DataFrame, y: np.ndarray, *, rounds: int, learning_rate: float | None) -> None:
+        import lightgbm as lgb
+
+        if self.update_mode == "refit":
+            self.booster_ = self.booster_.refit(
+                self._matrix(X), self._labels(y), decay_rate=self.refit_decay_rate,
+                feature_name=self.lgb_feature_names_, categorical_feature=self.categorical_indices_ or "auto",
+            )
+            return
+        params = dict(self.params_)
+        lr = learning_rate if learning_rate is not None else self.update_learning_rate
+        if lr is not None:
+            for key in ("eta", "shrinkage_rate"):
+                params.pop(key, None)
+            params["learning_rate"] = lr
+        self.booster_ = lgb.train(params, self._dataset(X, y, params), num_boost_round=rounds,
+                                  init_model=self.booster_, keep_training_booster=False)
+
+    def _predict(self, X: pd.DataFrame) -> np.ndarray:
+        raw = self.booster_.predict(self._matrix(X))
+        if self.task == "regression":
+            return raw
+        proba = self._to_proba(raw)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def _predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return self._to_proba(self.booster_.predict(self._matrix(X)))
+
+    def _to_proba(self, raw: np.ndarray) -> np.ndarray:
+        if raw.ndim == 1:
+            return np.column_stack([1.0 - raw, raw])
+        return raw
+
+
+def _safe_names(names: list[str]) -> list[str]:
+    """LightGBM rejects some characters in feature names; replace them and keep names unique."""
+    out = [re.sub(r'[\s",:\[\]{}]', "_", n) or f"Column_{i}" for i, n in enumerate(names)]
+    if len(set(out)) != len(out):
+        out = [f"Column_{i}" for i in range(len(names))]
+    return out

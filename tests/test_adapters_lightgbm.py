@@ -1,0 +1,188 @@
+"""LightGBM-specific adapter behaviour: categoricals, tree counts, refit, size cap, parameters."""
+
+from __future__ import annotations
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import pytest
+
+from driftkeeper.adapters import LightGBMAdapter
+from driftkeeper.exceptions import ConfigError, ModelSizeError, NotFittedError
+
+
+def cat_data(n: int = 400, seed: int = 0, shift: float = 0.0) -> tuple[pd.DataFrame, pd.Series]:
+    rng = np.random.default_rng(seed)
+    city = rng.choice(["oslo", "lima", "pune"], size=n)
+    X = pd.DataFrame({
+        "x": rng.normal(size=n),
+        "city": pd.Categorical(city, categories=["lima", "oslo", "pune"]),
+    })
+    effect = pd.Series(city).map({"oslo": 5.0, "lima": -5.0, "pune": 0.0}).to_numpy()
+    return X, pd.Series(2.0 * X["x"].to_numpy() + effect + shift + rng.normal(scale=0.1, size=n))
+
+
+def reg(**options) -> LightGBMAdapter:
+    options.setdefault("update_rounds", 5)
+    options.setdefault("num_threads", 1)
+    return LightGBMAdapter(lgb.LGBMRegressor(n_estimators=20, num_leaves=7, min_child_samples=5), **options)
+
+
+def reorder(X: pd.DataFrame) -> pd.DataFrame:
+    out = X.copy()
+    out["city"] = out["city"].cat.reorder_categories(["pune", "oslo", "lima"])
+    return out
+
+
+def test_categories_in_another_order_predict_the_same():
+    X, y = cat_data()
+    adapter = reg().fit(X, y)
+    expected = adapter.predict(X)
+    # pandas says these dtypes are equal (unordered), yet their codes differ: the classic trap
+    assert reorder(X)["city"].dtype == X["city"].dtype
+    assert not np.array_equal(reorder(X)["city"].cat.codes, X["city"].cat.codes)
+    np.testing.assert_array_equal(adapter.predict(reorder(X)), expected)
+    np.testing.assert_array_equal(adapter.predict(X.assign(city=X["city"].astype(str))), expected)
+    by_city = pd.Series(expected).groupby(X["city"].astype(str).to_numpy()).mean()
+    assert by_city["oslo"] > by_city["pune"] > by_city["lima"]
+
+
+def test_update_with_categories_in_another_order_matches_aligned_update():
+    X, y = cat_data()
+    Xn, yn = cat_data(seed=1, shift=3.0)
+    aligned = reg().fit(X, y).update(Xn, yn)
+    shuffled = reg().fit(X, y).update(reorder(Xn), yn)
+    np.testing.assert_array_equal(shuffled.predict(X), aligned.predict(X))
+
+
+def test_unseen_category_is_treated_as_missing():
+    X, y = cat_data()
+    adapter = reg().fit(X, y)
+    new = X.head(20).copy()
+    new["city"] = pd.Categorical(["rome"] * 20)
+    as_missing = X.head(20).assign(city=pd.Categorical([np.nan] * 20, categories=["lima", "oslo", "pune"]))
+    np.testing.assert_array_equal(adapter.predict(new), adapter.predict(as_missing))
+
+
+def test_object_columns_become_fitted_categoricals():
+    X, y = cat_data()
+    adapter = reg().fit(X.assign(city=X["city"].astype(str)), y)
+    assert adapter.schema_.dtypes["city"] == "category"
+    assert adapter.categorical_indices_ == [1]
+    np.testing.assert_array_equal(adapter.predict(X), adapter.predict(X.assign(city=X["city"].astype(str))))
+
+
+def test_update_adds_exactly_rounds_trees_and_overrides_apply():
+    X, y = cat_data()
+    Xn, yn = cat_data(seed=1, shift=3.0)
+    adapter = reg().fit(X, y)
+    assert adapter.n_trees == 20
+    adapter.update(Xn, yn)
+    assert adapter.n_trees == 25
+    adapter.update(Xn, yn, rounds=3)
+    assert adapter.n_trees == 28
+    slow = reg().fit(X, y).update(Xn, yn, learning_rate=0.01)
+    fast = reg().fit(X, y).update(Xn, yn, learning_rate=0.5)
+    base = reg().fit(X, y).predict(Xn)
+    assert np.abs(fast.predict(Xn) - base).mean() > np.abs(slow.predict(Xn) - base).mean()
+    assert fast.params_["learning_rate"] == 0.1  # the override is per call
+
+
+def test_multiclass_grows_by_rounds_times_classes():
+    X, y = cat_data()
+    labels = np.array(["a", "b", "c"])[np.digitize(y, [-2.0, 2.0])]
+    adapter = LightGBMAdapter(lgb.LGBMClassifier(n_estimators=4, num_leaves=7, min_child_samples=5), update_rounds=2,
+                              num_threads=1).fit(X, labels)
+    assert adapter.n_trees == 12 and adapter.params_["num_class"] == 3
+    adapter.update(X, labels)
+    assert adapter.n_trees == 18
+    assert adapter.predict_proba(X).shape == (len(X), 3)
+
+
+def test_refit_mode_keeps_trees_and_moves_leaves():
+    X, y = cat_data()
+    Xn, yn = cat_data(seed=1, shift=3.0)
+    adapter = reg(update_mode="refit", refit_decay_rate=0.5).fit(X, y)
+    before = adapter.predict(Xn)
+    adapter.update(Xn, yn)
+    assert adapter.n_trees == 20
+    assert np.abs(adapter.predict(Xn) - yn).mean() < np.abs(before - yn).mean()
+
+
+def test_max_trees_raises_model_size_error_and_leaves_model_unchanged():
+    X, y = cat_data()
+    adapter = reg(max_trees=28).fit(X, y).update(X, y)
+    before = adapter.predict(X)
+    with pytest.raises(ModelSizeError, match=r"from 25 to 30 trees, past max_trees=28; retrain with fit\(\) instead"):
+        adapter.update(X, y)
+    assert adapter.n_trees == 25 and adapter.n_updates_ == 1 and adapter.replay_.n_seen == 800
+    np.testing.assert_array_equal(adapter.predict(X), before)
+    with pytest.raises(ModelSizeError, match="fit would build 20 trees"):
+        reg(max_trees=10).fit(X, y)
+
+
+def test_params_dict_and_deterministic_settings():
+    X, y = cat_data()
+    adapter = LightGBMAdapter({"objective": "regression", "num_iterations": 8, "num_leaves": 7}, num_threads=2)
+    adapter.fit(X, y)
+    assert adapter.n_trees == 8 and adapter.task == "regression"
+    assert adapter.estimator == "lightgbm.Booster"
+    assert adapter.params_["num_threads"] == 2 and adapter.params_["deterministic"] is True
+    assert adapter.params_["seed"] == 0
+    assert adapter.describe()["params"]["num_boost_round"] == 8
+    binary = LightGBMAdapter({"objective": "binary", "num_iterations": 5}, num_threads=1).fit(X, y > 0)
+    assert binary.task == "classification" and binary.classes_.tolist() == [False, True]
+    assert "num_threads" not in LightGBMAdapter({"objective": "binary"}).describe()["params"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"update_rounds": 0}, "The 'update_rounds' parameter of LightGBMAdapter must be an int in the range [1, inf). Got 0 instead."),
+        ({"update_mode": "grow"}, "The 'update_mode' parameter of LightGBMAdapter must be a str among {'continue', 'refit'}. Got 'grow' instead."),
+        ({"replay_fraction": 1.0}, "The 'replay_fraction' parameter of LightGBMAdapter must be a float in the range [0.0, 1.0). Got 1.0 instead."),
+        ({"max_trees": 0}, "The 'max_trees' parameter of LightGBMAdapter must be an int in the range [1, inf) or None. Got 0 instead."),
+        ({"refit_decay_rate": 2}, "The 'refit_decay_rate' parameter of LightGBMAdapter must be a float in the range [0.0, 1.0]. Got 2 instead."),
+    ],
+)
+def test_parameters_are_validated_at_fit(options, message):
+    X, y = cat_data(n=50)
+    adapter = reg(**options)  # the constructor only stores
+    with pytest.raises(ConfigError) as info:
+        adapter.fit(X, y)
+    assert str(info.value) == message
+
+
+def test_update_overrides_are_validated():
+    X, y = cat_data(n=100)
+    adapter = reg().fit(X, y)
+    with pytest.raises(ConfigError, match=r"'rounds' parameter of LightGBMAdapter.update must be an int in the range \[1, inf\) or None. Got 0"):
+        adapter.update(X, y, rounds=0)
+    with pytest.raises(ConfigError, match=r"'learning_rate' parameter of LightGBMAdapter.update must be a float in the range \(0.0, inf\)"):
+        adapter.update(X, y, learning_rate=-1.0)
+
+
+def test_unusable_models_raise_config_error():
+    X, y = cat_data(n=50)
+    with pytest.raises(ConfigError, match="needs an 'objective' key"):
+        LightGBMAdapter({"num_leaves": 7}).fit(X, y)
+    with pytest.raises(ConfigError, match="got LGBMRanker"):
+        LightGBMAdapter(lgb.LGBMRanker()).fit(X, y)
+    with pytest.raises(ConfigError, match="class_weight=None"):
+        LightGBMAdapter(lgb.LGBMClassifier(class_weight="balanced")).fit(X, y > 0)
+
+
+def test_replay_reservoir_is_bounded_and_pickled():
+    import pickle
+
+    X, y = cat_data(n=300)
+    adapter = reg(replay_size=100).fit(X, y)
+    adapter.update(X, y, replay_fraction=0.5)
+    assert len(adapter.replay_) == 100 and adapter.replay_.n_seen == 600
+    assert adapter.replay_.X["city"].dtype == X["city"].dtype
+    loaded = pickle.loads(pickle.dumps(adapter))
+    assert len(loaded.replay_) == 100
+    np.testing.assert_array_equal(loaded.predict(X), adapter.predict(X))
+    assert reg().describe()["n_trees"] is None
+    with pytest.raises(NotFittedError, match="call fit"):
+        reg().feature_names_  # noqa: B018
