@@ -48,7 +48,8 @@ def infer_task(y: pd.Series) -> str:
 
 
 def _suggest(name: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+    folded = [o for o in options if o.casefold().replace("_", "") == name.casefold().replace("_", "")]
+    close = folded or difflib.get_close_matches(name, options, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
