@@ -65,6 +65,20 @@ class DataStore:
             df = df[df[target].notna()]
         return df.reset_index(drop=True)
 
+    def partition_info(self, *, target: str, times=None) -> list[dict]:
+        """Per stored batch: ``seq``, ``rows``, ``labelled`` rows and newest ``time_max``."""
+        out = []
+        for seq in self.sequences():
+            part = pd.read_parquet(self._path(seq))
+            t = times(part, what="stored rows") if times is not None else None
+            out.append({
+                "seq": seq,
+                "rows": len(part),
+                "labelled": int(part[target].notna().sum()),
+                "time_max": t.max() if t is not None and len(part) else None,
+            })
+        return out
+
     def attach_labels(self, labels: pd.DataFrame, *, id_column: str, target: str, what: str = "labels") -> dict:
         """Write labels onto stored rows by id. Ids not stored → SchemaError (nothing written).
 

@@ -101,9 +101,15 @@ def _prediction_signal(adapter: Any, X: pd.DataFrame, task: str) -> np.ndarray:
     return np.asarray(adapter.predict(X)).astype(str)
 
 
+REFERENCE_ROWS = 10_000
+
+
 def _fit_monitor(policy: Any, spec: TableSpec, train: pd.DataFrame, adapter: Any) -> Any:
+    """The drift reference of a new version: its newest training rows (at most
+    ``REFERENCE_ROWS``, so versions stay small however much history a retrain used)."""
     from .monitor import Monitor
 
+    train = train.iloc[-REFERENCE_ROWS:]
     X = spec.features_frame(train)
     kwargs = policy.monitor_kwargs() if hasattr(policy, "monitor_kwargs") else {}
     categorical = [c for c, k in spec.kinds.items() if k == "categorical"]
@@ -240,9 +246,16 @@ class Keeper:
         id_column: str | None = None,
         exclude: tuple[str, ...] | list[str] = (),
         task: str | None = None,
+        retention: dict[str, int | None] | None = None,
     ) -> "Keeper":
         """Train version 1 on ``data``, fit its drift reference, score it on the holdout (the newest
-        labelled rows), register and promote it. ``root`` must be missing or empty."""
+        labelled rows), register and promote it. ``root`` must be missing or empty.
+
+        ``retention`` bounds what ``root`` keeps: ``versions`` (newest N model versions; older
+        ones are deleted even if they once were champion — the current champion and challenger
+        never), ``runs`` (newest N run records) and ``data_rows`` (labelled rows kept for
+        retrain windows that say ``all``). ``None`` (the default for each) keeps everything.
+        """
         from .adapters import make_adapter
         from .policy import load_policy
         from .registry import Registry
@@ -279,8 +292,15 @@ class Keeper:
         root.mkdir(parents=True, exist_ok=True)
         registry = Registry(root)
         times = spec.times(df, what="initial data")
+        retention = dict(retention or {})
+        for key, value in retention.items():
+            if key not in ("versions", "runs", "data_rows"):
+                raise ConfigError(f"unknown retention setting {key!r}; expected versions, runs or data_rows")
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise ConfigError(f"retention {key} must be a positive integer or None, got {value!r}")
         config = {
             "format_version": FORMAT_VERSION,
+            "retention": retention,
             "spec": spec.to_dict(),
             "policy_source": str(pol.source),
             "metric": metric.name,
@@ -564,7 +584,9 @@ class Keeper:
         new_state.processed[sha] = run_id
         new_state.runs.append(run_id)
         self._write_state(new_state)
-        self._prune(policy, new_state)
+        pruned = self._prune(policy, new_state, batch_time)
+        if any(pruned.values()):
+            write_json_atomic(self.root / STATE_FILE, asdict(new_state))
         return record
 
     # ------------------------------------------------------------------ helpers
@@ -737,23 +759,55 @@ class Keeper:
             if state.consecutive_gate_refusals >= 2:
                 record.needs_attention.append(f"the gate refused {state.consecutive_gate_refusals} candidates in a row")
 
-    def _prune(self, policy, state: _State) -> None:
-        """Keep the data store to what the policy's windows and holdout need."""
-        keep_rows = policy.data_rows_needed() if hasattr(policy, "data_rows_needed") else None
-        if keep_rows is None:
-            return
+    def _prune(self, policy, state: _State, batch_time: datetime | None) -> dict[str, Any]:
+        """Apply retention after a completed run: the data store keeps what the policy's retrain
+        windows, updates and the gate need (bounded by ``retention.data_rows`` when a window is
+        ``all``); run records beyond ``retention.runs``, and versions beyond
+        ``retention.versions``, are removed (the current champion and challenger never)."""
+        retention = self.config.get("retention") or {}
+        removed: dict[str, Any] = {}
         seqs = self.store.sequences()
-        labelled = self.store.load(target=self.spec.target)
-        if len(labelled) <= keep_rows:
-            return
-        counts = labelled.groupby(SEQ).size().sort_index(ascending=False)
-        total, keep_from = 0, seqs[-1]
-        for s, n in counts.items():
-            total += n
-            keep_from = int(s)
-            if total >= keep_rows:
-                break
-        self.store.prune(min(keep_from, state.last_trained_seq + 1))
+        if seqs:
+            windows = [policy.params_for("retrain").get("window")]
+            windows += [policy.params_for("retrain", r).get("window") for r in [*policy.rules, policy.fallback]]
+            meta = self.store.partition_info(target=self.spec.target, times=self.spec.times)
+            cap = retention.get("data_rows")
+            keep_from = []
+            for w in windows:
+                if w in (None, "all") or not isinstance(w, dict):
+                    keep_from.append(_seq_for_rows(meta, cap) if cap else seqs[0])
+                elif w.get("rows"):
+                    keep_from.append(_seq_for_rows(meta, int(w["rows"])))
+                elif w.get("days") and batch_time is not None:
+                    cutoff = pd.Timestamp(batch_time) - pd.Timedelta(days=float(w["days"]))
+                    later = [m["seq"] for m in meta if m["time_max"] is not None and m["time_max"] > cutoff]
+                    keep_from.append(min(later) if later else seqs[-1])
+                else:
+                    keep_from.append(seqs[0])
+            # rows the serving model has not learned yet feed the next update and the gate
+            oldest = min(min(keep_from), state.last_trained_seq + 1)
+            removed["data_batches"] = self.store.prune(oldest)
+        keep_runs = retention.get("runs")
+        if keep_runs is not None and len(state.runs) > keep_runs:
+            old, state.runs = state.runs[:-keep_runs], state.runs[-keep_runs:]
+            for run_id in old:
+                shutil.rmtree(self.root / "runs" / run_id, ignore_errors=True)
+            removed["runs"] = len(old)
+        keep_versions = retention.get("versions")
+        if keep_versions is not None:
+            res = self.registry.gc(keep_last=keep_versions, force=True)
+            removed["versions"] = list(res.removed_versions)
+        return removed
+
+
+def _seq_for_rows(meta: list[dict[str, Any]], rows: int | None) -> int:
+    """Oldest batch to keep so the newest batches hold at least ``rows`` labelled rows."""
+    total = 0
+    for m in reversed(meta):
+        total += m["labelled"]
+        if rows is not None and total >= rows:
+            return m["seq"]
+    return meta[0]["seq"]
 
 
 def _time_order(df: pd.DataFrame, spec: TableSpec) -> np.ndarray:

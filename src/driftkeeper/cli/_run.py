@@ -57,6 +57,9 @@ def init_cmd(
     id_column: Optional[str] = typer.Option(None, "--id-column", help="Row id column, needed for --labels later (never a feature)."),
     exclude: Optional[List[str]] = typer.Option(None, "--exclude", help="Column that is neither feature nor target (repeatable)."),
     task: Optional[str] = typer.Option(None, "--task", help="regression or classification (inferred from the target by default)."),
+    keep_versions: Optional[int] = typer.Option(None, "--keep-versions", help="Keep the newest N model versions (default: all)."),
+    keep_runs: Optional[int] = typer.Option(None, "--keep-runs", help="Keep the newest N run records (default: all)."),
+    keep_rows: Optional[int] = typer.Option(None, "--keep-rows", help="Labelled rows kept for 'all' retrain windows (default: all)."),
 ) -> None:
     """Train version 1 on DATA, fit the drift reference, register and promote it."""
     from .._io import read_table
@@ -73,7 +76,8 @@ def init_cmd(
     the_task = task or infer_task(df[target])
     model_obj = build_model(model, the_task)
     keeper = Keeper.init(
-        root, model_obj, df, target=target, policy=policy, time_column=time_column, id_column=id_column, exclude=tuple(exclude or ()), task=task
+        root, model_obj, df, target=target, policy=policy, time_column=time_column, id_column=id_column, exclude=tuple(exclude or ()), task=task,
+        retention={"versions": keep_versions, "runs": keep_runs, "data_rows": keep_rows},
     )
     v = keeper.registry.get("champion")
     metric = keeper.config["metric"]
