@@ -1,0 +1,624 @@
+"""The drift monitor: ``Monitor().fit(reference).check(current) -> DriftReport``.
+
+Scores equal Evidently 0.7's own (same stattests, same default-method rule, same
+thresholds and comparisons) but are computed from a reference profile cached at fit time,
+so a check costs one pass over the current batch. Evidently itself is only imported for the
+HTML page and for the few methods without a numpy fast path (see :mod:`._stattests`).
+
+Example::
+
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> ref = pd.DataFrame({"x": rng.normal(size=2000), "y": rng.normal(size=2000)})
+    >>> cur = pd.DataFrame({"x": rng.normal(1.0, size=500), "y": rng.normal(size=500)})
+    >>> report = Monitor().fit(ref).check(cur)
+    >>> report.drifted_columns, report.column("x").method
+    (['x'], 'wasserstein')
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import numbers
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import _stattests as st
+from .exceptions import ConfigError, DataQualityError, InputError, NotFittedError, SchemaError
+from .report import ColumnDrift, DriftReport
+
+__all__ = ["Monitor", "infer_kind"]
+
+NUM, CAT = st.NUM, st.CAT
+_INTEGER_CARDINALITY_LIMIT = 10  # evidently.core.datasets.INTEGER_CARDINALITY_LIMIT
+_PARALLEL_MIN_VALUES = 2_000_000  # below this, threads cost more than they save
+
+
+def infer_kind(series: pd.Series) -> str | None:
+    """Evidently 0.7's column-type inference (``evidently.core.datasets.infer_column_type``).
+
+    float -> numerical; int -> categorical with <= 10 distinct values, else numerical;
+    bool/category/str -> categorical. Returns ``None`` for what Evidently would not treat as
+    numerical or categorical (datetimes, free text with more distinct values than half its
+    rows, empty or mixed object columns): the monitor skips those unless named explicitly.
+    """
+    name = series.dtype.name
+    if name in ("bool", "boolean", "category"):
+        return CAT
+    if pd.api.types.is_float_dtype(series.dtype):
+        return NUM
+    if pd.api.types.is_integer_dtype(series.dtype):
+        return CAT if series.nunique() <= _INTEGER_CARDINALITY_LIMIT else NUM
+    if name in ("string", "str") or name == "object":
+        values = series.dropna()
+        if values.empty or not (isinstance(values.iloc[0], str) and isinstance(values.iloc[-1], str)):
+            return None
+        return None if series.nunique() > series.count() * 0.5 else CAT
+    return None
+
+
+def _suggest(name: str, candidates: Sequence[str]) -> str:
+    close = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _param_error(name: str, expected: str, got: Any) -> ConfigError:
+    return ConfigError(f"The {name!r} parameter of Monitor must be {expected}. Got {got!r} instead.")
+
+
+class Monitor:
+    """Data, prediction and target drift of a batch against a reference, as a :class:`DriftReport`.
+
+    Args:
+        columns: feature columns to check (default: every reference column except the target
+            and prediction and those Evidently would not test: datetimes, free text).
+        method: ``"auto"`` (Evidently's default rule), a method name for every column, or a
+            dict ``{column: method}`` (columns not in the dict use ``"auto"``).
+        threshold: ``None`` (each method's Evidently default), a float for every column, or a
+            dict ``{column: threshold}``.
+        drift_share: share of drifted columns at which the dataset counts as drifted.
+        categorical, numerical: columns whose kind is forced (otherwise inferred like Evidently).
+        sample: if set, checks a seeded random sample of this many rows of larger current
+            batches (recorded in ``report.sample``). Off by default.
+        seed: seed of that sample.
+        n_jobs: threads for the per-column statistics (default: up to 2, only on large batches).
+
+    The constructor only stores its arguments; :meth:`fit` validates them.
+    Fitted attributes: ``schema_`` (column -> dtype), ``kinds_`` (column -> kind),
+    ``reference_rows_``, ``profile_`` (column -> cached reference profile), ``aux_`` (target and
+    prediction profiles), ``skipped_columns_``, ``reference_columns_``.
+    """
+
+    def __init__(
+        self,
+        columns: Sequence[str] | None = None,
+        method: str | Mapping[str, str] = "auto",
+        threshold: float | Mapping[str, float] | None = None,
+        drift_share: float = 0.5,
+        categorical: Sequence[str] | None = None,
+        numerical: Sequence[str] | None = None,
+        sample: int | None = None,
+        seed: int = 0,
+        n_jobs: int | None = None,
+    ) -> None:
+        self.columns = columns
+        self.method = method
+        self.threshold = threshold
+        self.drift_share = drift_share
+        self.categorical = categorical
+        self.numerical = numerical
+        self.sample = sample
+        self.seed = seed
+        self.n_jobs = n_jobs
+
+    # ------------------------------------------------------------------ parameters
+    def _validate_params(self) -> None:
+        def names(value: Any, pname: str) -> list[str] | None:
+            if value is None:
+                return None
+            if isinstance(value, str) or not isinstance(value, (list, tuple, set, frozenset, pd.Index)):
+                raise _param_error(pname, "a list of column names or None", value)
+            return list(value)
+
+        names(self.columns, "columns")
+        names(self.categorical, "categorical")
+        names(self.numerical, "numerical")
+        if not isinstance(self.method, (str, Mapping)):
+            raise _param_error("method", "a method name, 'auto' or a dict {column: method}", self.method)
+        thr = self.threshold
+        values = thr.values() if isinstance(thr, Mapping) else ([] if thr is None else [thr])
+        for v in values:
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v < 0:
+                raise _param_error("threshold", "a non-negative float, a dict {column: float} or None", thr)
+        ds = self.drift_share
+        if isinstance(ds, bool) or not isinstance(ds, numbers.Real) or not 0 <= ds <= 1:
+            raise _param_error("drift_share", "a float in the range [0, 1]", ds)
+        if self.sample is not None and (
+            isinstance(self.sample, bool) or not isinstance(self.sample, numbers.Integral) or self.sample < 1
+        ):
+            raise _param_error("sample", "an int in the range [1, inf) or None", self.sample)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral):
+            raise _param_error("seed", "an int", self.seed)
+        if self.n_jobs is not None and (
+            isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, numbers.Integral) or self.n_jobs < 1
+        ):
+            raise _param_error("n_jobs", "an int in the range [1, inf) or None", self.n_jobs)
+        both = set(self.categorical or ()) & set(self.numerical or ())
+        if both:
+            raise ConfigError(f"column {sorted(both)[0]!r} is listed in both categorical= and numerical=; expected one kind")
+
+    def _method_for(self, col: str) -> str:
+        m = self.method.get(col, "auto") if isinstance(self.method, Mapping) else self.method
+        return m
+
+    def _threshold_for(self, col: str) -> float | None:
+        if isinstance(self.threshold, Mapping):
+            v = self.threshold.get(col)
+        else:
+            v = self.threshold
+        return None if v is None else float(v)
+
+    def _validate_method(self, col: str, kind: str) -> None:
+        m = self._method_for(col)
+        if m == "auto":
+            return
+        fits = st.methods_for_kind(kind)
+        if not isinstance(m, str) or m not in st.METHODS:
+            hint = _suggest(m, list(st.METHODS) + ["auto"]) if isinstance(m, str) else ""
+            raise ConfigError(
+                f"column {col!r}: unknown drift method {m!r}{hint}; methods for {kind} columns: auto, {', '.join(fits)}"
+            )
+        if kind not in st.METHODS[m].kinds:
+            raise ConfigError(
+                f"column {col!r}: method {m!r} does not apply to {kind} columns; "
+                f"methods for {kind} columns: auto, {', '.join(fits)}"
+            )
+
+    # ------------------------------------------------------------------ fit
+    @staticmethod
+    def _frame(data: Any, what: str) -> pd.DataFrame:
+        if not isinstance(data, pd.DataFrame):
+            raise InputError(f"{what} must be a pandas DataFrame, got {type(data).__name__}")
+        if data.shape[0] == 0:
+            raise DataQualityError(f"{what} is empty: expected at least one row")
+        return data
+
+    @staticmethod
+    def _aux(data: pd.DataFrame, value: Any, role: str, what: str) -> tuple[str | None, pd.Series | None]:
+        """Resolve ``target=``/``prediction=`` (a column name or an aligned array) to a Series."""
+        if value is None:
+            return None, None
+        if isinstance(value, str):
+            if value not in data.columns:
+                raise SchemaError(
+                    f"{role} column {value!r} is not in the {what}{_suggest(value, list(data.columns))}"
+                )
+            return value, data[value]
+        arr = value if isinstance(value, pd.Series) else pd.Series(np.asarray(value))
+        if arr.ndim != 1 or len(arr) != len(data):
+            raise InputError(
+                f"{role} has {len(arr)} values but the {what} has {len(data)} rows; expected one {role} per row"
+            )
+        name = arr.name if isinstance(arr.name, str) else role
+        return name, pd.Series(arr.to_numpy(), index=data.index, name=name)
+
+    def fit(self, reference: pd.DataFrame, target: Any = None, prediction: Any = None) -> "Monitor":
+        """Fix the schema and cache the reference profile. Returns ``self``.
+
+        ``target``/``prediction``: a column name of ``reference`` or values aligned with it.
+        """
+        self._validate_params()
+        reference = self._frame(reference, "reference")
+        tname, tser = self._aux(reference, target, "target", "reference")
+        pname, pser = self._aux(reference, prediction, "prediction", "reference")
+        aux_cols = {c for c in (target, prediction) if isinstance(c, str)}
+        all_cols = [c for c in reference.columns if c not in aux_cols]
+        skipped: list[str] = []
+        if self.columns is None:
+            cols = all_cols
+        else:
+            cols = list(self.columns)
+            missing = [c for c in cols if c not in reference.columns]
+            if missing:
+                raise SchemaError(
+                    f"column {missing[0]!r} of columns= is not in the reference{_suggest(missing[0], all_cols)}"
+                )
+        for lst, pname_ in ((self.categorical, "categorical"), (self.numerical, "numerical")):
+            for c in lst or ():
+                if c not in cols:
+                    raise ConfigError(
+                        f"column {c!r} of {pname_}= is not a checked column{_suggest(c, cols)}"
+                    )
+        kinds: dict[str, str] = {}
+        for c in cols:
+            s = reference[c]
+            if c in (self.numerical or ()):
+                if not (pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)):
+                    raise SchemaError(
+                        f"column {c!r} is declared numerical but the reference holds {s.dtype} values; expected numbers"
+                    )
+                kinds[c] = NUM
+            elif c in (self.categorical or ()):
+                kinds[c] = CAT
+            else:
+                k = infer_kind(s)
+                if k is None:
+                    if self.columns is not None:
+                        k = CAT if not pd.api.types.is_datetime64_any_dtype(s.dtype) else None
+                    if k is None:
+                        skipped.append(c)
+                        continue
+                kinds[c] = k
+        if not kinds:
+            raise SchemaError("reference has no numerical or categorical columns to check")
+        known = [str(c) for c in reference.columns] + [n for n in (tname, pname) if n]
+        for pname_, value in (("method", self.method), ("threshold", self.threshold)):
+            if isinstance(value, Mapping):
+                for c in value:
+                    if c not in known:
+                        raise ConfigError(f"column {c!r} of {pname_}= is not in the reference{_suggest(c, known)}")
+        for c, k in kinds.items():
+            self._validate_method(c, k)
+
+        items = [(reference[c], c, k) for c, k in kinds.items()]
+        made = self._map(lambda s, c, k: self._profile(s, c, k), items, len(reference) * len(items))
+        profiles: dict[str, st.ColumnProfile] = dict(zip(kinds, made))
+        aux: dict[str, dict[str, Any]] = {}
+        for role, name, ser in (("target", tname, tser), ("prediction", pname, pser)):
+            if ser is None:
+                continue
+            k = infer_kind(ser) or CAT
+            if role == "prediction" and "target" in aux and aux["target"]["kind"] == CAT:
+                if pd.api.types.is_float_dtype(ser.dtype):
+                    k = NUM  # positive-class probabilities
+            self._validate_method(name, k)
+            aux[role] = {
+                "name": name,
+                "kind": k,
+                "dtype": str(ser.dtype),
+                "profile": self._profile(ser, name, k),
+            }
+
+        self.schema_ = {c: str(reference[c].dtype) for c in kinds}
+        self.kinds_ = kinds
+        self.skipped_columns_ = skipped
+        self.reference_columns_ = list(reference.columns)
+        self.reference_rows_ = int(len(reference))
+        self.profile_ = profiles
+        self.aux_ = aux
+        return self
+
+    def _reference_frame(self, names: list[str]) -> pd.DataFrame:
+        """The reference's non-missing values per column, in their original order, padded
+        with NaN to one length (Evidently drops missing values per column, so it computes
+        exactly what it would on the original frame). Rebuilt from the profiles: the monitor
+        keeps no copy of the reference frame."""
+        profiles = dict(self.profile_)
+        for a in self.aux_.values():
+            profiles[a["name"]] = a["profile"]
+        n = max(profiles[c].n for c in names)
+        cols = {}
+        for c in names:
+            v = profiles[c].values
+            if v.size < n:
+                v = np.concatenate([v.astype(object) if v.dtype.kind not in "f" else v,
+                                    np.full(n - v.size, np.nan, dtype=object if v.dtype.kind not in "f" else float)])
+            cols[c] = v
+        return pd.DataFrame(cols)
+
+    # ------------------------------------------------------------------ cleaning
+    @staticmethod
+    def _clean(s: pd.Series, col: str, kind: str, what: str) -> np.ndarray:
+        """Non-missing values of one column, after the hard data-quality checks."""
+        n = len(s)
+        if kind == NUM:
+            if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+                example = s.dropna().iloc[0] if s.notna().any() else None
+                raise SchemaError(
+                    f"column {col!r} in the {what} holds {s.dtype} values (e.g. {example!r}); expected numbers"
+                )
+            if s.dtype == np.float64:
+                arr = s.to_numpy()  # a view: never written to
+            else:
+                arr = s.to_numpy(dtype=np.float64, na_value=np.nan)
+            if not np.isfinite(arr).all():  # one pass in the common all-finite case
+                inf = np.isinf(arr)
+                if inf.any():
+                    raise DataQualityError(
+                        f"column {col!r} in the {what} has {int(inf.sum())} infinite values; expected finite numbers"
+                    )
+                arr = arr[~np.isnan(arr)]
+        else:
+            mask = s.isna().to_numpy()
+            arr = s.to_numpy()[~mask]
+            if arr.dtype.kind == "f" and np.isinf(arr).any():
+                raise DataQualityError(
+                    f"column {col!r} in the {what} has {int(np.isinf(arr).sum())} infinite values; expected finite values"
+                )
+        if arr.size == 0:
+            raise DataQualityError(
+                f"column {col!r} in the {what} is entirely missing ({n} rows); expected at least one value"
+            )
+        return arr
+
+    @staticmethod
+    def _category_counts(s: pd.Series, col: str, what: str) -> dict[Any, int]:
+        """Counts of the non-missing values of a categorical column (checks like ``_clean``)."""
+        keys, counts, _ = st.factorize_counts(s)
+        return Monitor._check_counts(keys, counts, s, col, what)
+
+    @staticmethod
+    def _check_counts(keys: list, counts: np.ndarray, s: pd.Series, col: str, what: str) -> dict[Any, int]:
+        if not len(keys):
+            raise DataQualityError(
+                f"column {col!r} in the {what} is entirely missing ({len(s)} rows); expected at least one value"
+            )
+        n_inf = sum(int(c) for k, c in zip(keys, counts) if isinstance(k, float) and math.isinf(k))
+        if n_inf:
+            raise DataQualityError(
+                f"column {col!r} in the {what} has {n_inf} infinite values; expected finite values"
+            )
+        return dict(zip(keys, counts.tolist()))
+
+    def _profile(self, s: pd.Series, col: str, kind: str) -> st.ColumnProfile:
+        if kind == CAT:
+            prof = st.categorical_profile(s)
+            self._check_counts(prof.keys, prof.counts, s, col, "reference")  # the same data-quality checks
+            return prof
+        return st.make_profile(self._clean(s, col, kind, "reference"), kind)
+
+    # ------------------------------------------------------------------ check
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "profile_"):
+            raise NotFittedError("this Monitor is not fitted yet; call fit(reference) first")
+
+    def _check_columns(self, current: pd.DataFrame, aux_cols: set[str]) -> None:
+        missing = [c for c in self.kinds_ if c not in current.columns]
+        known = set(self.reference_columns_) | aux_cols | {a["name"] for a in self.aux_.values()}
+        unexpected = [c for c in current.columns if c not in known] if self.columns is None else []
+        if not missing and not unexpected:
+            return
+        parts = []
+        if missing:
+            parts.append(f"missing columns {missing}")
+        if unexpected:
+            parts.append(f"unexpected columns {unexpected}")
+        hints = []
+        for u in unexpected:
+            close = difflib.get_close_matches(str(u), [str(m) for m in missing], n=1, cutoff=0.6)
+            if close:
+                hints.append(f"{u!r} -> {close[0]!r}")
+        msg = "current batch does not match the reference schema: " + " and ".join(parts)
+        if hints:
+            msg += f" (renamed? {', '.join(hints)})"
+        raise SchemaError(msg)
+
+    def _resolve(self, name: str, prof: st.ColumnProfile, cur: np.ndarray, cmap) -> tuple[str, float]:
+        m = self._method_for(name)
+        if m == "auto":
+            m = st.default_method(prof, cur, cmap)
+        thr = self._threshold_for(name)
+        return m, (st.METHODS[m].default_threshold if thr is None else thr)
+
+    def _score(self, name: str, kind: str, prof: st.ColumnProfile, series: pd.Series) -> ColumnDrift:
+        """Clean one current column and score it against its cached reference profile."""
+        rows = int(len(series))
+        if kind == CAT:  # one hashing pass: the counts are all the fast methods need
+            cur, cmap, n_cur = None, self._category_counts(series, name, "current batch"), 0
+            n_cur = sum(cmap.values())
+        else:
+            cur, cmap = self._clean(series, name, kind, "current batch"), None
+            n_cur = int(cur.size)
+        method, thr = self._resolve(name, prof, cur, cmap)
+        try:
+            if method in st.FAST_METHODS:
+                score = st.score_fast(method, prof, cur, cmap)
+            else:
+                from . import _evidently
+
+                if cur is None:
+                    cur = self._clean(series, name, kind, "current batch")
+                score, _, _ = _evidently.evidently_score(method, prof.values, cur, kind, thr)
+        except ValueError as exc:
+            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise DataQualityError(f"column {name!r}: method {method!r} cannot score this batch: {msg}") from exc
+        info = st.METHODS[method]
+        unseen = None
+        if cmap is not None:
+            seen = set(prof.keys)
+            unseen = sum(v for k, v in cmap.items() if k not in seen) / n_cur
+        return ColumnDrift(
+            name=name,
+            kind=kind,
+            method=method,
+            score=float(score),
+            threshold=float(thr),
+            drifted=info.drifted(score, thr) if not math.isnan(score) else False,
+            stattest_type=info.stattest_type,
+            rows=rows,
+            missing_share=1.0 - n_cur / rows,
+            unseen_share=unseen,
+        )
+
+    def _map(self, fn, items: list, n_values: int, thread_safe: list[bool] | None = None) -> list:
+        """``[fn(*item) for item in items]``, on threads when the batch is big enough to pay.
+
+        numpy/scipy release the GIL in sorts and searches; the statistics are pure
+        functions of their inputs, so threads never change a result. Items that run
+        Evidently's own functions (``thread_safe`` False: some use numpy's global random
+        state) stay on the calling thread.
+        """
+        n_jobs = self.n_jobs or 2
+        safe = thread_safe or [True] * len(items)
+        out: list = [None] * len(items)
+        pooled = [i for i, ok in enumerate(safe) if ok] if (n_values >= _PARALLEL_MIN_VALUES and n_jobs > 1) else []
+        if len(pooled) > 1:
+            with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+                for i, res in zip(pooled, pool.map(lambda i: fn(*items[i]), pooled)):
+                    out[i] = res
+        else:
+            pooled = []
+        done = set(pooled)
+        for i, item in enumerate(items):
+            if i not in done:
+                out[i] = fn(*item)
+        return out
+
+    def _sample(self, n: int) -> np.ndarray | None:
+        """Positions of the seeded sample of the current batch (None: no sampling)."""
+        if self.sample is None or n <= self.sample:
+            return None
+        return np.sort(np.random.default_rng(self.seed).choice(n, size=self.sample, replace=False))
+
+    def _prepare(self, current: Any, target: Any, prediction: Any):
+        self._check_fitted()
+        current = self._frame(current, "current batch")
+        aux_in = {"target": self._aux(current, target, "target", "current batch"),
+                  "prediction": self._aux(current, prediction, "prediction", "current batch")}
+        self._check_columns(current, {c for c in (target, prediction) if isinstance(c, str)})
+        pos = self._sample(len(current))
+        if pos is None:
+            return current, aux_in, None
+        for role, (n, s) in list(aux_in.items()):
+            if s is not None:
+                aux_in[role] = (n, s.iloc[pos])
+        return current.iloc[pos], aux_in, {"rows": int(self.sample), "seed": int(self.seed)}
+
+    def check(self, current: pd.DataFrame, target: Any = None, prediction: Any = None) -> DriftReport:
+        """Drift of ``current`` against the fitted reference, as a :class:`DriftReport`.
+
+        ``target``/``prediction``: a column name of ``current`` or values aligned with it.
+        Target drift needs a target at fit, prediction drift a prediction at fit;
+        performance needs both in ``current``.
+        """
+        current, aux_in, sample = self._prepare(current, target, prediction)
+        rows = int(len(current))
+        items = [(c, k, self.profile_[c], current[c]) for c, k in self.kinds_.items()]
+        safe = [self._method_for(c) == "auto" or self._method_for(c) in st.FAST_METHODS for c in self.kinds_]
+        columns = tuple(self._map(self._score, items, rows * len(items), safe))
+        warnings_ = [
+            f"{c.name}: {c.unseen_share:.1%} of values are categories never seen in reference"
+            for c in columns
+            if c.unseen_share
+        ]
+        aux_drift: dict[str, ColumnDrift | None] = {"target": None, "prediction": None}
+        for role, (name, ser) in aux_in.items():
+            if ser is None:
+                continue
+            fitted = self.aux_.get(role)
+            if fitted is None:
+                warnings_.append(f"{role} drift needs a reference {role}: pass {role}= to fit")
+                continue
+            aux_drift[role] = self._score(fitted["name"], fitted["kind"], fitted["profile"], ser)
+        performance = None
+        if aux_in["target"][1] is not None and aux_in["prediction"][1] is not None:
+            performance = self._performance(aux_in["target"][1], aux_in["prediction"][1])
+        return DriftReport(
+            columns=columns,
+            drift_share_threshold=float(self.drift_share),
+            reference_rows=self.reference_rows_,
+            current_rows=rows,
+            prediction=aux_drift["prediction"],
+            target=aux_drift["target"],
+            performance=performance,
+            warnings=tuple(warnings_),
+            sample=sample,
+        )
+
+    # ------------------------------------------------------------------ performance
+    def _target_kind(self, y: pd.Series) -> str:
+        fitted = self.aux_.get("target")
+        return fitted["kind"] if fitted else (infer_kind(y) or CAT)
+
+    def _performance(self, y: pd.Series, p: pd.Series) -> dict[str, Any]:
+        """Regression: mae, rmse, r2. Classification: accuracy always; roc_auc and log_loss
+        only when predictions are positive-class probabilities of a binary target (the
+        positive class is the larger label), else None; roc_auc None with one class present."""
+        ok = (y.notna() & p.notna()).to_numpy()
+        y, p = y[ok], p[ok]
+        n = int(len(y))
+        if self._target_kind(y) == NUM:
+            yt = y.to_numpy(dtype=float)
+            yp = p.to_numpy(dtype=float)
+            err = yt - yp
+            ss_tot = float(np.sum((yt - yt.mean()) ** 2)) if n else 0.0
+            return {
+                "task": "regression",
+                "rows": n,
+                "metrics": {
+                    "mae": float(np.mean(np.abs(err))) if n else None,
+                    "rmse": float(np.sqrt(np.mean(err**2))) if n else None,
+                    "r2": (1.0 - float(np.sum(err**2)) / ss_tot) if ss_tot > 0 else None,
+                },
+            }
+        fitted = self.aux_.get("target")
+        classes = sorted(set(fitted["profile"].keys) | set(y.unique().tolist())) if fitted else sorted(y.unique())
+        is_proba = (
+            pd.api.types.is_float_dtype(p.dtype) and len(classes) <= 2 and n > 0
+            and float(p.min()) >= 0.0 and float(p.max()) <= 1.0
+            and not set(p.unique().tolist()) <= set(classes)
+        )
+        metrics: dict[str, Any] = {"accuracy": None, "roc_auc": None, "log_loss": None}
+        if n == 0:
+            return {"task": "classification", "rows": 0, "metrics": metrics}
+        if is_proba:
+            positive = classes[-1]
+            yt = (y.to_numpy() == positive).astype(float)
+            pp = p.to_numpy(dtype=float)
+            metrics["accuracy"] = float(np.mean((pp >= 0.5) == (yt == 1)))
+            if 0 < yt.sum() < n:
+                from scipy.stats import rankdata
+
+                r = rankdata(pp)
+                npos = yt.sum()
+                metrics["roc_auc"] = float((r[yt == 1].sum() - npos * (npos + 1) / 2) / (npos * (n - npos)))
+            q = np.clip(pp, 1e-15, 1 - 1e-15)
+            metrics["log_loss"] = float(-np.mean(yt * np.log(q) + (1 - yt) * np.log(1 - q)))
+        else:
+            metrics["accuracy"] = float(np.mean(y.to_numpy() == p.to_numpy()))
+        return {"task": "classification", "rows": n, "metrics": metrics}
+
+    # ------------------------------------------------------------------ HTML
+    def evidently_report(self, current: pd.DataFrame, target: Any = None, prediction: Any = None):
+        """Run Evidently's Report with this monitor's kinds, methods and thresholds.
+
+        Returns ``(snapshot, {column: EvidentlyColumn})``. Columns on ``"auto"`` are passed
+        with ``method=None`` so Evidently applies its own default rule (which ``check``
+        reproduces); explicit methods and thresholds are passed as they are.
+        """
+        from . import _evidently
+
+        current, aux_in, _ = self._prepare(current, target, prediction)
+        kinds = dict(self.kinds_)
+        cur = {c: current[c].reset_index(drop=True) for c in kinds}
+        for role, (name, ser) in aux_in.items():
+            fitted = self.aux_.get(role)
+            if ser is not None and fitted is not None:
+                kinds[fitted["name"]] = fitted["kind"]
+                cur[fitted["name"]] = ser.reset_index(drop=True)
+        methods = {c: (None if self._method_for(c) == "auto" else self._method_for(c)) for c in kinds}
+        thresholds = {c: self._threshold_for(c) for c in kinds}
+        return _evidently.build_report(
+            self._reference_frame(list(kinds)), pd.DataFrame(cur), kinds, methods, thresholds, float(self.drift_share)
+        )
+
+    def html(self, current: pd.DataFrame, path: str | Path, target: Any = None, prediction: Any = None) -> DriftReport:
+        """Write Evidently's HTML page for ``current`` to ``path`` and return :meth:`check`'s report.
+
+        The page is built with the same kinds, methods and thresholds as the report.
+        """
+        from . import _evidently
+
+        report = self.check(current, target=target, prediction=prediction)
+        snapshot, _ = self.evidently_report(current, target=target, prediction=prediction)
+        _evidently.write_html(snapshot, path)
+        return report
+
+    def __repr__(self) -> str:
+        fitted = f", fitted on {self.reference_rows_} rows" if hasattr(self, "profile_") else ""
+        return f"Monitor(method={self.method!r}, threshold={self.threshold!r}, drift_share={self.drift_share!r}{fitted})"
