@@ -47,14 +47,17 @@ DEFAULT = load_policy("default")
 
 CASES = [
     # (id, policy, report, context, action, rule)
-    ("quiet", "default", report(0), ctx(metric=10.0, champion_metric=10.0), "none", "fallback"),
-    ("big-drop", "default", report(0), ctx(metric=12.0, champion_metric=10.0), "retrain", "performance-drop"),
+    # the default's fallback is a small update: every batch with enough labels is learned
+    ("quiet", "default", report(0), ctx(metric=10.0, champion_metric=10.0), "warm_start", "fallback"),
+    ("quiet-too-few-rows", "default", report(0), ctx(metric=10.0, champion_metric=10.0, labelled_rows=50), "none", "fallback"),
+    ("big-drop", "default", report(0), ctx(metric=13.5, champion_metric=10.0), "retrain", "performance-drop"),
+    ("drop-below-retrain", "default", report(0), ctx(metric=12.0, champion_metric=10.0), "warm_start", "moderate-drop-or-drift"),
     ("concept-drift-no-feature-drift", "default", report(0), ctx(metric=11.0, champion_metric=10.0), "warm_start", "moderate-drop-or-drift"),
     ("feature-drift-no-labels", "default", report(4), ctx(), "warm_start", "moderate-drop-or-drift"),
     ("feature-drift-online", "default", report(4), ctx(update_style="online_update"), "online_update", "moderate-drop-or-drift"),
-    ("small-drift", "default", report(2), ctx(), "none", "fallback"),
+    ("small-drift", "default", report(2), ctx(), "warm_start", "fallback"),
     ("pred-and-target", "default", report(0, prediction=col("prediction", 0.5, True), target=col("target", 0.5, True)), ctx(), "warm_start", "moderate-drop-or-drift"),
-    ("pred-only", "default", report(0, prediction=col("prediction", 0.5, True)), ctx(), "none", "fallback"),
+    ("pred-only", "default", report(0, prediction=col("prediction", 0.5, True)), ctx(), "warm_start", "fallback"),
     ("r2-drop", "policy-r2", report(0), ctx(metric=0.6, champion_metric=0.8), "retrain", "performance-drop"),
     ("r2-gain", "policy-r2", report(0), ctx(metric=0.9, champion_metric=0.8), "none", "fallback"),
     ("never", "never", report(10), ctx(metric=100.0, champion_metric=1.0), "none", "fallback"),
@@ -302,21 +305,22 @@ fallback: {action: retrain}
 
 def test_decision_round_trip_and_str():
     t0 = datetime(2015, 1, 1, tzinfo=UTC)
-    c = ctx(metric=11.82, champion_metric=10.0, batch_time=t0, last_retrain_time=t0 - timedelta(days=40))
+    c = ctx(metric=13.82, champion_metric=10.0, batch_time=t0, last_retrain_time=t0 - timedelta(days=40))
     d = decide(report(1), DEFAULT, c)
     assert Decision.from_dict(d.to_dict()) == d
     assert Decision.from_dict(json.loads(json.dumps(d.to_dict()))) == d
-    assert str(d) == "retrain (window: all data) — rule 'performance-drop' fired: performance_drop 0.182 >= 0.15"
-    d2 = decide(report(0), DEFAULT, ctx(metric=12.0, champion_metric=10.0, batches_since_retrain=1))
+    assert str(d) == "retrain (window: all data) — rule 'performance-drop' fired: performance_drop 0.382 >= 0.3"
+    d2 = decide(report(0), DEFAULT, ctx(metric=14.0, champion_metric=10.0, batches_since_retrain=1))
     s = str(d2)
-    assert s.startswith("warm_start (rounds: 50, learning_rate: 0.05, replay_fraction: 0.3, mode: continue) — rule 'performance-drop' fired")
+    assert s.startswith("warm_start (rounds: 20, learning_rate: 0.1, replay_fraction: 0.5, mode: continue) — rule 'performance-drop' fired")
     assert "guard retrain_cooldown: 1 batches since the last retrain < 3 → warm_start instead of retrain" in s
 
 
 def test_fallback_str():
     d = decide(report(0), DEFAULT, ctx(metric=10.0, champion_metric=10.0))
     assert str(d) == (
-        "none — no rule fired (fallback); missing signals (conditions on them were false): "
+        "warm_start (rounds: 20, learning_rate: 0.1, replay_fraction: 0.5, mode: continue) — no rule fired (fallback); "
+        "missing signals (conditions on them were false): "
         "prediction_drifted, target_drifted"
     )
 
@@ -364,8 +368,8 @@ def test_gate_passes(champ, cand, metric, margin, ok):
 def test_policy_gate_and_monitor_config():
     p = DEFAULT
     assert p.gate.enabled and p.gate.holdout.fraction == 0.2 and p.gate.holdout.rows is None
-    assert p.gate.margin == 0.01 and p.gate_metric == "auto"
-    assert (p.gate.holdout_rows, p.gate.holdout_fraction, p.min_training_rows()) == (None, 0.2, 200)
+    assert p.gate.margin == 0.02 and p.gate_metric == "auto"
+    assert (p.gate.holdout_rows, p.gate.holdout_fraction, p.min_training_rows()) == (None, 0.2, 100)
     assert p.gate_passes(10.0, 10.05, task="regression")[0]
     assert p.monitor_kwargs() == {"drift_share": 0.5}
     q = policy_from_text("monitor: {method: {a: psi}, threshold: 0.2, drift_share: 0.3}\nfallback: none\n")

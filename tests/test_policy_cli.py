@@ -33,7 +33,7 @@ def test_list():
 def test_check_shipped():
     r = runner.invoke(app, ["policy", "check", "default"])
     assert r.exit_code == 0, r.output
-    assert "1. performance-drop: if performance_drop >= 0.15 → retrain (window: all data)" in r.output
+    assert "1. performance-drop: if performance_drop >= 0.3 → retrain (window: all data)" in r.output
     assert "ok: policy is valid" in r.output
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import json
 import os
 import shutil
@@ -455,8 +456,8 @@ class Keeper:
             lab_df = read_table(labels, what="labels file") if isinstance(labels, (str, Path)) else labels
             self._validate_labels(lab_df, lname)
         sha = frame_sha256(df)
-        if lab_df is not None:
-            sha = frame_sha256(pd.concat([df.astype(str), lab_df.astype(str)], axis=1))
+        if lab_df is not None:  # the same batch with new labels is new work
+            sha = hashlib.sha256(f"{sha}+labels:{frame_sha256(lab_df)}".encode()).hexdigest()
         times = spec.times(df)
         run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + f"-{sha[:8]}"
         batch_info: dict[str, Any] = {"source": name, "sha256": sha, "rows": len(df), "labelled": labelled}
