@@ -312,14 +312,14 @@ def test_decision_round_trip_and_str():
     assert str(d) == "retrain (window: all data) — rule 'performance-drop' fired: performance_drop 0.382 >= 0.3"
     d2 = decide(report(0), DEFAULT, ctx(metric=14.0, champion_metric=10.0, batches_since_retrain=1))
     s = str(d2)
-    assert s.startswith("warm_start (rounds: 20, learning_rate: 0.1, replay_fraction: 0.5, mode: continue) — rule 'performance-drop' fired")
+    assert s.startswith("warm_start (rounds: 10, learning_rate: 0.1, replay_fraction: 0.5, mode: continue) — rule 'performance-drop' fired")
     assert "guard retrain_cooldown: 1 batches since the last retrain < 3 → warm_start instead of retrain" in s
 
 
 def test_fallback_str():
     d = decide(report(0), DEFAULT, ctx(metric=10.0, champion_metric=10.0))
     assert str(d) == (
-        "warm_start (rounds: 20, learning_rate: 0.1, replay_fraction: 0.5, mode: continue) — no rule fired (fallback); "
+        "warm_start (rounds: 10, learning_rate: 0.1, replay_fraction: 0.5, mode: continue) — no rule fired (fallback); "
         "missing signals (conditions on them were false): "
         "prediction_drifted, target_drifted"
     )
@@ -368,7 +368,7 @@ def test_gate_passes(champ, cand, metric, margin, ok):
 def test_policy_gate_and_monitor_config():
     p = DEFAULT
     assert p.gate.enabled and p.gate.holdout.fraction == 0.2 and p.gate.holdout.rows is None
-    assert p.gate.margin == 0.02 and p.gate_metric == "auto"
+    assert p.gate.margin == 0.01 and p.gate_metric == "auto"
     assert (p.gate.holdout_rows, p.gate.holdout_fraction, p.min_training_rows()) == (None, 0.2, 100)
     assert p.gate_passes(10.0, 10.05, task="regression")[0]
     assert p.monitor_kwargs() == {"drift_share": 0.5}

@@ -771,8 +771,10 @@ class Keeper:
         if seqs:
             windows = [policy.params_for("retrain").get("window")]
             windows += [policy.params_for("retrain", r).get("window") for r in [*policy.rules, policy.fallback]]
-            meta = self.store.partition_info(target=self.spec.target, times=self.spec.times)
             cap = retention.get("data_rows")
+            if cap is None and any(w in (None, "all") or not isinstance(w, dict) for w in windows):
+                windows = []  # an unbounded window keeps everything: no need to read the store
+            meta = self.store.partition_info(target=self.spec.target, times=self.spec.times) if windows else []
             keep_from = []
             for w in windows:
                 if w in (None, "all") or not isinstance(w, dict):
@@ -785,9 +787,10 @@ class Keeper:
                     keep_from.append(min(later) if later else seqs[-1])
                 else:
                     keep_from.append(seqs[0])
-            # rows the serving model has not learned yet feed the next update and the gate
-            oldest = min(min(keep_from), state.last_trained_seq + 1)
-            removed["data_batches"] = self.store.prune(oldest)
+            if keep_from:
+                # rows the serving model has not learned yet feed the next update and the gate
+                oldest = min(min(keep_from), state.last_trained_seq + 1)
+                removed["data_batches"] = self.store.prune(oldest)
         keep_runs = retention.get("runs")
         if keep_runs is not None and len(state.runs) > keep_runs:
             old, state.runs = state.runs[:-keep_runs], state.runs[-keep_runs:]
