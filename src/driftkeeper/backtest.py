@@ -1,0 +1,395 @@
+"""Replay history under several policies: error × compute, with the production runner.
+
+:func:`backtest` splits a time-ordered labelled table into an initial training set and a
+sequence of batches (``every``: calendar periods ``D``/``W``/``M`` of the time column, or
+fixed ``<N>rows`` chunks in row order). For each policy it creates a temporary keeper root
+(``Keeper.init`` on the initial rows) and then, prequentially, for every batch:
+
+1. the serving model (the champion before this batch) predicts the batch and is scored with
+   the comparison metric, as an error (lower is better, ``Metric.error``);
+2. the batch, with its labels, goes to ``keeper.step(batch, html=False)`` — the same runner,
+   policy, adapter, gate and registry code as a nightly run; nothing here simulates them.
+
+Costs are what the runner measured: training CPU is ``record.training["cpu_s"]`` summed over
+the steps plus the initial fit (``time.process_time`` around fit/update only); monitoring CPU
+is ``record.timings["monitor_cpu_s"]``. Fix the model's thread count (LightGBM ``n_jobs``) so
+CPU seconds compare work, not parallelism.
+
+Example::
+
+    result = backtest(df, target="cnt", policies=["default", "always-retrain"],
+                      model=LGBMRegressor(n_jobs=1, verbose=-1), every="W", time_column="ts")
+    print(result.to_dict()["policies"][0]["mean_error"])
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ._metrics import Metric, evaluate, get_metric
+from .exceptions import ConfigError, SchemaError
+
+__all__ = ["BacktestResult", "PolicyResult", "BatchResult", "backtest", "split_batches", "parse_every"]
+
+_PERIODS = {"D": "D", "W": "W", "M": "M"}
+_EVERY_HELP = "D, W or M (periods of the time column) or <N>rows (e.g. 500rows)"
+
+
+# --------------------------------------------------------------------------- results
+@dataclass
+class BatchResult:
+    """One batch of one policy: the serving model's error on it (before it learned from it),
+    then what the runner did with it."""
+
+    index: int
+    rows: int
+    time_min: str | None
+    time_max: str | None
+    error: float
+    action: str
+    rule: str | None = None
+    trained: str | None = None  # the training that ran (retrain / warm_start / online_update)
+    promoted: bool = False
+    gate_passed: bool | None = None
+    train_cpu_s: float = 0.0
+    monitor_cpu_s: float = 0.0
+    serving: int | None = None
+
+
+@dataclass
+class PolicyResult:
+    name: str
+    source: str
+    metric: str
+    mean_error: float
+    train_cpu_s: float
+    init_train_cpu_s: float
+    monitor_cpu_s: float
+    wall_s: float
+    retrains: int
+    updates: int
+    rollbacks: int
+    gate_refusals: int
+    promotions: int
+    model_bytes: int | None
+    model_trees: int | None
+    final_version: int | None
+    per_batch: list[BatchResult] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["per_batch"] = [asdict(b) for b in self.per_batch]
+        return d
+
+
+@dataclass
+class BacktestResult:
+    """Every policy's run over the same batches. ``policies[0]`` is the primary (``--policy``) one."""
+
+    dataset: str
+    metric: str
+    task: str
+    initial_rows: int
+    batches: int
+    every: str
+    policies: list[PolicyResult]
+
+    def get(self, name: str) -> PolicyResult:
+        for p in self.policies:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def ratios(self, name: str, baseline: str) -> dict[str, float | None]:
+        """``error`` and ``train_cpu`` of policy ``name`` relative to ``baseline``."""
+        a, b = self.get(name), self.get(baseline)
+        return {
+            "error": a.mean_error / b.mean_error if b.mean_error else None,
+            "train_cpu": a.train_cpu_s / b.train_cpu_s if b.train_cpu_s else None,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "metric": self.metric,
+            "lower_is_better": True,
+            "task": self.task,
+            "initial_rows": self.initial_rows,
+            "batches": self.batches,
+            "every": self.every,
+            "policies": [p.to_dict() for p in self.policies],
+        }
+
+    # The table and the JSON show the same rounded numbers (see ``rows``).
+    COLUMNS = ("policy", "mean error", "train CPU s", "monitor CPU s", "wall s", "retrains", "updates",
+               "rollbacks", "gate refusals", "trees", "model KB")
+
+    def rows(self) -> list[list[str]]:
+        out = []
+        for p in self.policies:
+            out.append([
+                p.name, _num(p.mean_error), f"{p.train_cpu_s:.2f}", f"{p.monitor_cpu_s:.2f}", f"{p.wall_s:.1f}",
+                str(p.retrains), str(p.updates), str(p.rollbacks), str(p.gate_refusals),
+                "-" if p.model_trees is None else str(p.model_trees),
+                "-" if p.model_bytes is None else f"{p.model_bytes / 1024:.0f}",
+            ])
+        return out
+
+    def table(self):
+        """A ``rich.table.Table`` of :meth:`rows`."""
+        from rich.table import Table
+
+        t = Table(title=f"{self.dataset}: {self.batches} batches ({self.every}), {self.metric} as error (lower is better)")
+        for i, c in enumerate(self.COLUMNS):
+            t.add_column(c, justify="left" if i == 0 else "right", no_wrap=True)
+        for r in self.rows():
+            t.add_row(*r)
+        return t
+
+
+def _num(v: float) -> str:
+    if v is None or not math.isfinite(v):
+        return str(v)
+    return f"{v:.4g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.3g}"
+
+
+# --------------------------------------------------------------------------- splitting
+def parse_every(every: str) -> tuple[str, int | str]:
+    """``("period", "D"|"W"|"M")`` or ``("rows", N)``; ConfigError otherwise."""
+    s = str(every).strip()
+    if s.upper() in _PERIODS:
+        return "period", _PERIODS[s.upper()]
+    m = re.fullmatch(r"(\d+)\s*rows?", s, flags=re.IGNORECASE)
+    if m and int(m.group(1)) > 0:
+        return "rows", int(m.group(1))
+    raise ConfigError(f"--every must be {_EVERY_HELP}; got {every!r}")
+
+
+def _parse_times(df: pd.DataFrame, column: str) -> pd.Series:
+    from ._table import TableSpec
+
+    spec = TableSpec(target="", features=[], kinds={}, task="regression", time_column=column)
+    return spec.times(df, what="data").reset_index(drop=True)
+
+
+def split_batches(
+    df: pd.DataFrame,
+    *,
+    every: str,
+    time_column: str | None = None,
+    initial: int | str | None = None,
+) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """The initial training rows and the batches, in time order (stable for ties).
+
+    ``initial``: a row count, a time span (``"90D"``, ``"12W"``: rows before first time + span),
+    or ``None``: the first 20 % of the rows — extended to the end of its period for periodic
+    batches.
+    """
+    kind, unit = parse_every(every)
+    df = df.reset_index(drop=True)
+    times = None
+    if time_column is not None:
+        if time_column not in df.columns:
+            raise SchemaError(f"time column {time_column!r} is not a column of the data")
+        times = _parse_times(df, time_column)
+        order = np.argsort(times.to_numpy(), kind="stable")
+        df, times = df.iloc[order].reset_index(drop=True), times.iloc[order].reset_index(drop=True)
+    if kind == "period" and times is None:
+        raise ConfigError(f"--every {every!r} needs a time column (--time-column); without one use <N>rows batches")
+    n = len(df)
+    if n < 4:
+        raise SchemaError(f"the data has {n} rows: too few to backtest")
+
+    # how many rows train version 1
+    if initial is None:
+        n_init = max(2, int(math.ceil(0.2 * n)))
+        if kind == "period":
+            periods = times.dt.tz_localize(None).dt.to_period(unit)
+            last = periods.iloc[n_init - 1]
+            n_init = int((periods <= last).sum())
+    elif isinstance(initial, (int, np.integer)) or (isinstance(initial, str) and initial.strip().isdigit()):
+        n_init = int(initial)
+    else:
+        if times is None:
+            raise ConfigError(f"--initial {initial!r} is a time span, but there is no time column; give a row count")
+        try:
+            span = pd.Timedelta(str(initial))
+        except ValueError as exc:
+            raise ConfigError(f"--initial must be a row count or a time span like 90D or 12W; got {initial!r}") from exc
+        n_init = int((times < times.iloc[0] + span).sum())
+    if n_init < 2 or n_init >= n:
+        raise ConfigError(f"--initial leaves {n_init} of {n} rows for the first model; it needs at least 2 and must leave rows to replay")
+    init = df.iloc[:n_init]
+    rest = df.iloc[n_init:]
+    if kind == "rows":
+        batches = [rest.iloc[i : i + unit] for i in range(0, len(rest), unit)]
+    else:
+        periods = times.iloc[n_init:].dt.tz_localize(None).dt.to_period(unit).to_numpy()
+        cuts = np.flatnonzero(periods[1:] != periods[:-1]) + 1
+        bounds = [0, *cuts.tolist(), len(rest)]
+        batches = [rest.iloc[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    return init.reset_index(drop=True), [b.reset_index(drop=True) for b in batches]
+
+
+# --------------------------------------------------------------------------- running
+def _policy_list(policies: str | Path | Sequence[str | Path]) -> list[str | Path]:
+    items = [policies] if isinstance(policies, (str, Path)) else list(policies)
+    out: list[str | Path] = []
+    seen: set[str] = set()
+    for p in items:
+        key = str(Path(p).resolve()) if isinstance(p, Path) or str(p).endswith((".yaml", ".yml")) or "/" in str(p) else str(p)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    if not out:
+        raise ConfigError("backtest needs at least one policy")
+    return out
+
+
+def _fresh_model(model: Any) -> Any:
+    from .adapters import ModelAdapter
+
+    if isinstance(model, ModelAdapter):
+        return model.clone()
+    return copy.deepcopy(model)
+
+
+def _run_policy(policy: Any, init: pd.DataFrame, batches: list[pd.DataFrame], *, model: Any, target: str, metric: Metric,
+                time_column, id_column, exclude, task, root: Path) -> PolicyResult:
+    from .runner import Keeper
+
+    t_wall = time.perf_counter()
+    keeper = Keeper.init(root, _fresh_model(model), init, target=target, policy=policy.source, time_column=time_column,
+                         id_column=id_column, exclude=tuple(exclude), task=task)
+    spec = keeper.spec
+    v1 = keeper.registry.get("champion")
+    init_cpu = float(v1.metrics.get("train_cpu_s") or 0.0)
+    serving, champ = v1.version, keeper.champion()
+    per: list[BatchResult] = []
+    counts = {"retrain": 0, "update": 0, "rollback": 0, "refused": 0, "promoted": 0}
+    train_cpu = init_cpu
+    monitor_cpu = 0.0
+    for i, batch in enumerate(batches):
+        X, y = spec.features_frame(batch), spec.target_values(batch[target])
+        err = metric.error(evaluate(metric, champ, X, y))
+        rec = keeper.step(batch, html=False)
+        tr = rec.training or {}
+        cpu = float(tr.get("cpu_s") or 0.0)
+        trained = tr.get("action") if tr and not tr.get("skipped") else None
+        if trained == "retrain":
+            counts["retrain"] += 1
+        elif trained in ("warm_start", "online_update"):
+            counts["update"] += 1
+        if rec.action == "rollback":
+            counts["rollback"] += 1
+        gate = rec.gate or {}
+        if gate and not gate.get("passed", True):
+            counts["refused"] += 1
+        if rec.promoted is not None:
+            counts["promoted"] += 1
+        mon = float(rec.timings.get("monitor_cpu_s", 0.0))
+        train_cpu += cpu
+        monitor_cpu += mon
+        times = spec.times(batch) if spec.time_column else None
+        per.append(BatchResult(
+            index=i + 1, rows=len(batch),
+            time_min=times.min().isoformat() if times is not None else None,
+            time_max=times.max().isoformat() if times is not None else None,
+            error=float(err), action=rec.action, rule=(rec.decision or {}).get("rule"), trained=trained,
+            promoted=rec.promoted is not None, gate_passed=gate.get("passed") if gate else None,
+            train_cpu_s=round(cpu, 4), monitor_cpu_s=round(mon, 4), serving=rec.serving,
+        ))
+        if rec.serving is not None and rec.serving != serving:
+            serving, champ = rec.serving, keeper.champion()
+    final = keeper.registry.get("champion")
+    desc = champ.describe()
+    weights = np.array([b.rows for b in per], float)
+    errs = np.array([b.error for b in per], float)
+    mean_error = float(np.sum(errs * weights) / np.sum(weights)) if len(per) else float("nan")
+    return PolicyResult(
+        name=policy.name, source=str(policy.source), metric=metric.name, mean_error=round(mean_error, 6),
+        train_cpu_s=round(train_cpu, 4), init_train_cpu_s=round(init_cpu, 4), monitor_cpu_s=round(monitor_cpu, 4),
+        wall_s=round(time.perf_counter() - t_wall, 3), retrains=counts["retrain"], updates=counts["update"],
+        rollbacks=counts["rollback"], gate_refusals=counts["refused"], promotions=counts["promoted"],
+        model_bytes=desc.get("size_bytes"), model_trees=desc.get("n_trees"), final_version=final.version, per_batch=per,
+    )
+
+
+def backtest(
+    data: pd.DataFrame | str | Path,
+    *,
+    target: str,
+    policies: str | Path | Sequence[str | Path],
+    model: Any,
+    every: str,
+    time_column: str | None = None,
+    initial: int | str | None = None,
+    id_column: str | None = None,
+    exclude: Sequence[str] = (),
+    task: str | None = None,
+    metric: str | None = None,
+    workdir: str | Path | None = None,
+    dataset: str | None = None,
+    progress: Any = None,
+) -> BacktestResult:
+    """Replay ``data`` batch by batch under each policy with the production runner.
+
+    ``policies``: shipped names or YAML paths; the first is the primary one (its metric is the
+    comparison metric unless ``metric`` is given); duplicates are dropped. ``model``: an
+    unfitted model (or adapter) — each policy gets its own copy. ``every``: ``D``/``W``/``M``
+    (needs ``time_column``) or ``"<N>rows"`` (row order is time; the runner then gets no time
+    column, so ``{days: N}`` retrain windows refuse and day-based cooldowns never fire). ``workdir``: keep the
+    keeper roots there (one folder per policy) instead of a temporary folder that is removed.
+    ``progress``: optional callable ``(policy_name, batch_index, n_batches)``.
+    """
+    from ._io import read_table
+    from ._table import infer_task
+    from .policy import load_policy
+
+    name = dataset or (Path(data).name if isinstance(data, (str, Path)) else "data")
+    df = read_table(data, what="data") if isinstance(data, (str, Path)) else data
+    cols = [str(c) for c in df.columns]
+    if target not in cols:
+        import difflib
+
+        close = difflib.get_close_matches(target, cols, n=1)
+        raise SchemaError(f"target {target!r} is not a column of the data" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    pols = [load_policy(p) for p in _policy_list(policies)]
+    names = [p.name for p in pols]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise ConfigError(f"two policies are both named {dup!r}; give them distinct names")
+    init, batches = split_batches(df, every=every, time_column=time_column, initial=initial)
+    if not batches:
+        raise ConfigError("no batches left after the initial rows")
+    the_task = task or infer_task(init[target])
+    metric_obj = get_metric(metric or pols[0].resolved_metric(the_task), the_task)
+
+    base = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="driftkeeper-backtest-"))
+    results = []
+    try:
+        for pol in pols:
+            root = base / re.sub(r"[^A-Za-z0-9_.-]", "_", pol.name)
+            if workdir is not None and root.exists():
+                shutil.rmtree(root)
+            res = _run_policy(pol, init, batches, model=model, target=target, metric=metric_obj, time_column=time_column,
+                              id_column=id_column, exclude=exclude, task=task, root=root)
+            results.append(res)
+            if progress is not None:
+                progress(pol.name, len(batches), len(batches))
+    finally:
+        if workdir is None:
+            shutil.rmtree(base, ignore_errors=True)
+    return BacktestResult(dataset=name, metric=metric_obj.name, task=the_task, initial_rows=len(init), batches=len(batches),
+                          every=str(every), policies=results)

@@ -1,0 +1,145 @@
+"""The backtester: prequential replay with the production runner, on seeded synthetic streams."""
+
+from __future__ import annotations
+
+import json
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import make_stream
+
+from driftkeeper.backtest import backtest, parse_every, split_batches
+from driftkeeper.exceptions import ConfigError
+from driftkeeper.policy import load_policy
+
+CHANGE_AT = 4  # batch index (1-based after the initial data) where the concept flips
+N_BATCHES = 9  # make_stream batches: 0 is the initial data, then 8 weekly batches
+
+
+def small_lgbm():
+    return lgb.LGBMRegressor(n_estimators=20, num_leaves=7, learning_rate=0.2, random_state=0, deterministic=True,
+                             verbose=-1, n_jobs=1)
+
+
+def frame(**kw) -> pd.DataFrame:
+    return pd.concat(make_stream(N_BATCHES, rows=300, **kw), ignore_index=True)
+
+
+def run(df, policies, **kw):
+    kw.setdefault("time_column", "date")
+    kw.setdefault("id_column", "row_id")
+    kw.setdefault("initial", 1200)  # make_stream's batch 0
+    return backtest(df, target="y", policies=policies, model=small_lgbm(), every="W", **kw)
+
+
+@pytest.fixture(scope="module")
+def change_result(tmp_path_factory):
+    work = tmp_path_factory.mktemp("bt")
+    return run(frame(seed=3, change_at=CHANGE_AT), ["default", "never"], workdir=work), work
+
+
+def test_batches_follow_the_stream(change_result):
+    res, _ = change_result
+    assert res.batches == N_BATCHES - 1 and res.initial_rows == 1200
+    assert [p.name for p in res.policies] == ["default", "never"]
+    for p in res.policies:
+        assert [b.index for b in p.per_batch] == list(range(1, N_BATCHES))
+        assert all(b.rows == 300 for b in p.per_batch)
+        w = np.array([b.rows for b in p.per_batch])
+        e = np.array([b.error for b in p.per_batch])
+        assert p.mean_error == pytest.approx(float((w * e).sum() / w.sum()), rel=1e-5)
+
+
+def test_default_retrains_soon_after_a_concept_change_and_beats_never(change_result):
+    res, _ = change_result
+    default, never = res.get("default"), res.get("never")
+    retrained_at = [b.index for b in default.per_batch if b.trained == "retrain"]
+    assert any(CHANGE_AT <= i <= CHANGE_AT + 1 for i in retrained_at), retrained_at
+    # the concept change shows in the serving model's error for the policy that never acts
+    before = np.mean([b.error for b in never.per_batch if b.index < CHANGE_AT])
+    after = np.mean([b.error for b in never.per_batch if b.index >= CHANGE_AT])
+    assert after > 3 * before
+    assert default.mean_error < never.mean_error
+    assert never.train_cpu_s == never.init_train_cpu_s and never.retrains == never.updates == 0
+    assert default.train_cpu_s > never.train_cpu_s
+
+
+def test_the_production_runner_did_the_work(change_result):
+    res, work = change_result
+    runs = sorted((work / "default" / "runs").iterdir())
+    assert len(runs) == res.batches
+    records = [json.loads((r / "record.json").read_text()) for r in runs]
+    assert [r["decision"]["action"] for r in records] == [b.action for b in res.get("default").per_batch]
+    cpu = sum((r["training"] or {}).get("cpu_s", 0.0) for r in records)
+    assert res.get("default").train_cpu_s == pytest.approx(cpu + res.get("default").init_train_cpu_s, abs=1e-3)
+
+
+def test_stationary_stream_retrains_no_more_than_the_guards_allow():
+    res = run(frame(seed=5), ["default"])
+    pol = load_policy("default")
+    cooldown = pol.guards.retrain_cooldown.batches
+    p = res.get("default")
+    at = [0] + [b.index for b in p.per_batch if b.trained == "retrain"]  # init counts as a retrain
+    gaps = np.diff(at)
+    # a rule-chosen retrain waits for the cooldown; only the consecutive-updates cap forces one sooner
+    assert all(g >= min(cooldown, pol.guards.max_consecutive_updates + 1) for g in gaps), at
+    assert p.retrains <= 1 + (res.batches // cooldown)
+    assert p.rollbacks == 0
+
+
+def test_json_and_table_show_the_same_numbers(change_result):
+    res, _ = change_result
+    d = res.to_dict()
+    assert d["metric"] == "rmse" and d["lower_is_better"] is True
+    for row, p in zip(res.rows(), d["policies"]):
+        assert row[0] == p["name"]
+        assert float(row[1]) == pytest.approx(p["mean_error"], rel=1e-3)
+        assert float(row[2]) == pytest.approx(p["train_cpu_s"], abs=0.006)
+        assert float(row[3]) == pytest.approx(p["monitor_cpu_s"], abs=0.006)
+        assert [int(x) for x in row[5:9]] == [p["retrains"], p["updates"], p["rollbacks"], p["gate_refusals"]]
+        assert len(p["per_batch"]) == d["batches"]
+        assert {"index", "rows", "time_min", "error", "action"} <= set(p["per_batch"][0])
+
+
+def test_rows_batches_need_no_time_column():
+    df = frame(seed=1).drop(columns=["date"])
+    init, batches = split_batches(df, every="500rows", initial=1200)
+    assert len(init) == 1200 and [len(b) for b in batches] == [500, 500, 500, 500, 400]
+    assert batches[0]["row_id"].iloc[0] == 1201  # row order is time
+    init, batches = split_batches(df, every="500rows")  # default: the first 20 %
+    assert len(init) == int(np.ceil(0.2 * len(df)))
+
+
+def test_periodic_batches_and_default_initial():
+    df = frame(seed=1).sample(frac=1.0, random_state=0)  # shuffled: sorted by the time column
+    init, batches = split_batches(df, every="W", time_column="date")
+    # the first 20 % of rows (720) end inside week 0 (rows 0..1199): extended to its end
+    assert len(init) == 1200 and len(batches) == N_BATCHES - 1
+    assert all(len(b) == 300 for b in batches)
+    assert sorted(batches[0]["row_id"]) == list(range(1201, 1501))  # week 1, sorted by time
+    assert list(batches[0]["date"]) == sorted(batches[0]["date"])
+    init, _ = split_batches(df, every="W", time_column="date", initial="14D")
+    t = pd.to_datetime(df["date"])
+    assert len(init) == int((t < t.min() + pd.Timedelta(days=14)).sum()) > 1200
+
+
+@pytest.mark.parametrize("bad", ["Q", "0rows", "rows", "12", ""])
+def test_bad_every_is_refused(bad):
+    with pytest.raises(ConfigError, match="--every must be"):
+        parse_every(bad)
+
+
+def test_period_batches_need_a_time_column():
+    with pytest.raises(ConfigError, match="needs a time column"):
+        split_batches(frame(seed=1), every="W")
+
+
+def test_policies_are_deduplicated_and_primary_first(tmp_path):
+    df = pd.concat(make_stream(3, rows=200, seed=2), ignore_index=True)
+    res = run(df, ["never", "never", "always-retrain"], initial=800)
+    assert [p.name for p in res.policies] == ["never", "always-retrain"]
+    assert res.metric == "rmse"
+    res2 = run(df, ["never"], initial=800, metric="mae")
+    assert res2.metric == "mae" and res2.policies[0].metric == "mae"

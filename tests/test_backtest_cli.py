@@ -1,0 +1,77 @@
+"""`driftkeeper backtest` on real files: table, --json, --html, and one-line errors (exit 2)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pandas as pd
+import pytest
+from conftest import make_stream
+from typer.testing import CliRunner
+
+from driftkeeper.cli import app
+
+
+@pytest.fixture(scope="module")
+def data_file(tmp_path_factory):
+    p = tmp_path_factory.mktemp("cli") / "stream.csv"
+    pd.concat(make_stream(5, rows=250, seed=4, change_at=3), ignore_index=True).to_csv(p, index=False)
+    return p
+
+
+def invoke(*args):
+    return CliRunner().invoke(app, ["backtest", *map(str, args)])
+
+
+def test_backtest_prints_a_table_and_writes_json_and_html(data_file, tmp_path):
+    out_json, out_html = tmp_path / "bt.json", tmp_path / "bt.html"
+    r = invoke(data_file, "--target", "y", "--time-column", "date", "--id-column", "row_id", "--every", "W",
+               "--initial", "1000", "--policy", "default", "--compare", "never,default", "--json", out_json, "--html", out_html)
+    assert r.exit_code == 0, r.output
+    d = json.loads(out_json.read_text())
+    assert d["dataset"] == "stream.csv" and d["metric"] == "rmse" and d["batches"] == 4
+    assert [p["name"] for p in d["policies"]] == ["default", "never"]  # --policy first, deduplicated
+    for p in d["policies"]:
+        assert {"mean_error", "train_cpu_s", "monitor_cpu_s", "wall_s", "retrains", "updates", "rollbacks",
+                "gate_refusals", "per_batch"} <= set(p)
+        line = next(ln for ln in r.output.splitlines() if re.search(rf"\b{p['name']}\b", ln) and "│" in ln)
+        cells = [c.strip() for c in line.strip("│ ").split("│")]
+        assert cells[0] == p["name"]
+        assert float(cells[1]) == pytest.approx(p["mean_error"], rel=1e-3)
+        assert float(cells[2]) == pytest.approx(p["train_cpu_s"], abs=0.006)
+        assert int(cells[5]) == p["retrains"] and int(cells[6]) == p["updates"]
+    page = out_html.read_text()
+    assert page.startswith("<!doctype html>") and "data:image/png;base64," in page
+
+
+def test_png_output_and_rows_batches_without_time_column(data_file, tmp_path):
+    df = pd.read_csv(data_file).drop(columns=["date"])
+    p = tmp_path / "norows.csv"
+    df.to_csv(p, index=False)
+    png = tmp_path / "bt.png"
+    r = invoke(p, "--target", "y", "--every", "250rows", "--initial", "1000", "--policy", "never", "--compare", "",
+               "--exclude", "row_id", "--html", png, "--json", "-")
+    assert r.exit_code == 0, r.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    d = json.loads(r.stdout[r.stdout.index("{"):])
+    assert d["batches"] == 4 and d["policies"][0]["per_batch"][0]["time_min"] is None
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--target", "price", "--every", "W", "--time-column", "date"], "--target 'price' is not a column"),
+        (["--target", "y", "--every", "fortnightly", "--time-column", "date"], "--every must be"),
+        (["--target", "y", "--every", "W"], "needs a time column"),
+        (["--target", "y", "--every", "W", "--time-column", "date", "--policy", "nope"], "no policy named 'nope'"),
+        (["--target", "y", "--every", "W", "--time-column", "date", "--compare", "defualt"], "no policy named 'defualt'"),
+        (["--target", "y", "--every", "W", "--time-column", "when"], "time column 'when'"),
+        (["--target", "y", "--every", "W", "--time-column", "date", "--html", "out.pdf"], "--html"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(data_file, args, message):
+    r = invoke(data_file, *args)
+    assert r.exit_code == 2, r.output
+    lines = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], r.output
