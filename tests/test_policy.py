@@ -313,7 +313,7 @@ def test_decision_round_trip_and_str():
     d2 = decide(report(0), DEFAULT, ctx(metric=14.0, champion_metric=10.0, batches_since_retrain=1))
     s = str(d2)
     assert s.startswith("warm_start (rounds: 10, learning_rate: 0.1, replay_fraction: 0.5, mode: continue) — rule 'performance-drop' fired")
-    assert "guard retrain_cooldown: 1 batches since the last retrain < 3 → warm_start instead of retrain" in s
+    assert "guard retrain_cooldown: 1 batches since the last retrain < 2 → warm_start instead of retrain" in s
 
 
 def test_fallback_str():
@@ -321,7 +321,7 @@ def test_fallback_str():
     assert str(d) == (
         "warm_start (rounds: 10, learning_rate: 0.1, replay_fraction: 0.5, mode: continue) — no rule fired (fallback); "
         "missing signals (conditions on them were false): "
-        "prediction_drifted, target_drifted"
+        "data_growth, prediction_drifted, target_drifted"
     )
 
 
@@ -375,3 +375,15 @@ def test_policy_gate_and_monitor_config():
     q = policy_from_text("monitor: {method: {a: psi}, threshold: 0.2, drift_share: 0.3}\nfallback: none\n")
     assert q.monitor_kwargs() == {"method": {"a": "psi"}, "threshold": 0.2, "drift_share": 0.3}
     assert load_policy("never").gate.enabled is False
+
+
+def test_data_growth_signal_is_rows_since_retrain_over_rows_at_retrain():
+    from driftkeeper.policy import policy_from_text
+
+    pol = policy_from_text("name: g\nrules:\n  - name: grown\n    when: data_growth >= 0.25\n    action: retrain\nfallback: none\n")
+    d = decide(None, pol, Context(rows_since_retrain=30, rows_at_retrain=100))
+    assert d.action == "retrain" and d.rule == "grown" and d.signals["data_growth"] == 0.3
+    d = decide(None, pol, Context(rows_since_retrain=20, rows_at_retrain=100))
+    assert d.action == "none" and d.signals["data_growth"] == 0.2
+    d = decide(None, pol, Context(rows_since_retrain=20))
+    assert d.action == "none" and "data_growth" in d.missing

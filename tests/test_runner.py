@@ -76,6 +76,9 @@ def test_stable_batch_changes_nothing_but_the_run_log(tmp_path, policy_file):
     stored = json.loads((tmp_path / "root" / "runs" / rec.run_id / "record.json").read_text())
     assert stored["decision"]["action"] == "none"
     assert stored["drift"]["drift_share"] < 0.3  # below the policy's drift rule
+    # cost-aware signal: 300 new labelled rows against the 960 version 1 trained on
+    assert rec.decision["signals"]["data_growth"] == 300 / 960
+    assert keeper.state()["rows_since_retrain"] == 300 and keeper.state()["rows_at_retrain"] == 960
 
 
 def test_concept_change_triggers_retrain_which_the_gate_promotes(tmp_path, policy_file):
@@ -108,7 +111,9 @@ def test_feature_drift_triggers_update_that_grows_trees(tmp_path):
     assert rec.action == "warm_start" and rec.decision["rule"] == "drift"
     assert rec.registered == 2
     cand = keeper.registry.load(2).adapter
-    assert cand.n_trees == trees_before + 5
+    # 5 rounds on the batch, then (gate passed) round(5 * 60 / 300) = 1 on the 60 holdout rows
+    assert rec.training["holdout_learned"] == 60 and rec.training["holdout_rounds"] == 1
+    assert cand.n_trees == trees_before + 5 + 1
 
 
 def test_same_batch_twice_is_idempotent(tmp_path, policy_file):

@@ -90,6 +90,7 @@ SIGNALS: dict[str, tuple[str, str]] = {
     "model_size_bytes": ("int", "size of the serving model in bytes"),
     "consecutive_gate_refusals": ("int", "gate refusals in a row"),
     "can_rollback": ("bool", "a previous champion exists to roll back to"),
+    "data_growth": ("number", "labelled rows since the last retrain / rows that retrain used (0.5 = 50% more data)"),
 }
 COLUMN_SIGNALS = ("column_score", "column_drifted")
 OPS = ("<", "<=", ">", ">=", "==", "!=")

@@ -150,7 +150,7 @@ def _aware(name: str, value: Any) -> datetime | None:
 _CONTEXT_TYPES: dict[str, Any] = {
     **dict.fromkeys(
         ("batches_since_retrain", "updates_since_retrain", "labelled_rows", "rows", "model_trees",
-         "model_size_bytes", "consecutive_gate_refusals"), int),
+         "model_size_bytes", "consecutive_gate_refusals", "rows_since_retrain", "rows_at_retrain"), int),
     **dict.fromkeys(("days_since_retrain", "champion_metric", "metric"), (int, float)),
     "can_rollback": bool,
 }
@@ -167,6 +167,10 @@ class Context:
     promotion. ``labelled_rows`` / ``rows`` count this batch. ``update_style`` is how the
     model updates (``"warm_start"`` / ``"online_update"``) or ``None`` if it cannot.
     ``task`` (``"regression"`` / ``"classification"``) resolves ``metric: auto``.
+    ``rows_since_retrain`` counts labelled rows that arrived since the last retrain and
+    ``rows_at_retrain`` the rows that retrain trained on; their ratio is the ``data_growth``
+    signal (a cost-aware retrain trigger: retraining when the data grew by a fixed share costs
+    a bounded multiple of one retrain on all the data, however long the history).
     """
 
     batch_time: datetime | None = None
@@ -184,6 +188,8 @@ class Context:
     consecutive_gate_refusals: int = 0
     can_rollback: bool = False
     task: str | None = None
+    rows_since_retrain: int | None = None
+    rows_at_retrain: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "batch_time", _aware("batch_time", self.batch_time))
@@ -519,6 +525,9 @@ def compute_signals(report: "DriftReport | None", policy: Policy, context: Conte
         "model_size_bytes": context.model_size_bytes,
         "consecutive_gate_refusals": context.consecutive_gate_refusals,
         "can_rollback": context.can_rollback,
+        "data_growth": context.rows_since_retrain / context.rows_at_retrain
+        if context.rows_since_retrain is not None and context.rows_at_retrain
+        else None,
     }
     for rule in policy.spec.rules:
         for c in rule.when.conditions():

@@ -194,6 +194,8 @@ class _State:
     last_trained_seq: int = 0  # newest batch the serving model has learned from
     updates_since_retrain: int = 0
     consecutive_gate_refusals: int = 0
+    rows_at_retrain: int = 0  # rows the last retrain (or init) trained on
+    rows_since_retrain: int = 0  # labelled rows that arrived since
     runs: list[str] = field(default_factory=list)
 
     @classmethod
@@ -317,7 +319,7 @@ class Keeper:
         keeper = cls(root, config)
         keeper.store.add_batch(0, df, spec.target)
         batch_time = _iso(times.max()) if times is not None else None
-        state = _State(seq=0, last_batch_time=batch_time, last_retrain_time=batch_time, last_trained_seq=0)
+        state = _State(seq=0, last_batch_time=batch_time, last_retrain_time=batch_time, last_trained_seq=0, rows_at_retrain=len(train))
         state.processed[frame_sha256(df)] = "init"
         write_json_atomic(root / CONFIG_FILE, config)
         (root / LOCK_FILE).touch()
@@ -525,6 +527,9 @@ class Keeper:
             update_style=getattr(champ, "update_style", None) if getattr(champ, "supports_update", False) else None,
             consecutive_gate_refusals=state.consecutive_gate_refusals,
             can_rollback=self._can_rollback(),
+            task=spec.task,
+            rows_since_retrain=state.rows_since_retrain + newly_labelled,
+            rows_at_retrain=state.rows_at_retrain or None,
         )
         decision = decide(report, policy, ctx)
         record = RunRecord(
@@ -554,6 +559,7 @@ class Keeper:
         action = decision.action
         new_state = copy.deepcopy(state)
         new_state.seq = seq
+        new_state.rows_since_retrain += newly_labelled
         new_state.last_batch_time = _iso(batch_time) if batch_time is not None else state.last_batch_time
         if action in TRAINING_ACTIONS:
             t = time.perf_counter()
@@ -655,6 +661,8 @@ class Keeper:
                 training["skipped"] = f"{len(train)} new labelled rows outside the holdout; an update needs at least {max(1, min_rows)}"
             else:
                 candidate = copy.deepcopy(champ)
+                if params.get("mode") and hasattr(candidate, "update_mode"):
+                    candidate.update_mode = params["mode"]  # the policy's `mode: continue|refit` (was ignored)
                 checkpoint("runner:training")
                 t0 = time.process_time()
                 # pass the policy's update parameters the model understands; note the others
@@ -722,6 +730,17 @@ class Keeper:
             record.gate = {"metric": metric.name, "passed": True, "skipped": True, "explanation": reason}
             metrics[metric.name] = champ_v.metrics.get(metric.name)
 
+        if passed and action != "retrain" and len(holdout) and not record.gate.get("skipped"):
+            # Learn the gate's holdout once the candidate passed: an update otherwise never sees
+            # those rows (the next update starts after this batch). Few rows, so cheap.
+            t0 = time.process_time()
+            rounds = max(1, round((params.get("rounds") or 10) * len(holdout) / (len(train) + len(holdout))))
+            kwargs = {k: v for k, v in {"rounds": rounds, "replay_fraction": 0.0}.items() if k in getattr(candidate, "update_overrides", ())}
+            candidate.update(spec.features_frame(holdout), spec.target_values(holdout[spec.target]), **kwargs)
+            training["cpu_s"] += time.process_time() - t0
+            training["holdout_learned"] = len(holdout)
+            training["holdout_rounds"] = kwargs.get("rounds")
+
         # ---------------------------------------------------------------- register
         self._progress("registering")
         if action == "retrain":
@@ -752,11 +771,19 @@ class Keeper:
                 state.last_retrain_time = _iso(batch_time) if batch_time is not None else state.last_retrain_time
                 state.last_retrain_seq = seq
                 state.updates_since_retrain = 0
+                state.rows_at_retrain = len(train) + len(holdout)
+                state.rows_since_retrain = 0
             else:
                 state.updates_since_retrain += 1
         else:
             self.registry.promote(v.version, alias="challenger", reason=f"run {record.run_id}: gate refused")
             state.consecutive_gate_refusals += 1
+            if action == "retrain":
+                # A refused retrain is not retried on the very next batch: a retrain forced by
+                # max_consecutive_updates (or a due schedule) otherwise repeats every batch until one passes.
+                state.updates_since_retrain = 0
+                state.last_retrain_seq = seq
+                state.rows_since_retrain = 0
             if state.consecutive_gate_refusals >= 2:
                 record.needs_attention.append(f"the gate refused {state.consecutive_gate_refusals} candidates in a row")
 
