@@ -163,8 +163,9 @@ class Context:
 
     ``days_since_retrain`` is computed from ``batch_time - last_retrain_time`` (data time,
     never the wall clock) when not given. ``metric`` is the serving model's current value of
-    the policy metric on the newest labelled rows; ``champion_metric`` its value at
-    promotion. ``labelled_rows`` / ``rows`` count this batch. ``update_style`` is how the
+    the policy metric on the newest labelled rows; ``champion_metric`` its reference value
+    (the runner passes the champion's mean metric on the first labelled batches it served —
+    out of sample — and the gate-holdout value at promotion until it has served one). ``labelled_rows`` / ``rows`` count this batch. ``update_style`` is how the
     model updates (``"warm_start"`` / ``"online_update"``) or ``None`` if it cannot.
     ``task`` (``"regression"`` / ``"classification"``) resolves ``metric: auto``.
     ``rows_since_retrain`` counts labelled rows that arrived since the last retrain and

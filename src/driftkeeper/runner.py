@@ -194,6 +194,7 @@ class _State:
     last_trained_seq: int = 0  # newest batch the serving model has learned from
     updates_since_retrain: int = 0
     consecutive_gate_refusals: int = 0
+    baseline: list[float] = field(default_factory=list)  # champion's metric on its first served batches
     rows_at_retrain: int = 0  # rows the last retrain (or init) trained on
     rows_since_retrain: int = 0  # labelled rows that arrived since
     runs: list[str] = field(default_factory=list)
@@ -509,6 +510,9 @@ class Keeper:
             yl = pd.concat(new_lab_y, ignore_index=True)
             current_value = evaluate(metric, champ, Xl, yl)
             champion_metric = {"metric": metric.name, "value": current_value, "rows": len(yl), "at_promotion": champ_v.metrics.get(metric.name)}
+        baseline = _baseline(state, champ_v.metrics.get(metric.name))
+        if champion_metric is not None:
+            champion_metric["baseline"] = baseline
 
         # ---------------------------------------------------------------- decide
         self._progress("deciding")
@@ -518,7 +522,7 @@ class Keeper:
             last_retrain_time=_utc(state.last_retrain_time),
             batches_since_retrain=seq - state.last_retrain_seq,
             updates_since_retrain=state.updates_since_retrain,
-            champion_metric=champ_v.metrics.get(metric.name),
+            champion_metric=baseline,
             metric=current_value,
             labelled_rows=newly_labelled,
             rows=len(df),
@@ -560,6 +564,8 @@ class Keeper:
         new_state = copy.deepcopy(state)
         new_state.seq = seq
         new_state.rows_since_retrain += newly_labelled
+        if current_value is not None and len(new_state.baseline) < BASELINE_BATCHES:
+            new_state.baseline.append(float(current_value))
         new_state.last_batch_time = _iso(batch_time) if batch_time is not None else state.last_batch_time
         if action in TRAINING_ACTIONS:
             t = time.perf_counter()
@@ -569,6 +575,7 @@ class Keeper:
             v = self.registry.rollback(reason=str(decision))
             record.serving = v.version
             new_state.consecutive_gate_refusals = 0
+            new_state.baseline = []
         if decision.action == "none" and report is not None and report.dataset_drift and getattr(decision, "guards", None):
             record.needs_attention.append("dataset drift, but the policy's guards allowed no action")
 
@@ -766,6 +773,7 @@ class Keeper:
             record.promoted = v.version
             record.serving = v.version
             state.consecutive_gate_refusals = 0
+            state.baseline = []  # a new champion earns its own baseline
             state.last_trained_seq = seq
             if action == "retrain":
                 state.last_retrain_time = _iso(batch_time) if batch_time is not None else state.last_retrain_time
@@ -839,6 +847,19 @@ def _seq_for_rows(meta: list[dict[str, Any]], rows: int | None) -> int:
         if rows is not None and total >= rows:
             return m["seq"]
     return meta[0]["seq"]
+
+
+BASELINE_BATCHES = 3
+
+
+def _baseline(state: _State, at_promotion: float | None) -> float | None:
+    """The champion's reference metric for ``performance_drop``: its mean metric on the first
+    (up to ``BASELINE_BATCHES``) labelled batches it served — out of sample, unlike the gate
+    holdout, whose rows sit right next to the training rows in time and flatter the model.
+    Until it has served a labelled batch, the holdout value at promotion."""
+    if state.baseline:
+        return float(np.mean(state.baseline))
+    return at_promotion
 
 
 def _time_order(df: pd.DataFrame, spec: TableSpec) -> np.ndarray:
