@@ -6,6 +6,7 @@ import json
 import threading
 
 import lightgbm as lgb
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import make_stream, tree_snapshot
@@ -273,3 +274,18 @@ def test_classification_stream(tmp_path):
     assert rec.champion_metric["metric"] == "log_loss"
     assert rec.action == "retrain"
     assert rec.promoted == 2
+
+
+def test_performance_baseline_is_the_champions_first_served_batches(tmp_path, policy_file):
+    batches = make_stream(5, seed=14)
+    keeper = init_keeper(tmp_path, policy_file, batches)
+    at_promotion = keeper.registry.get("champion").metrics["rmse"]
+    values = []
+    for b in batches[1:5]:
+        rec = keeper.step(b, html=False)
+        assert rec.action == "none"
+        expected = float(np.mean(values[:3])) if values else at_promotion
+        assert rec.champion_metric["baseline"] == pytest.approx(expected)
+        assert rec.decision["signals"]["performance_drop"] == pytest.approx((rec.champion_metric["value"] - expected) / expected)
+        values.append(rec.champion_metric["value"])
+    assert keeper.state()["baseline"] == pytest.approx(values[:3])  # frozen after three batches
