@@ -43,12 +43,9 @@ Examples:
 
 from __future__ import annotations
 
-import dataclasses
-import gc
 import hashlib
 import io
 import json
-import marshal
 import os
 import re
 import sqlite3
@@ -111,104 +108,6 @@ _COMPANIONS = frozenset(
 _REF_RE = re.compile(r"^v?(\d+)$")
 
 
-_MMAP_SIZE = 256 * 1024 * 1024
-#: changes whenever the set of version rows changes: a register raises last_version (and max),
-#: gc only deletes (count drops), numbers are never reused within a catalog, whose created_at
-#: tells it from another catalog put in its place; the newest row's created_at guards a catalog
-#: restored from an older copy of itself. Far cheaper than reading every (version, created_at).
-_STATE_SQL = (
-    "SELECT count(*), max(version), (SELECT created_at FROM versions ORDER BY version DESC LIMIT 1),"
-    " (SELECT value FROM meta WHERE key = 'last_version'), (SELECT value FROM meta WHERE key = 'created_at')"
-    " FROM versions"
-)
-_MV_FIELDS = tuple(f.name for f in dataclasses.fields(ModelVersion))
-_BLANK = dict.fromkeys(_MV_FIELDS)  # ModelVersion's fields, in order
-_new_object = object.__new__
-_set_attr = object.__setattr__
-
-
-def _decode_docs(docs: list[str]) -> list:
-    """``[json.loads(d) for d in docs]``, decoded as one JSON array (much faster)."""
-    if not docs:
-        return []
-    try:
-        out = json.loads("[" + ",".join(docs) + "]")
-    except ValueError:
-        out = None
-    if out is None or len(out) != len(docs):  # a malformed doc: decode one by one (same errors)
-        out = [json.loads(d) for d in docs]
-    return out
-
-
-def _doc_fields(d: dict) -> tuple:
-    """ModelVersion's fields from a decoded ``doc``: data, metrics, decision, model, tags, attachments."""
-    return (
-        d.get("data"),
-        d.get("metrics") or {},
-        d.get("decision"),
-        d.get("model") or {},
-        d.get("tags") or {},
-        d.get("attachments") or {},
-    )
-
-
-def _marshal_list(stored: list[bytes | str]) -> bytes | None:
-    """The row cache's stored copies as one marshalled list; None when one is kept as JSON text.
-
-    Each copy is a self-contained marshal (format 2: no back-references), so the copies
-    concatenate into one list that a single ``marshal.loads`` turns into fresh objects.
-    """
-    try:
-        return b"[" + len(stored).to_bytes(4, "little") + b"".join(stored)  # type: ignore[arg-type]
-    except TypeError:
-        return None
-
-
-def _load_docs(stored: list[bytes | str], blob: bytes | None = None) -> list[tuple]:
-    """Fresh :func:`_doc_fields` tuples from the row cache's stored copies (``blob``: their :func:`_marshal_list`)."""
-    if blob is None:
-        blob = _marshal_list(stored)
-    if blob is not None:
-        return marshal.loads(blob)
-    return [marshal.loads(b) if type(b) is bytes else _doc_fields(json.loads(b)) for b in stored]
-
-
-def _build(fixed: tuple, doc: tuple, libraries: dict, aliases: tuple) -> ModelVersion:
-    """A ModelVersion, field for field what ``ModelVersion(...)`` makes, without its slow frozen __init__.
-
-    ``fixed`` holds the immutable fields (see ``Registry._fixed``), ``doc`` the fields from the
-    doc column (see :func:`_doc_fields`); ``doc`` and ``libraries`` are fresh objects owned by the
-    result.
-    """
-    version, tag, created_at, action, parent, sha, size, path = fixed
-    data, metrics, decision, model, tags, attachments = doc
-    mv = _new_object(ModelVersion)
-    _set_attr(mv, "__dict__", {
-        "version": version,
-        "tag": tag,
-        "created_at": created_at,
-        "action": action,
-        "parent": parent,
-        "data": data,
-        "metrics": metrics,
-        "decision": decision,
-        "model": model,
-        "libraries": libraries,
-        "sha256": sha,
-        "size_bytes": size,
-        "tags": tags,
-        "attachments": attachments,
-        "path": path,
-        "aliases": aliases,
-    })
-    return mv
-
-
-if _MV_FIELDS != ("version", "tag", "created_at", "action", "parent", "data", "metrics", "decision", "model",
-                  "libraries", "sha256", "size_bytes", "tags", "attachments", "path", "aliases"):
-    raise ImportError("driftkeeper.registry._build is out of step with ModelVersion's fields")
-
-
 class Registry:
     """A versioned model registry stored in the folder ``root``.
 
@@ -236,17 +135,6 @@ class Registry:
         self.versions_dir = self.root / VERSIONS_DIR
         self._lock: Any = None
         self._create = create
-        # version -> (created_at text, fixed fields, libraries JSON, marshalled doc fields) of
-        # committed rows, which never change (used by history()). Entries are checked against the
-        # rows' (version, created_at) whenever the catalog's state (_STATE_SQL) changed, so a
-        # catalog replaced under this instance (numbers reused) is never served from stale entries;
-        # results get fresh dicts (marshal.loads), never the cached objects
-        self._row_cache: dict[int, tuple] = {}
-        self._libs_texts: dict[str, str] = {}
-        # (limit, _STATE_SQL row, cache entries, marshalled docs) of the last history(), reused
-        # while the catalog's versions are unchanged
-        self._last_read: tuple | None = None
-        self._path_base = self.versions_dir
         root_s = str(self.root)
         if self.root.exists() and not self.root.is_dir():
             raise RegistryError(f"registry root {root_s!r} is a file, expected a folder")
@@ -352,14 +240,34 @@ class Registry:
             out.setdefault(v, []).append(alias)
         return out
 
-    def _make(self, row: tuple, aliases: Mapping[int, list[str]]) -> ModelVersion:
+    def _make(self, row: tuple, aliases: Mapping[int, list[str]], libs_memo: dict | None = None) -> ModelVersion:
         version, created_at, action, parent, sha, size, folder, libs, doc = row
-        fixed = self._fixed(version, created_at, action, parent, sha, size, folder)
-        return _build(fixed, _doc_fields(json.loads(doc)), json.loads(libs), tuple(aliases.get(version, ())))
-
-    def _fixed(self, version: int, created_at: str, action: str, parent: int | None, sha: str, size: int, folder: str) -> tuple:
-        """The immutable fields of a version row: safe to cache and share between results."""
-        return (version, _tag(version), datetime.fromisoformat(created_at), action, parent, sha, size, self.versions_dir / folder)
+        d = json.loads(doc)
+        if libs_memo is None:
+            libraries = json.loads(libs)
+        else:  # versions mostly share one set of library versions: parse it once per query
+            parsed = libs_memo.get(libs)
+            if parsed is None:
+                parsed = libs_memo[libs] = json.loads(libs)
+            libraries = dict(parsed)
+        return ModelVersion(
+            version=version,
+            tag=_tag(version),
+            created_at=datetime.fromisoformat(created_at),
+            action=action,
+            parent=parent,
+            data=d.get("data"),
+            metrics=d.get("metrics") or {},
+            decision=d.get("decision"),
+            model=d.get("model") or {},
+            libraries=libraries,
+            sha256=sha,
+            size_bytes=size,
+            tags=d.get("tags") or {},
+            attachments=d.get("attachments") or {},
+            path=self.versions_dir / folder,
+            aliases=tuple(aliases.get(version, ())),
+        )
 
     def _row(self, con: sqlite3.Connection, version: int) -> tuple | None:
         return con.execute(f"SELECT {cat.VERSION_COLUMNS} FROM versions WHERE version = ?", (version,)).fetchone()
@@ -443,131 +351,14 @@ class Registry:
         """Versions, newest first (at most ``limit``)."""
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0):
             raise ConfigError(f"limit must be a positive int or None, got {limit!r}")
-        if self.versions_dir is not self._path_base:  # reassigned: the cached paths are stale
-            self._path_base, self._row_cache, self._last_read = self.versions_dir, {}, None
-        cache = self._row_cache
-        gc_was_on = gc.isenabled()
-        gc.disable()  # tens of thousands of fresh containers: skip the pointless collections
-        try:
-            with self._reading() as con:
-                con.execute(f"PRAGMA mmap_size = {_MMAP_SIZE}")  # scans without copying every page
-                con.execute("BEGIN")  # one snapshot for the queries below
-                try:
-                    n = -1 if limit is None else limit
-                    last, hit, state = self._last_read, False, None
-                    if cache:  # unchanged since the last call, or read the keys and only the rows not cached yet
-                        if limit is None or limit > 1000:  # else reading the few keys is cheaper than the state
-                            state = con.execute(_STATE_SQL).fetchone()
-                            hit = last is not None and last[0] == n and last[1] == state  # nothing changed
-                        if hit:
-                            keys, missing = (), []
-                        else:
-                            keys = con.execute(
-                                "SELECT version, created_at FROM versions ORDER BY version DESC LIMIT ?", (n,)
-                            ).fetchall()
-                            missing = [v for v, c in keys if (e := cache.get(v)) is None or e[0] != c]
-                        fresh = self._cache_rows(self._fetch_rows(con, missing)) if missing else {}
-                    else:  # nothing cached: read the rows at once
-                        keys = con.execute(
-                            f"SELECT {cat.VERSION_COLUMNS} FROM versions ORDER BY version DESC LIMIT ?", (n,)
-                        ).fetchall()
-                        fresh = self._cache_rows(keys)
-                    aliases = self._aliases_of(con)
-                finally:
-                    con.execute("COMMIT")
-            if hit:
-                entries, blob = last[2], last[3]
-            else:
-                entries, blob = [cache[k[0]] for k in keys], None
-                if limit is None and len(cache) > len(keys):  # versions removed by gc: forget them
-                    present = {k[0] for k in keys}
-                    for v in [v for v in cache if v not in present]:
-                        cache.pop(v, None)
-            if fresh:  # the rows just read come with fresh objects; the others from their stored copies
-                loaded = iter(_load_docs([e[3] for e in entries if e[1][0] not in fresh]))
-                if state is not None:
-                    self._last_read = (n, state, entries, None)
-            else:
-                stored = [e[3] for e in entries] if blob is None else []
-                blob = blob or _marshal_list(stored)
-                loaded = iter(_load_docs(stored, blob))
-                if state is not None:
-                    self._last_read = (n, state, entries, blob)
-            # _build, inlined: this loop runs once per version
-            new, set_attr, cls, loads, blank = _new_object, _set_attr, ModelVersion, json.loads, _BLANK.copy
-            libs_text: Any = None
-            libs: dict = {}
-            out = []
-            append = out.append
-            for _, (version, tag, created_at, action, parent, sha, size, path), text, _ in entries:
-                data, metrics, decision, model, tags, attachments = fresh[version] if version in fresh else next(loaded)
-                if text is not libs_text:  # versions mostly share one library set (one string in the cache)
-                    libs_text, libs = text, loads(text)
-                d = blank()  # a copy of a presized dict is faster to fill than a dict display
-                d["version"] = version
-                d["tag"] = tag
-                d["created_at"] = created_at
-                d["action"] = action
-                d["parent"] = parent
-                d["data"] = data
-                d["metrics"] = metrics
-                d["decision"] = decision
-                d["model"] = model
-                d["libraries"] = libs.copy()
-                d["sha256"] = sha
-                d["size_bytes"] = size
-                d["tags"] = tags
-                d["attachments"] = attachments
-                d["path"] = path
-                d["aliases"] = tuple(aliases[version]) if version in aliases else ()
-                mv = new(cls)
-                set_attr(mv, "__dict__", d)
-                append(mv)
-            return out
-        finally:
-            if gc_was_on:
-                gc.enable()
-
-    def _fetch_rows(self, con: sqlite3.Connection, versions: list[int]) -> list[tuple]:
-        """The catalog rows of ``versions`` (given newest first)."""
-        if len(versions) > 200:  # mostly a contiguous run (a first read, or many new versions)
-            sql, args = "version BETWEEN ? AND ?", [versions[-1], versions[0]]
-        else:
-            sql, args = f"version IN ({', '.join('?' * len(versions))})", versions
-        return con.execute(f"SELECT {cat.VERSION_COLUMNS} FROM versions WHERE {sql}", args).fetchall()
-
-    def _cache_rows(self, rows: list[tuple]) -> dict[int, tuple]:
-        """Put catalog ``rows`` into the row cache (what :meth:`_fixed` and :func:`_doc_fields` make, inlined).
-
-        Returns ``{version: doc fields}`` (see :func:`_doc_fields`) for the rows: fresh objects
-        the caller may hand out, since the cache keeps only a marshalled copy of them.
-        """
-        cache, texts, fresh = self._row_cache, self._libs_texts, {}
-        base = self.versions_dir
-        # pathlib's constructor for a child of one plain name (what iterdir uses) is much faster
-        # than base / name; folders are always plain "v0007" names, but check it and fall back
-        child = getattr(base, "_make_child_relpath", None) or base.joinpath
-        dumps, parse_time, folder_of = marshal.dumps, datetime.fromisoformat, cat.folder_name
-        for row, d in zip(rows, _decode_docs([r[8] for r in rows])):
-            version, created_at, action, parent, sha, size, folder, libs, doc = row
-            libs = texts.setdefault(libs, libs)  # one string for the (mostly identical) library sets
-            fresh[version] = fields = (
-                d.get("data"),
-                d.get("metrics") or {},
-                d.get("decision"),
-                d.get("model") or {},
-                d.get("tags") or {},
-                d.get("attachments") or {},
-            )
-            try:
-                stored: bytes | str = dumps(fields, 2)
-            except ValueError:  # too deeply nested for marshal: keep the JSON text
-                stored = doc
-            tag = folder_of(version)
-            path = child(folder) if folder == tag else base / folder
-            cache[version] = (created_at, (version, tag, parse_time(created_at), action, parent, sha, size, path), libs, stored)
-        return fresh
-
+        with self._reading() as con:
+            rows = con.execute(
+                f"SELECT {cat.VERSION_COLUMNS} FROM versions ORDER BY version DESC LIMIT ?",
+                (-1 if limit is None else limit,),
+            ).fetchall()
+            aliases = self._aliases_of(con)
+        memo: dict = {}
+        return [self._make(r, aliases, memo) for r in rows]
 
     def latest(self) -> ModelVersion | None:
         """The newest version, or None when the registry is empty."""
