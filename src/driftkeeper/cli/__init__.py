@@ -18,10 +18,10 @@ from typer.core import TyperGroup
 
 from ..exceptions import DriftkeeperError
 
-__all__ = ["app", "main"]
+__all__ = ["ErrorGroup", "app", "main"]
 
 
-class _Group(TyperGroup):
+class ErrorGroup(TyperGroup):
     """Turns driftkeeper errors into a one-line message and the error's exit code."""
 
     def invoke(self, ctx):  # type: ignore[override]
@@ -34,7 +34,7 @@ class _Group(TyperGroup):
 
 app = typer.Typer(
     name="driftkeeper",
-    cls=_Group,
+    cls=ErrorGroup,
     help=(
         "Keep tabular ML models accurate after deployment: check drift, decide between no action, "
         "an update and a retrain, act, and keep an auditable, reversible history.\n\n"
@@ -48,14 +48,8 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-from . import _report  # noqa: E402,F401  (registers commands on `app`)
-
-for _name in ("_registry", "_policy", "_run", "_backtest"):
-    try:
-        __import__(f"{__name__}.{_name}")
-    except ModuleNotFoundError as _exc:  # a command group not built yet
-        if _exc.name != f"{__name__}.{_name}":
-            raise
+# each module registers its commands on `app`
+from . import _report, _run, _registry, _policy, _backtest  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,7 +9,7 @@ from typing import List, Optional
 import typer
 
 from . import app
-from ._run import MODEL_HELP, build_model
+from ._run import MODEL_HELP, build_model, read_labelled
 from ..exceptions import ConfigError
 
 
@@ -53,20 +53,13 @@ def backtest_cmd(
     training/monitoring CPU per policy; lower error is better whatever the metric."""
     from rich.console import Console
 
-    from .._io import read_table
     from .._table import infer_task
     from ..backtest import backtest, parse_every
 
     parse_every(every)  # a bad --every fails before the data is read
     if html is not None and html.suffix.lower() not in (".html", ".htm", ".png"):
         raise ConfigError(f"--html {str(html)!r}: expected a path ending in .html or .png")
-    df = read_table(data, what="data")
-    if target not in df.columns:
-        import difflib
-
-        close = difflib.get_close_matches(target, [str(c) for c in df.columns], n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConfigError(f"--target {target!r} is not a column of {str(data)!r}{hint}")
+    df = read_labelled(data, target)
     the_task = task or infer_task(df[target])
     model_obj = _set_threads(build_model(model, the_task), threads)
     policies = [policy] + [p.strip() for p in (compare or "").split(",") if p.strip()]

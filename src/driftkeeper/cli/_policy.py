@@ -7,29 +7,11 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from typer.core import TyperGroup
-
-from ..exceptions import DriftkeeperError
-from . import app
-
-
-class _PolicyGroup(TyperGroup):
-    """One-line ``error: ...`` and the error's exit code (2) for driftkeeper errors.
-
-    Raises ``typer.Exit``: with typer >= 0.24 (vendored click) a ``click.exceptions.Exit``
-    from the top-level group is not recognised and ends in a traceback with exit code 1.
-    """
-
-    def invoke(self, ctx):  # type: ignore[override]
-        try:
-            return super().invoke(ctx)
-        except DriftkeeperError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(exc.exit_code) from exc
+from . import ErrorGroup, app
 
 
 policy_app = typer.Typer(
-    cls=_PolicyGroup,
+    cls=ErrorGroup,
     help="Read, validate and try out update/retrain policies (YAML).",
     no_args_is_help=True,
     add_completion=False,

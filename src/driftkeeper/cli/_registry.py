@@ -6,35 +6,14 @@ nothing is ever created by a read command.
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Optional
 
 import typer
 
-from ..exceptions import DriftkeeperError
 from . import app
 
 ROOT_HELP = "Registry folder (the one holding catalog.sqlite)."
-
-
-def _errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """One-line ``error: ...`` and the error's exit code for driftkeeper errors.
-
-    The group in ``cli/__init__.py`` does the same, but raises ``click.exceptions.Exit``, which
-    typer >= 0.20 (it vendors click as ``typer._click``) no longer recognises; ``typer.Exit`` works
-    with every typer version.
-    """
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except DriftkeeperError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(exc.exit_code) from exc
-
-    return wrapper
 
 
 def _open(root: Path):
@@ -65,7 +44,6 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
 
 
 @app.command("history")
-@_errors
 def history_cmd(
     root: Path = typer.Argument(..., help=ROOT_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list of versions, newest first."),
@@ -89,7 +67,6 @@ def history_cmd(
 
 
 @app.command("show")
-@_errors
 def show_cmd(
     root: Path = typer.Argument(..., help=ROOT_HELP),
     ref: str = typer.Argument(..., help="Version number, tag (v7) or alias (champion)."),
@@ -101,7 +78,6 @@ def show_cmd(
 
 
 @app.command("promote")
-@_errors
 def promote_cmd(
     root: Path = typer.Argument(..., help=ROOT_HELP),
     ref: str = typer.Argument(..., help="Version number, tag (v7) or alias to promote."),
@@ -120,7 +96,6 @@ def promote_cmd(
 
 
 @app.command("rollback")
-@_errors
 def rollback_cmd(
     root: Path = typer.Argument(..., help=ROOT_HELP),
     to: Optional[str] = typer.Option(None, "--to", help="Version to roll back to (default: the previous champion)."),
@@ -135,7 +110,6 @@ def rollback_cmd(
 
 
 @app.command("served-at")
-@_errors
 def served_at_cmd(
     root: Path = typer.Argument(..., help=ROOT_HELP),
     when: str = typer.Argument(..., help="ISO-8601 time with an offset, e.g. 2024-05-01T12:00:00Z."),
@@ -150,7 +124,6 @@ def served_at_cmd(
 
 
 @app.command("verify")
-@_errors
 def verify_cmd(root: Path = typer.Argument(..., help=ROOT_HELP)) -> None:
     """Check every artifact against its sha256; exit 1 and list problems if any."""
     reg = _open(root)
@@ -176,7 +149,6 @@ def _keeper(root: Path):
 
 
 @app.command("gc")
-@_errors
 def gc_cmd(
     root: Path = typer.Argument(..., help=ROOT_HELP),
     keep_last: Optional[int] = typer.Option(None, "--keep-last", help="Keep the newest N versions (N >= 0); default: only remove leftovers."),

@@ -69,14 +69,8 @@ def report(
 
     Exit codes: 0 done; 1 dataset drift with --fail-on-drift; 2 bad input or option.
     """
-    from ..exceptions import DriftkeeperError
-
-    try:
-        drifted = _run(reference, current, target, prediction, columns, method, threshold, drift_share,
-                       html, json_path, sample, seed)
-    except DriftkeeperError as exc:  # one line, no traceback, the error's exit code
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(exc.exit_code) from None
+    drifted = _run(reference, current, target, prediction, columns, method, threshold, drift_share,
+                   html, json_path, sample, seed)  # driftkeeper errors: one line + exit code (cli/__init__)
     if fail_on_drift and drifted:
         raise typer.Exit(1)
 

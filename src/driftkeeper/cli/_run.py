@@ -46,6 +46,20 @@ def build_model(spec: str, task: str):
     raise ConfigError(f"unknown model kind {spec!r}{hint}; expected {MODEL_HELP}")
 
 
+def read_labelled(data: Path, target: str):
+    """Read ``--data`` and check that ``--target`` is one of its columns (one-line error if not)."""
+    from .._io import read_table
+
+    df = read_table(data, what="data")
+    if target not in df.columns:
+        import difflib
+
+        close = difflib.get_close_matches(target, [str(c) for c in df.columns], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"--target {target!r} is not a column of {str(data)!r}{hint}")
+    return df
+
+
 @app.command("init")
 def init_cmd(
     root: Path = typer.Argument(..., help="Folder for the registry, data store and runs (missing or empty)."),
@@ -62,19 +76,11 @@ def init_cmd(
     keep_rows: Optional[int] = typer.Option(None, "--keep-rows", help="Labelled rows kept for 'all' retrain windows (default: all)."),
 ) -> None:
     """Train version 1 on DATA, fit the drift reference, register and promote it."""
-    from .._io import read_table
     from .._table import infer_task
     from ..runner import Keeper
 
-    df = read_table(data, what="data")
-    if target not in df.columns:
-        import difflib
-
-        close = difflib.get_close_matches(target, [str(c) for c in df.columns], n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConfigError(f"--target {target!r} is not a column of {str(data)!r}{hint}")
-    the_task = task or infer_task(df[target])
-    model_obj = build_model(model, the_task)
+    df = read_labelled(data, target)
+    model_obj = build_model(model, task or infer_task(df[target]))
     keeper = Keeper.init(
         root, model_obj, df, target=target, policy=policy, time_column=time_column, id_column=id_column, exclude=tuple(exclude or ()), task=task,
         retention={"versions": keep_versions, "runs": keep_runs, "data_rows": keep_rows},
