@@ -387,3 +387,18 @@ def test_data_growth_signal_is_rows_since_retrain_over_rows_at_retrain():
     assert d.action == "none" and d.signals["data_growth"] == 0.2
     d = decide(None, pol, Context(rows_since_retrain=20))
     assert d.action == "none" and "data_growth" in d.missing
+
+
+def test_sustained_performance_drop_needs_two_bad_batches_of_the_same_model():
+    from driftkeeper.policy import policy_from_text
+
+    pol = policy_from_text(
+        "name: s\nmetric: rmse\nrules:\n  - name: trend\n    when: sustained_performance_drop >= 0.3\n"
+        "    action: retrain\nfallback: none\n"
+    )
+    one_bad = decide(None, pol, Context(task="regression", champion_metric=10.0, metric=15.0, previous_metric=10.5))
+    assert one_bad.action == "none" and one_bad.signals["sustained_performance_drop"] == pytest.approx(0.05)
+    two_bad = decide(None, pol, Context(task="regression", champion_metric=10.0, metric=15.0, previous_metric=13.5))
+    assert two_bad.action == "retrain" and two_bad.signals["sustained_performance_drop"] == pytest.approx(0.35)
+    fresh = decide(None, pol, Context(task="regression", champion_metric=10.0, metric=15.0))
+    assert fresh.action == "none" and "sustained_performance_drop" in fresh.missing

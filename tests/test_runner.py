@@ -289,3 +289,4 @@ def test_performance_baseline_is_the_champions_first_served_batches(tmp_path, po
         assert rec.decision["signals"]["performance_drop"] == pytest.approx((rec.champion_metric["value"] - expected) / expected)
         values.append(rec.champion_metric["value"])
     assert keeper.state()["baseline"] == pytest.approx(values[:3])  # frozen after three batches
+    assert keeper.state()["previous_metric"] == pytest.approx(values[-1])

@@ -151,7 +151,7 @@ _CONTEXT_TYPES: dict[str, Any] = {
     **dict.fromkeys(
         ("batches_since_retrain", "updates_since_retrain", "labelled_rows", "rows", "model_trees",
          "model_size_bytes", "consecutive_gate_refusals", "rows_since_retrain", "rows_at_retrain"), int),
-    **dict.fromkeys(("days_since_retrain", "champion_metric", "metric"), (int, float)),
+    **dict.fromkeys(("days_since_retrain", "champion_metric", "metric", "previous_metric"), (int, float)),
     "can_rollback": bool,
 }
 _CONTEXT_WORDS = {int: "an integer", (int, float): "a finite number", bool: "true or false"}
@@ -172,6 +172,8 @@ class Context:
     ``rows_at_retrain`` the rows that retrain trained on; their ratio is the ``data_growth``
     signal (a cost-aware retrain trigger: retraining when the data grew by a fixed share costs
     a bounded multiple of one retrain on all the data, however long the history).
+    ``previous_metric`` is the same model's metric on the previous labelled batch (``None``
+    when the model changed since); with ``metric`` it gives ``sustained_performance_drop``.
     """
 
     batch_time: datetime | None = None
@@ -191,6 +193,7 @@ class Context:
     task: str | None = None
     rows_since_retrain: int | None = None
     rows_at_retrain: int | None = None
+    previous_metric: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "batch_time", _aware("batch_time", self.batch_time))
@@ -499,6 +502,10 @@ def performance_drop(current: float | None, champion: float | None, metric: str)
     return delta / max(abs(champion), _EPS)
 
 
+def _min_or_none(*values: float | None) -> float | None:
+    return None if any(v is None for v in values) else min(values)  # type: ignore[type-var]
+
+
 def compute_signals(report: "DriftReport | None", policy: Policy, context: Context) -> dict[str, Any]:
     """Every signal value (``None`` when it cannot be known), incl. column signals the policy uses."""
     task = context.task or ((report.performance or {}).get("task") if report is not None else None)
@@ -515,6 +522,10 @@ def compute_signals(report: "DriftReport | None", policy: Policy, context: Conte
         "target_drifted": rep.target.drifted if rep is not None and rep.target else None,
         "metric": metric,
         "performance_drop": performance_drop(metric, context.champion_metric, metric_name),
+        "sustained_performance_drop": _min_or_none(
+            performance_drop(metric, context.champion_metric, metric_name),
+            performance_drop(context.previous_metric, context.champion_metric, metric_name),
+        ),
         "rows": context.rows if context.rows is not None else (rep.current_rows if rep is not None and rep.current_rows else None),
         "labelled_rows": context.labelled_rows
         if context.labelled_rows is not None

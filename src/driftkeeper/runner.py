@@ -195,6 +195,7 @@ class _State:
     updates_since_retrain: int = 0
     consecutive_gate_refusals: int = 0
     baseline: list[float] = field(default_factory=list)  # champion's metric on its first served batches
+    previous_metric: float | None = None  # champion's metric on the previous labelled batch
     rows_at_retrain: int = 0  # rows the last retrain (or init) trained on
     rows_since_retrain: int = 0  # labelled rows that arrived since
     runs: list[str] = field(default_factory=list)
@@ -534,6 +535,7 @@ class Keeper:
             task=spec.task,
             rows_since_retrain=state.rows_since_retrain + newly_labelled,
             rows_at_retrain=state.rows_at_retrain or None,
+            previous_metric=state.previous_metric,
         )
         decision = decide(report, policy, ctx)
         record = RunRecord(
@@ -564,8 +566,10 @@ class Keeper:
         new_state = copy.deepcopy(state)
         new_state.seq = seq
         new_state.rows_since_retrain += newly_labelled
-        if current_value is not None and len(new_state.baseline) < BASELINE_BATCHES:
-            new_state.baseline.append(float(current_value))
+        if current_value is not None:
+            new_state.previous_metric = float(current_value)
+            if len(new_state.baseline) < BASELINE_BATCHES:
+                new_state.baseline.append(float(current_value))
         new_state.last_batch_time = _iso(batch_time) if batch_time is not None else state.last_batch_time
         if action in TRAINING_ACTIONS:
             t = time.perf_counter()
@@ -575,7 +579,7 @@ class Keeper:
             v = self.registry.rollback(reason=str(decision))
             record.serving = v.version
             new_state.consecutive_gate_refusals = 0
-            new_state.baseline = []
+            new_state.baseline, new_state.previous_metric = [], None
         if decision.action == "none" and report is not None and report.dataset_drift and getattr(decision, "guards", None):
             record.needs_attention.append("dataset drift, but the policy's guards allowed no action")
 
@@ -773,7 +777,7 @@ class Keeper:
             record.promoted = v.version
             record.serving = v.version
             state.consecutive_gate_refusals = 0
-            state.baseline = []  # a new champion earns its own baseline
+            state.baseline, state.previous_metric = [], None  # a new champion earns its own baseline
             state.last_trained_seq = seq
             if action == "retrain":
                 state.last_retrain_time = _iso(batch_time) if batch_time is not None else state.last_retrain_time
