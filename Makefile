@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo   - run driftkeeper on the bundled King County example data"
 	@echo "make test   - run the test suite"
-	@echo "make bench  - run the benchmarks (need ../shared/data)"
+	@echo "make bench  - run the benchmarks (they need the shared datasets folder beside the project)"
 
 venv: $(STAMP)
 

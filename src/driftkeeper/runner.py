@@ -312,9 +312,7 @@ class Keeper:
             "created_at": datetime.now(timezone.utc).isoformat(),
         }
         shutil.copyfile(pol.source, root / POLICY_FILE)
-        fp = {"sha256": frame_sha256(train), "rows": len(train)}
-        if times is not None:
-            fp.update(time_min=_iso(times.iloc[: len(train)].min()), time_max=_iso(times.iloc[: len(train)].max()))
+        fp = _data_fingerprint(train, spec)
         decision = {"action": "initial", "rule": "init", "policy": pol.name}
         v = registry.register(ModelBundle(adapter, monitor, spec), action="initial", metrics=metrics, data=fp, decision=decision)
         registry.promote(v.version, alias="champion", reason="initial version")
@@ -709,9 +707,8 @@ class Keeper:
             return
         training["rows"] = len(train)
         training["batches"] = sorted(set(int(s) for s in train[SEQ]))
-        times = spec.times(train, what="training rows")
-        if times is not None:
-            training["time_min"], training["time_max"] = _iso(times.min()), _iso(times.max())
+        fp = _data_fingerprint(train, spec)
+        training.update({k: fp[k] for k in ("time_min", "time_max") if k in fp})
         checkpoint("runner:trained")
 
         # ---------------------------------------------------------------- gate
@@ -759,9 +756,6 @@ class Keeper:
         else:
             monitor = bundle.monitor
         new_bundle = ModelBundle(candidate, monitor, spec)
-        fp = {"sha256": frame_sha256(train.drop(columns=[SEQ, POS])), "rows": len(train)}
-        if times is not None:
-            fp.update(time_min=training["time_min"], time_max=training["time_max"])
         dec = dict(record.decision or {})
         dec["run_id"] = record.run_id
         dec["batch_sha256"] = record.batch["sha256"]
@@ -864,6 +858,16 @@ def _baseline(state: _State, at_promotion: float | None) -> float | None:
     if state.baseline:
         return float(np.mean(state.baseline))
     return at_promotion
+
+
+def _data_fingerprint(rows: pd.DataFrame, spec: TableSpec) -> dict[str, Any]:
+    """What a version was trained on: content sha256 (bookkeeping columns left out), row count
+    and, with a time column, the time range."""
+    fp: dict[str, Any] = {"sha256": frame_sha256(rows.drop(columns=[SEQ, POS], errors="ignore")), "rows": len(rows)}
+    times = spec.times(rows, what="training rows")
+    if times is not None:
+        fp.update(time_min=_iso(times.min()), time_max=_iso(times.max()))
+    return fp
 
 
 def _time_order(df: pd.DataFrame, spec: TableSpec) -> np.ndarray:
