@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import difflib
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from . import _catalog as cat
 from .exceptions import ConfigError
@@ -22,7 +23,14 @@ class LibraryVersionWarning(UserWarning):
 
 @dataclass(frozen=True)
 class ModelVersion:
-    """One registered version (immutable; ``aliases`` is a snapshot taken when it was read)."""
+    """One registered version (immutable; ``aliases`` is a snapshot taken when it was read).
+
+    A version read from the catalog (``get``, ``history``, ``served_at``, ...) keeps its catalog
+    row and fills ``tag``, ``created_at``, ``libraries``, ``path`` and the fields stored as JSON
+    (``data``, ``metrics``, ``decision``, ``model``, ``tags``, ``attachments``) on first access,
+    so listing 10,000 versions does not parse 10,000 JSON documents nobody reads. It looks and
+    compares exactly like one built with every field given.
+    """
 
     version: int
     tag: str
@@ -40,6 +48,22 @@ class ModelVersion:
     attachments: dict
     path: Path
     aliases: tuple[str, ...] = ()
+
+    if not TYPE_CHECKING:  # hidden from type checkers, so a misspelt attribute is still an error there
+
+        def __getattr__(self, name: str) -> Any:
+            # Called only when ``name`` is not set on the instance: fill a field of a version
+            # read from the catalog (see ``from_catalog_rows``) from its row, once.
+            d = self.__dict__
+            row = d.get("_row")
+            if row is None or name not in _LAZY_FIELDS:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            _fill(d, row, d["_source"], name)
+            return d[name]
+
+    def __getstate__(self) -> dict[str, Any]:
+        # pickle and copy get every field, never the catalog row: a copy stands on its own
+        return {name: getattr(self, name) for name in _FIELD_NAMES}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict (``created_at`` ISO-8601 UTC, ``path`` a string)."""
@@ -61,6 +85,70 @@ class ModelVersion:
             "path": str(self.path),
             "aliases": list(self.aliases),
         }
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(ModelVersion))
+#: fields stored as one JSON document (the catalog's ``doc`` column), parsed together on first access
+_DOC_FIELDS = ("data", "metrics", "decision", "model", "tags", "attachments")
+_LAZY_FIELDS = frozenset(("tag", "created_at", "libraries", "path") + _DOC_FIELDS)
+
+
+class CatalogSource:
+    """What the versions of one catalog read share: the versions folder and parsed library sets."""
+
+    __slots__ = ("versions_dir", "libraries")
+
+    def __init__(self, versions_dir: Path) -> None:
+        self.versions_dir = versions_dir
+        self.libraries: dict[str, dict] = {}  # libraries JSON -> parsed (versions mostly share one)
+
+
+def from_catalog_rows(
+    rows: list[tuple], source: CatalogSource, aliases: Mapping[int, list[str]]
+) -> list[ModelVersion]:
+    """ModelVersions for rows of ``SELECT {_catalog.VERSION_COLUMNS}`` (``aliases``: version -> names).
+
+    Sets the plain columns; the other fields fill from the row on first access (``_fill``).
+    """
+    new, set_dict, cls = object.__new__, object.__setattr__, ModelVersion
+    out = []
+    for row in rows:
+        mv = new(cls)
+        set_dict(mv, "__dict__", {
+            "version": row[0], "action": row[2], "parent": row[3], "sha256": row[4], "size_bytes": row[5],
+            "_row": row, "_source": source,
+        })  # fmt: skip
+        out.append(mv)
+    if aliases:  # a few versions hold one; the others keep the class default ()
+        for mv in out:
+            names = aliases.get(mv.version)
+            if names:
+                mv.__dict__["aliases"] = tuple(names)
+    return out
+
+
+def _fill(d: dict, row: tuple, source: CatalogSource, name: str) -> None:
+    """Set field ``name`` (and its siblings from the same JSON document) from catalog ``row``."""
+    version, created_at, _, _, _, _, folder, libraries, doc = row
+    if name == "tag":
+        d["tag"] = cat.folder_name(version)
+    elif name == "created_at":
+        d["created_at"] = datetime.fromisoformat(created_at)
+    elif name == "path":
+        d["path"] = source.versions_dir / folder
+    elif name == "libraries":
+        parsed = source.libraries.get(libraries)
+        if parsed is None:
+            parsed = source.libraries[libraries] = json.loads(libraries)
+        d["libraries"] = dict(parsed)  # a copy per version: changing one leaves the others alone
+    else:
+        fields = json.loads(doc)
+        d["data"] = fields.get("data")
+        d["metrics"] = fields.get("metrics") or {}
+        d["decision"] = fields.get("decision")
+        d["model"] = fields.get("model") or {}
+        d["tags"] = fields.get("tags") or {}
+        d["attachments"] = fields.get("attachments") or {}
 
 
 @dataclass(frozen=True)

@@ -73,12 +73,14 @@ from ._registry_files import (
 )
 from ._registry_types import (
     AliasMove,
+    CatalogSource,
     GcResult,
     LibraryVersionWarning,
     ModelVersion,
     Problem,
     check_alias,
     did_you_mean,
+    from_catalog_rows,
     parse_when,
 )
 from ._registry_types import tag as _tag
@@ -240,35 +242,6 @@ class Registry:
             out.setdefault(v, []).append(alias)
         return out
 
-    def _make(self, row: tuple, aliases: Mapping[int, list[str]], libs_memo: dict | None = None) -> ModelVersion:
-        version, created_at, action, parent, sha, size, folder, libs, doc = row
-        d = json.loads(doc)
-        if libs_memo is None:
-            libraries = json.loads(libs)
-        else:  # versions mostly share one set of library versions: parse it once per query
-            parsed = libs_memo.get(libs)
-            if parsed is None:
-                parsed = libs_memo[libs] = json.loads(libs)
-            libraries = dict(parsed)
-        return ModelVersion(
-            version=version,
-            tag=_tag(version),
-            created_at=datetime.fromisoformat(created_at),
-            action=action,
-            parent=parent,
-            data=d.get("data"),
-            metrics=d.get("metrics") or {},
-            decision=d.get("decision"),
-            model=d.get("model") or {},
-            libraries=libraries,
-            sha256=sha,
-            size_bytes=size,
-            tags=d.get("tags") or {},
-            attachments=d.get("attachments") or {},
-            path=self.versions_dir / folder,
-            aliases=tuple(aliases.get(version, ())),
-        )
-
     def _row(self, con: sqlite3.Connection, version: int) -> tuple | None:
         return con.execute(f"SELECT {cat.VERSION_COLUMNS} FROM versions WHERE version = ?", (version,)).fetchone()
 
@@ -276,7 +249,7 @@ class Registry:
         row = self._row(con, version)
         if row is None:
             raise NotFoundError(f"version {_tag(version)} is not in registry {str(self.root)!r} (removed by gc?)")
-        return self._make(row, self._aliases_of(con, version))
+        return from_catalog_rows([row], CatalogSource(self.versions_dir), self._aliases_of(con, version))[0]
 
     def _what_exists(self, con: sqlite3.Connection) -> str:
         n, lo, hi = con.execute("SELECT count(*), min(version), max(version) FROM versions").fetchone()
@@ -357,8 +330,7 @@ class Registry:
                 (-1 if limit is None else limit,),
             ).fetchall()
             aliases = self._aliases_of(con)
-        memo: dict = {}
-        return [self._make(r, aliases, memo) for r in rows]
+        return from_catalog_rows(rows, CatalogSource(self.versions_dir), aliases)
 
     def latest(self) -> ModelVersion | None:
         """The newest version, or None when the registry is empty."""
