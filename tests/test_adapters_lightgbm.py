@@ -186,3 +186,30 @@ def test_replay_reservoir_is_bounded_and_pickled():
     assert reg().describe()["n_trees"] is None
     with pytest.raises(NotFittedError, match="call fit"):
         reg().feature_names_  # noqa: B018
+
+
+def test_updated_booster_keeps_no_training_data_and_copies_exactly():
+    """Updates keep LightGBM's training booster (no text round trip) but drop its Dataset:
+    the result must pickle, deep-copy and keep updating exactly like a fresh chain."""
+    import copy
+    import gc
+    import io
+
+    import joblib
+
+    X, y = cat_data()
+    batches = [cat_data(seed=s, shift=float(s)) for s in (1, 2, 3)]
+    a = reg().fit(X, y)
+    for Xb, yb in batches[:2]:
+        a.update(Xb, yb)
+    assert not hasattr(a.booster_, "train_set")
+    gc.collect()  # the freed Dataset is gone; the booster must not need it
+    buf = io.BytesIO()
+    joblib.dump(a, buf)
+    buf.seek(0)
+    loaded, twin = joblib.load(buf), copy.deepcopy(a)
+    for m in (loaded, twin, a):
+        m.update(*batches[2])
+    np.testing.assert_array_equal(loaded.predict(X), a.predict(X))
+    np.testing.assert_array_equal(twin.predict(X), a.predict(X))
+    assert a.n_trees == 35

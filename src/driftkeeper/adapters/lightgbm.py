@@ -260,8 +260,12 @@ class LightGBMAdapter(ModelAdapter):
             for key in ("eta", "shrinkage_rate"):
                 params.pop(key, None)
             params["learning_rate"] = lr
+        # keep_training_booster=True: the returned booster is usable as is. With False LightGBM
+        # round-trips the whole model through its text format (model_to_string + parse) after
+        # every call, which costs more than boosting a few rounds on a small batch.
         self.booster_ = lgb.train(params, self._dataset(X, y, params), num_boost_round=rounds,
-                                  init_model=self.booster_, keep_training_booster=False)
+                                  init_model=self.booster_, keep_training_booster=True)
+        self.booster_.free_dataset()  # drop the Python reference to the batch's Dataset
 
     def _predict(self, X: pd.DataFrame) -> np.ndarray:
         raw = self.booster_.predict(self._matrix(X))
