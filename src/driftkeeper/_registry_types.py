@@ -111,19 +111,16 @@ def from_catalog_rows(
     Sets the plain columns; the other fields fill from the row on first access (``_fill``).
     """
     new, set_dict, cls = object.__new__, object.__setattr__, ModelVersion
-    out = []
+    out: list[ModelVersion] = []
+    append = out.append
     for row in rows:
         mv = new(cls)
-        set_dict(mv, "__dict__", {
-            "version": row[0], "action": row[2], "parent": row[3], "sha256": row[4], "size_bytes": row[5],
-            "_row": row, "_source": source,
-        })  # fmt: skip
-        out.append(mv)
-    if aliases:  # a few versions hold one; the others keep the class default ()
-        for mv in out:
-            names = aliases.get(mv.version)
-            if names:
-                mv.__dict__["aliases"] = tuple(names)
+        d = {"version": row[0], "action": row[2], "parent": row[3], "sha256": row[4], "size_bytes": row[5],
+             "_row": row, "_source": source}  # fmt: skip
+        if row[0] in aliases:  # a few versions hold one; the others keep the class default ()
+            d["aliases"] = tuple(aliases[row[0]])
+        set_dict(mv, "__dict__", d)
+        append(mv)
     return out
 
 
