@@ -132,6 +132,11 @@ def test_versions_stay_immutable_and_independent(reg):
     with pytest.raises(AttributeError, match="'ModelVersion' object has no attribute 'nope'"):
         hist[0].nope
     assert not hasattr(hist[0], "nope") and not hasattr(reg.get(1), "_repr_html_")
+    for name in FIELDS[:-1]:  # as for any dataclass: only a field with a default is a class attribute
+        assert not hasattr(ModelVersion, name)
+    assert ModelVersion.aliases == ()
+    with pytest.raises(TypeError, match="missing"):  # building one still takes every field
+        ModelVersion(version=1, tag="v0001")
 
 
 def test_pickle_copy_and_replace_carry_every_field(reg):

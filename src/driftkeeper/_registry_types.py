@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Callable, Mapping
 
 from . import _catalog as cat
 from .exceptions import ConfigError
@@ -49,18 +49,6 @@ class ModelVersion:
     path: Path
     aliases: tuple[str, ...] = ()
 
-    if not TYPE_CHECKING:  # hidden from type checkers, so a misspelt attribute is still an error there
-
-        def __getattr__(self, name: str) -> Any:
-            # Called only when ``name`` is not set on the instance: fill a field of a version
-            # read from the catalog (see ``from_catalog_rows``) from its row, once.
-            d = self.__dict__
-            row = d.get("_row")
-            if row is None or name not in _LAZY_FIELDS:
-                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-            _fill(d, row, d["_source"], name)
-            return d[name]
-
     def __getstate__(self) -> dict[str, Any]:
         # pickle and copy get every field, never the catalog row: a copy stands on its own
         return {name: getattr(self, name) for name in _FIELD_NAMES}
@@ -88,9 +76,66 @@ class ModelVersion:
 
 
 _FIELD_NAMES = tuple(f.name for f in fields(ModelVersion))
-#: fields stored as one JSON document (the catalog's ``doc`` column), parsed together on first access
-_DOC_FIELDS = ("data", "metrics", "decision", "model", "tags", "attachments")
-_LAZY_FIELDS = frozenset(("tag", "created_at", "libraries", "path") + _DOC_FIELDS)
+
+
+class _FromRow:
+    """A field of a version read from the catalog: filled from its row (``_row``) on first access.
+
+    A non-data descriptor set on the class after the dataclass was made (so ``__init__`` still
+    requires the field): once the field is in the instance's ``__dict__`` (always, for a version
+    built with ``ModelVersion(...)``) Python reads it from there and never calls this again.
+    """
+
+    __slots__ = ("name", "fill")
+
+    def __init__(self, name: str, fill: Callable[[dict, tuple], None]) -> None:
+        self.name, self.fill = name, fill
+
+    def __get__(self, mv: ModelVersion | None, owner: type | None = None) -> Any:
+        if mv is None:  # as before: fields without a default are not class attributes
+            raise AttributeError(f"type object 'ModelVersion' has no attribute {self.name!r}")
+        d = mv.__dict__
+        row = d.get("_row")
+        if row is None:
+            raise AttributeError(f"'ModelVersion' object has no attribute {self.name!r}")
+        self.fill(d, row)
+        return d[self.name]
+
+
+# The row is (version, created_at, action, parent, sha256, size_bytes, folder, libraries, doc).
+def _fill_doc(d: dict, row: tuple) -> None:
+    doc = json.loads(row[8])
+    d["data"] = doc.get("data")
+    d["metrics"] = doc.get("metrics") or {}
+    d["decision"] = doc.get("decision")
+    d["model"] = doc.get("model") or {}
+    d["tags"] = doc.get("tags") or {}
+    d["attachments"] = doc.get("attachments") or {}
+
+
+def _fill_path(d: dict, row: tuple) -> None:
+    d["path"] = d["_source"].versions_dir / row[6]
+
+
+def _fill_columns(d: dict, row: tuple) -> None:
+    parsed_libraries = d["_source"].libraries
+    parsed = parsed_libraries.get(row[7])
+    if parsed is None:
+        parsed = parsed_libraries[row[7]] = json.loads(row[7])
+    d["libraries"] = dict(parsed)  # a copy per version: changing one leaves the others alone
+    d["tag"] = cat.folder_name(row[0])
+    d["created_at"] = datetime.fromisoformat(row[1])
+
+
+# three groups, each filled at once: the JSON document, the path, and the other derived columns
+for _names, _fill in (
+    (("data", "metrics", "decision", "model", "tags", "attachments"), _fill_doc),
+    (("path",), _fill_path),
+    (("libraries", "tag", "created_at"), _fill_columns),
+):
+    for _name in _names:
+        setattr(ModelVersion, _name, _FromRow(_name, _fill))
+del _names, _fill, _name
 
 
 class CatalogSource:
@@ -108,7 +153,9 @@ def from_catalog_rows(
 ) -> list[ModelVersion]:
     """ModelVersions for rows of ``SELECT {_catalog.VERSION_COLUMNS}`` (``aliases``: version -> names).
 
-    Sets the plain columns; the other fields fill from the row on first access (``_fill``).
+    A row is ``(version, created_at, action, parent, sha256, size_bytes, folder, libraries, doc)``.
+
+    Sets the plain columns; the other fields fill from the row on first access (``_FromRow``).
     """
     new, set_dict, cls = object.__new__, object.__setattr__, ModelVersion
     out: list[ModelVersion] = []
@@ -122,30 +169,6 @@ def from_catalog_rows(
         set_dict(mv, "__dict__", d)
         append(mv)
     return out
-
-
-def _fill(d: dict, row: tuple, source: CatalogSource, name: str) -> None:
-    """Set field ``name`` (and its siblings from the same JSON document) from catalog ``row``."""
-    version, created_at, _, _, _, _, folder, libraries, doc = row
-    if name == "tag":
-        d["tag"] = cat.folder_name(version)
-    elif name == "created_at":
-        d["created_at"] = datetime.fromisoformat(created_at)
-    elif name == "path":
-        d["path"] = source.versions_dir / folder
-    elif name == "libraries":
-        parsed = source.libraries.get(libraries)
-        if parsed is None:
-            parsed = source.libraries[libraries] = json.loads(libraries)
-        d["libraries"] = dict(parsed)  # a copy per version: changing one leaves the others alone
-    else:
-        fields = json.loads(doc)
-        d["data"] = fields.get("data")
-        d["metrics"] = fields.get("metrics") or {}
-        d["decision"] = fields.get("decision")
-        d["model"] = fields.get("model") or {}
-        d["tags"] = fields.get("tags") or {}
-        d["attachments"] = fields.get("attachments") or {}
 
 
 @dataclass(frozen=True)
