@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
 import pytest
 
-from driftkeeper.exceptions import ConfigError
+from driftkeeper.exceptions import ConfigError, PolicyError
 from driftkeeper.policy import (
     DECISION_ACTIONS,
     Context,
@@ -363,6 +365,51 @@ def test_gate_passes(champ, cand, metric, margin, ok):
     passed, why = gate_passes(champ, cand, metric, margin)
     assert passed is ok
     assert why.startswith("gate passed" if ok else "gate refused")
+
+
+def _noisy_losses(shift: float, n: int = 40, seed: int = 2):
+    rng = np.random.default_rng(seed)
+    champ = rng.exponential(10.0, size=n)
+    return champ, champ + shift + rng.normal(0.0, 4.0, size=n)
+
+
+def test_paired_gate_passes_noise_that_the_point_comparison_refuses():
+    champ, cand = _noisy_losses(0.5)  # ~9% worse on average, inside the noise of 40 rows
+    cv, kv = float(champ.mean()), float(cand.mean())
+    assert kv > cv * 1.01
+    assert gate_passes(cv, kv, "mae", 0.01)[0] is False
+    ok, why = gate_passes(cv, kv, "mae", 0.01, confidence=0.9, champion_losses=champ, candidate_losses=cand)
+    assert ok is True
+    assert re.search(r"^gate passed: .* not worse with 90% confidence \(paired t = [0-9.]+ <= 1\.30, 40 rows\)$", why)
+
+
+def test_paired_gate_refuses_a_clearly_worse_candidate():
+    champ, cand = _noisy_losses(5.0)  # ~50% worse
+    ok, why = gate_passes(float(champ.mean()), float(cand.mean()), "mae", 0.01, confidence=0.9,
+                          champion_losses=champ, candidate_losses=cand)
+    assert ok is False and why.startswith("gate refused") and "worse with 90% confidence" in why
+
+
+def test_paired_gate_margin_is_squared_for_rmse_and_falls_back_without_losses():
+    champ = np.full(10, 4.0)  # squared errors: champion rmse 2.0
+    cand = np.full(10, 4.0 * 1.1 ** 2)  # rmse exactly 2.2 = 10% worse, zero variance
+    assert gate_passes(2.0, 2.2, "rmse", 0.1, confidence=0.9, champion_losses=champ, candidate_losses=cand * 0.999)[0]
+    assert not gate_passes(2.0, 2.2, "rmse", 0.1, confidence=0.9, champion_losses=champ, candidate_losses=cand * 1.001)[0]
+    # roc_auc has no per-row losses: the point comparison decides, with the same wording as without confidence
+    assert gate_passes(0.8, 0.7, "roc_auc", 0.0, confidence=0.9) == gate_passes(0.8, 0.7, "roc_auc", 0.0)
+    with pytest.raises(ConfigError, match=r"gate: champion and candidate losses must be 1-D and of equal length, got \(3,\) and \(2,\)"):
+        gate_passes(1.0, 1.0, "mae", 0.0, confidence=0.9, champion_losses=[1, 2, 3], candidate_losses=[1, 2])
+
+
+def test_policy_gate_confidence_is_validated_and_described():
+    p = policy_from_text("metric: mae\nfallback: none\ngate: {margin: 0.01, confidence: 0.9}\n")
+    assert p.gate.confidence == 0.9
+    champ, cand = _noisy_losses(0.5)
+    assert p.gate_passes(float(champ.mean()), float(cand.mean()), task="regression",
+                         champion_losses=champ, candidate_losses=cand)[0]
+    assert "with 90% confidence (paired t-test on per-row losses)" in p.describe()
+    with pytest.raises(PolicyError, match=r":2: gate.confidence: must be < 1, got 1.0"):
+        policy_from_text("fallback: none\ngate: {confidence: 1.0}\n")
 
 
 def test_policy_gate_and_monitor_config():

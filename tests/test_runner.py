@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 
 import lightgbm as lgb
@@ -290,3 +291,15 @@ def test_performance_baseline_is_the_champions_first_served_batches(tmp_path, po
         values.append(rec.champion_metric["value"])
     assert keeper.state()["baseline"] == pytest.approx(values[:3])  # frozen after three batches
     assert keeper.state()["previous_metric"] == pytest.approx(values[-1])
+
+
+def test_gate_with_confidence_records_the_paired_test(tmp_path):
+    policy_file = tmp_path / "p.yaml"
+    policy_file.write_text(POLICY.replace("performance_drop >= 0.5", "performance_drop >= 5")
+                           .replace("margin: 0.05}", "margin: 0.05, confidence: 0.9}"))
+    batches = make_stream(3, seed=3, shift_at=1)
+    keeper = init_keeper(tmp_path, policy_file, batches)
+    rec = keeper.step(batches[1], html=False)
+    assert rec.action == "warm_start" and rec.gate["confidence"] == 0.9 and rec.gate["rows"] == 60
+    assert re.search(r"with 90% confidence \(paired t = -?[0-9.]+ (<=|>) [0-9.]+, 60 rows\)$", rec.gate["explanation"])
+    assert rec.gate["passed"] == rec.gate["explanation"].startswith("gate passed")

@@ -13,7 +13,7 @@ import numpy as np
 
 from .exceptions import ConfigError
 
-__all__ = ["METRICS", "Metric", "get_metric", "default_metric", "evaluate"]
+__all__ = ["METRICS", "Metric", "get_metric", "default_metric", "evaluate", "evaluate_rows"]
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,11 @@ class Metric:
     higher_is_better: bool
     needs_proba: bool
     fn: Callable[..., float]
+    # Per-row losses whose mean orders models the way the metric does (None: the metric is not
+    # a mean of per-row terms, e.g. ROC AUC), and the power that turns a metric margin into a
+    # loss margin: rmse compares mean squared errors, so (1 + margin) becomes (1 + margin)**2.
+    row_loss: Callable[..., np.ndarray] | None = None
+    loss_power: int = 1
 
     def error(self, value: float) -> float:
         """The value as an error (lower is better): ``1 - value`` for accuracy, AUC and R²."""
@@ -68,6 +73,29 @@ def _log_loss(y, proba, *, classes):
     return float(-np.mean(np.log(p)))
 
 
+def _sq_rows(y, p, **_):
+    return (np.asarray(y, float) - np.asarray(p, float)) ** 2
+
+
+def _abs_rows(y, p, **_):
+    return np.abs(np.asarray(y, float) - np.asarray(p, float))
+
+
+def _ape_rows(y, p, **_):
+    y = np.asarray(y, float)
+    return np.abs((y - np.asarray(p, float)) / np.where(y == 0, 1.0, np.abs(y)))
+
+
+def _miss_rows(y, proba, *, classes):
+    return (_labels(proba, classes).astype(str) != np.asarray(y).astype(str)).astype(float)
+
+
+def _log_loss_rows(y, proba, *, classes):
+    idx = {str(c): i for i, c in enumerate(classes)}
+    cols = np.array([idx[str(v)] for v in np.asarray(y)])
+    return -np.log(np.clip(np.asarray(proba, float)[np.arange(len(cols)), cols], 1e-15, 1.0))
+
+
 def _roc_auc(y, proba, *, classes):
     from sklearn.metrics import roc_auc_score
 
@@ -83,13 +111,13 @@ def _roc_auc(y, proba, *, classes):
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
-        Metric("rmse", "regression", False, False, _rmse),
-        Metric("mae", "regression", False, False, _mae),
-        Metric("mape", "regression", False, False, _mape),
-        Metric("r2", "regression", True, False, _r2),
-        Metric("error_rate", "classification", False, True, _error_rate),
-        Metric("accuracy", "classification", True, True, _accuracy),
-        Metric("log_loss", "classification", False, True, _log_loss),
+        Metric("rmse", "regression", False, False, _rmse, _sq_rows, 2),
+        Metric("mae", "regression", False, False, _mae, _abs_rows),
+        Metric("mape", "regression", False, False, _mape, _ape_rows),
+        Metric("r2", "regression", True, False, _r2, _sq_rows),
+        Metric("error_rate", "classification", False, True, _error_rate, _miss_rows),
+        Metric("accuracy", "classification", True, True, _accuracy, _miss_rows),
+        Metric("log_loss", "classification", False, True, _log_loss, _log_loss_rows),
         Metric("roc_auc", "classification", True, True, _roc_auc),
     )
 }
@@ -124,3 +152,15 @@ def evaluate(metric: Metric, model: Any, X, y) -> float:
         proba = model.predict_proba(X)
         return metric.fn(np.asarray(y), proba, classes=list(model.classes_))
     return metric.fn(np.asarray(y, float), model.predict(X))
+
+
+def evaluate_rows(metric: Metric, model: Any, X, y) -> tuple[float, np.ndarray | None]:
+    """``(metric value, per-row losses)`` of ``model`` on ``X, y`` from one prediction; the
+    losses are None for a metric that is not a mean of per-row terms (ROC AUC)."""
+    if metric.task == "classification":
+        proba = model.predict_proba(X)
+        y, kw = np.asarray(y), {"classes": list(model.classes_)}
+    else:
+        proba, y, kw = model.predict(X), np.asarray(y, float), {}
+    value = metric.fn(y, proba, **kw)
+    return value, (None if metric.row_loss is None else metric.row_loss(y, proba, **kw))

@@ -425,6 +425,7 @@ class Gate(_Strict):
     metric: str | None = None
     holdout: Holdout = Holdout(fraction=0.2)
     margin: float = Field(0.0, gt=-1, le=1)
+    confidence: float | None = Field(None, ge=0.5, lt=1)
 
     @field_validator("metric")
     @classmethod

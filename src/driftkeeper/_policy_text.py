@@ -61,10 +61,17 @@ def describe(policy: "Policy") -> str:
     if gate.enabled:
         ho = gate.holdout
         hold = f"newest {ho.rows} labelled rows" if ho.rows is not None else f"newest {ho.fraction:.0%} of labelled rows"
-        lines.append(
-            f"gate: candidate {_metric_name(policy.gate_metric)} on the {hold} must be no worse than the champion's "
-            f"within margin {gate.margin:g}; otherwise the champion stays"
-        )
+        if gate.confidence is None:
+            lines.append(
+                f"gate: candidate {_metric_name(policy.gate_metric)} on the {hold} must be no worse than the champion's "
+                f"within margin {gate.margin:g}; otherwise the champion stays"
+            )
+        else:
+            lines.append(
+                f"gate: candidate {_metric_name(policy.gate_metric)} on the {hold} is refused only when it is worse than "
+                f"the champion's (margin {gate.margin:g}) with {gate.confidence:.0%} confidence (paired t-test on "
+                f"per-row losses); otherwise it is promoted"
+            )
     else:
         lines.append("gate: off (every candidate is promoted)")
     return "\n".join(lines)

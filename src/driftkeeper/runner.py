@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from ._io import read_table, write_json_atomic
-from ._metrics import evaluate, get_metric
+from ._metrics import evaluate, evaluate_rows, get_metric
 from ._store import POS, SEQ, DataStore
 from ._table import TableSpec, frame_sha256
 from ._testhooks import checkpoint
@@ -719,15 +719,18 @@ class Keeper:
             from .policy import gate_passes
 
             Xh, yh = spec.features_frame(holdout), spec.target_values(holdout[spec.target])
-            champ_value = evaluate(metric, champ, Xh, yh)
-            cand_value = evaluate(metric, candidate, Xh, yh)
-            passed, explanation = gate_passes(champ_value, cand_value, metric.name, gate_cfg.margin)
+            confidence = getattr(gate_cfg, "confidence", None)
+            champ_value, champ_losses = evaluate_rows(metric, champ, Xh, yh)
+            cand_value, cand_losses = evaluate_rows(metric, candidate, Xh, yh)
+            passed, explanation = gate_passes(champ_value, cand_value, metric.name, gate_cfg.margin, confidence=confidence,
+                                              champion_losses=champ_losses, candidate_losses=cand_losses)
             record.gate = {
                 "metric": metric.name,
                 "rows": len(holdout),
                 "champion": champ_value,
                 "candidate": cand_value,
                 "margin": gate_cfg.margin,
+                "confidence": confidence,
                 "passed": bool(passed),
                 "explanation": explanation,
             }
