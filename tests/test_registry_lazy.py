@@ -160,3 +160,17 @@ def test_history_json_of_the_cli_is_unchanged(reg):
     assert res.output == json.dumps([want[v].to_dict() for v in (3, 2, 1)], indent=2) + "\n"
     res = CliRunner().invoke(app, ["show", str(reg.root), "champion"], catch_exceptions=False)
     assert json.loads(res.output) == want[2].to_dict()
+
+
+def test_library_sets_shared_or_not(reg):
+    """history() leaves out ``libraries`` where a row shares the newest version's set; every set reads back."""
+    sets = {1: {"python": "3.0", "numpy": None}, 2: {"python": "3.11.7", "numpy": "2.0"}, 3: {"python": "3.12.1"}}
+    con = sqlite3.connect(reg.catalog_path)
+    with con:
+        for v, libs in sets.items():
+            con.execute("UPDATE versions SET libraries = ? WHERE version = ?", (json.dumps(libs), v))
+    con.close()
+    want = eager(reg)
+    assert [m.libraries for m in reg.history()] == [sets[3], sets[2], sets[1]]
+    assert reg.history() == [want[3], want[2], want[1]] and reg.history(limit=2) == [want[3], want[2]]
+    assert [reg.get(v).libraries for v in (1, 2, 3)] == [sets[1], sets[2], sets[3]]

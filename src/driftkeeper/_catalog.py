@@ -180,6 +180,23 @@ def last_event_at(con: sqlite3.Connection) -> str | None:
     return row[0] if row else None
 
 
+def newest_rows(con: sqlite3.Connection, limit: int | None) -> tuple[list[tuple], str | None]:
+    """Rows of :data:`VERSION_COLUMNS`, newest first, and the newest version's ``libraries``.
+
+    ``libraries`` (never NULL in the table) comes back as NULL in every row where it equals that
+    text: versions mostly share one set of library versions, and this way it is not turned into
+    a new Python string for each of 10,000 rows. NULL means "the returned text", exactly.
+    """
+    top = con.execute("SELECT libraries FROM versions ORDER BY version DESC LIMIT 1").fetchone()
+    shared = None if top is None else top[0]
+    rows = con.execute(
+        "SELECT version, created_at, action, parent, sha256, size_bytes, folder, NULLIF(libraries, ?), doc"
+        " FROM versions ORDER BY version DESC LIMIT ?",
+        (shared, -1 if limit is None else limit),
+    ).fetchall()
+    return rows, shared
+
+
 def champion_stack(con: sqlite3.Connection, alias: str) -> list[int]:
     """Replay the alias's moves into the stack rollback walks back through.
 

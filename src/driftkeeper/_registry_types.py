@@ -118,10 +118,11 @@ def _fill_path(d: dict, row: tuple) -> None:
 
 
 def _fill_columns(d: dict, row: tuple) -> None:
-    parsed_libraries = d["_source"].libraries
-    parsed = parsed_libraries.get(row[7])
+    source = d["_source"]
+    text = source.shared_libraries if row[7] is None else row[7]
+    parsed = source.libraries.get(text)
     if parsed is None:
-        parsed = parsed_libraries[row[7]] = json.loads(row[7])
+        parsed = source.libraries[text] = json.loads(text)
     d["libraries"] = dict(parsed)  # a copy per version: changing one leaves the others alone
     d["tag"] = cat.folder_name(row[0])
     d["created_at"] = datetime.fromisoformat(row[1])
@@ -139,12 +140,17 @@ del _names, _fill, _name
 
 
 class CatalogSource:
-    """What the versions of one catalog read share: the versions folder and parsed library sets."""
+    """What the versions of one catalog read share: the versions folder and parsed library sets.
 
-    __slots__ = ("versions_dir", "libraries")
+    ``shared_libraries`` is the libraries JSON of a row whose ``libraries`` is None (see
+    :func:`driftkeeper._catalog.newest_rows`).
+    """
 
-    def __init__(self, versions_dir: Path) -> None:
+    __slots__ = ("versions_dir", "shared_libraries", "libraries")
+
+    def __init__(self, versions_dir: Path, shared_libraries: str | None = None) -> None:
         self.versions_dir = versions_dir
+        self.shared_libraries = shared_libraries
         self.libraries: dict[str, dict] = {}  # libraries JSON -> parsed (versions mostly share one)
 
 
@@ -153,7 +159,8 @@ def from_catalog_rows(
 ) -> list[ModelVersion]:
     """ModelVersions for rows of ``SELECT {_catalog.VERSION_COLUMNS}`` (``aliases``: version -> names).
 
-    A row is ``(version, created_at, action, parent, sha256, size_bytes, folder, libraries, doc)``.
+    A row is ``(version, created_at, action, parent, sha256, size_bytes, folder, libraries, doc)``;
+    ``libraries`` None stands for ``source.shared_libraries``.
 
     Sets the plain columns; the other fields fill from the row on first access (``_FromRow``).
     """

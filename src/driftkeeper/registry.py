@@ -324,12 +324,9 @@ class Registry:
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0):
             raise ConfigError(f"limit must be a positive int or None, got {limit!r}")
         with self._reading() as con:
-            rows = con.execute(
-                f"SELECT {cat.VERSION_COLUMNS} FROM versions ORDER BY version DESC LIMIT ?",
-                (-1 if limit is None else limit,),
-            ).fetchall()
+            rows, shared_libraries = cat.newest_rows(con, limit)
             aliases = self._aliases_of(con)
-        return from_catalog_rows(rows, CatalogSource(self.versions_dir), aliases)
+        return from_catalog_rows(rows, CatalogSource(self.versions_dir, shared_libraries), aliases)
 
     def latest(self) -> ModelVersion | None:
         """The newest version, or None when the registry is empty."""
