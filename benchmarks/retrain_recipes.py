@@ -12,16 +12,18 @@ retrain, measured in the same run.
 
 Recipes:
 * ``update R`` — warm start: R rounds at learning rate 0.1 on the batch plus as many replayed
-  older rows (what the default policy's updates do, without the gate);
+  older rows (what the default policy's updates do, without the gate); variants replay 3× as
+  many, and/or also re-learn the previous 4 weeks (``+4 weeks``; 168 rows a week on Bike);
 * ``sample N+M`` — weekly fresh 200-tree model on the newest N rows plus M uniformly sampled
   older rows;
 * ``alternate k`` — the sampled retrain every k-th week, warm-start updates in between.
 
-Measured 2026-11-25 (Bike, one run): update 10 ×1.149 error / ×0.089 CPU; update 30 ×1.153 /
-×0.104; sample 2k+2k ×0.988 / ×0.514; sample 1k+1k ×1.035 / ×0.385; alternate 2 (1k+2k) ×1.020 /
-×0.284; alternate 3 ×1.047 / ×0.185. A fresh 200-tree model costs ~0.1 s even on 2k rows
-(per-tree overhead), so a weekly fresh model cannot fit a 20 % budget; warm starts are cheap
-but fall ~15 % behind on Bike.
+Measured 2026-11-25 (Bike, one run; error × / CPU ×): update 10: 1.149 / 0.083; update 30:
+1.153 / 0.099; 3× replay: 1.118 / 0.106; +4 weeks: 1.101 / 0.122; +4 weeks, 3× replay, growth
+0.15: 1.045 / 0.160; sample 2k+2k: 0.988 / 0.490; sample 1k+1k: 1.035 / 0.422; alternate 2:
+1.020 / 0.290; alternate 3: 1.047 / 0.184. More rounds do not help a warm start; more context
+does (older replayed rows, the last weeks again). A fresh 200-tree model costs ~0.1 s even on
+2k rows (per-tree overhead), so a weekly fresh model cannot fit a 20 % budget.
 """
 
 from __future__ import annotations
@@ -78,12 +80,13 @@ def main() -> None:
     def always(model, end, idx, rng, last_full, k):
         return fit(np.arange(end)), end
 
-    def update(rounds: int, growth: float):
+    def update(rounds: int, growth: float, replay: int = 1, recent: int = 0):
         def step(model, end, idx, rng, last_full, k):
             if end >= last_full * (1 + growth):
                 return fit(np.arange(end)), end
-            old = rng.choice(end - len(idx), size=min(len(idx), end - len(idx)), replace=False)
-            rows = np.concatenate([old, idx])
+            start = int(idx[0])
+            old = rng.choice(start, size=min(replay * len(idx), start), replace=False)
+            rows = np.unique(np.concatenate([old, np.arange(max(0, start - recent), start), idx]))
             new = lgb.train(dict(PARAMS, learning_rate=0.1), lgb.Dataset(X[rows], y[rows]), rounds,
                             init_model=model, keep_training_booster=True)
             return new.free_dataset(), last_full
@@ -104,17 +107,20 @@ def main() -> None:
 
     base_err, base_cpu = run(always)
     print(f"{args.dataset}: weekly full retrain MAE {base_err:.4g}, training CPU {base_cpu:.2f} s")
-    print(f"{'recipe':28} {'error ×':>8} {'CPU ×':>7}")
+    print(f"{'recipe':30} {'error ×':>8} {'CPU ×':>7}")
     for name, step in [
         ("update 10 (growth 0.25)", update(10, 0.25)),
         ("update 30 (growth 0.25)", update(30, 0.25)),
+        ("update 10, 3x replay (g 0.25)", update(10, 0.25, replay=3)),
+        ("update 10, +4 weeks (g 0.25)", update(10, 0.25, recent=4 * 168)),
+        ("update 10, +4wk 3x (g 0.15)", update(10, 0.15, replay=3, recent=4 * 168)),
         ("sample 2k+2k (growth 0.25)", sample(2000, 2000, 0.25)),
         ("sample 1k+1k (growth 0.5)", sample(1000, 1000, 0.5)),
         ("alternate 2, 1k+2k (g 0.5)", alternate(2, 1000, 2000, 0.5)),
         ("alternate 3, 1k+2k (g 0.5)", alternate(3, 1000, 2000, 0.5)),
     ]:
         err, cpu = run(step)
-        print(f"{name:28} {err / base_err:8.3f} {cpu / base_cpu:7.3f}")
+        print(f"{name:30} {err / base_err:8.3f} {cpu / base_cpu:7.3f}")
 
 
 if __name__ == "__main__":
