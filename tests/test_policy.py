@@ -238,7 +238,7 @@ def test_guard_min_rows():
 def test_guard_cooldown_downgrades_to_update_or_none():
     d = decide(RE, G, ctx(batches_since_retrain=1))
     assert d.action == "warm_start" and guard_names(d) == ["retrain_cooldown"]
-    assert d.params == {"rounds": 50, "learning_rate": None, "replay_fraction": 0.0, "mode": "continue"}
+    assert d.params == {"rounds": 50, "learning_rate": None, "replay_fraction": 0.0, "mode": "continue", "relearn_batches": 0}
     assert "1 batches since the last retrain < 3" in str(d)
     d2 = decide(RE, G, ctx(batches_since_retrain=1, update_style=None))
     assert d2.action == "none" and guard_names(d2) == ["retrain_cooldown"]
@@ -296,7 +296,7 @@ rules:
   - {name: b, when: drift_share >= 0.2, action: retrain, window: {days: 14}}
 fallback: {action: retrain}
 """)
-    assert decide(report(6), p, ctx()).params == {"rounds": 30, "learning_rate": 0.1, "replay_fraction": 0.1, "mode": "refit"}
+    assert decide(report(6), p, ctx()).params == {"rounds": 30, "learning_rate": 0.1, "replay_fraction": 0.1, "mode": "refit", "relearn_batches": 0}
     assert decide(report(3), p, ctx()).params == {"window": {"days": 14}}
     assert decide(report(0), p, ctx()).params == {"window": {"rows": 5000}}
     assert decide(report(0), load_policy("never"), ctx()).params == {}
@@ -314,14 +314,14 @@ def test_decision_round_trip_and_str():
     assert str(d) == "retrain (window: all data) — rule 'performance-drop' fired: performance_drop 0.382 >= 0.3"
     d2 = decide(report(0), DEFAULT, ctx(metric=14.0, champion_metric=10.0, batches_since_retrain=1))
     s = str(d2)
-    assert s.startswith("warm_start (rounds: 10, learning_rate: 0.1, replay_fraction: 0.5, mode: continue) — rule 'performance-drop' fired")
+    assert s.startswith("warm_start (rounds: 10, learning_rate: 0.1, replay_fraction: 0.5, mode: continue, relearn_batches: 0) — rule 'performance-drop' fired")
     assert "guard retrain_cooldown: 1 batches since the last retrain < 2 → warm_start instead of retrain" in s
 
 
 def test_fallback_str():
     d = decide(report(0), DEFAULT, ctx(metric=10.0, champion_metric=10.0))
     assert str(d) == (
-        "warm_start (rounds: 10, learning_rate: 0.1, replay_fraction: 0.5, mode: continue) — no rule fired (fallback); "
+        "warm_start (rounds: 10, learning_rate: 0.1, replay_fraction: 0.5, mode: continue, relearn_batches: 0) — no rule fired (fallback); "
         "missing signals (conditions on them were false): "
         "data_growth, prediction_drifted, target_drifted"
     )

@@ -26,6 +26,8 @@ INVALID = [
      ":2: gate.margin: expected a number, got '0.1'"),
     ("out-of-range", "update:\n  replay_fraction: 1.5\nfallback: none\n",
      ":2: update.replay_fraction: must be <= 1, got 1.5"),
+    ("out-of-range-relearn", "update:\n  relearn_batches: -1\nfallback: none\n",
+     ":2: update.relearn_batches: must be >= 0, got -1"),
     ("unknown-signal", RULE.format(when="performance_dorp > 0.1", action="retrain"),
      ":3: rules[0].when.all[0]: unknown signal 'performance_dorp' (did you mean 'performance_drop'?)"),
     ("unknown-signal-mapping", RULE.format(when="{all: [{signal: drift_shar, op: '>', value: 1}]}", action="retrain"),

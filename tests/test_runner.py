@@ -303,3 +303,19 @@ def test_gate_with_confidence_records_the_paired_test(tmp_path):
     assert rec.action == "warm_start" and rec.gate["confidence"] == 0.9 and rec.gate["rows"] == 60
     assert re.search(r"with 90% confidence \(paired t = -?[0-9.]+ (<=|>) [0-9.]+, 60 rows\)$", rec.gate["explanation"])
     assert rec.gate["passed"] == rec.gate["explanation"].startswith("gate passed")
+
+
+def test_update_relearn_batches_adds_the_newest_learned_batches_in_time_order(tmp_path):
+    policy_file = tmp_path / "p.yaml"
+    policy_file.write_text(POLICY.replace("performance_drop >= 0.5", "performance_drop >= 5")
+                           .replace("    rounds: 5\n", "    rounds: 5\n    relearn_batches: 1\n"))
+    batches = make_stream(4, seed=3, shift_at=1)
+    keeper = init_keeper(tmp_path, policy_file, batches)
+    first = keeper.step(batches[1], html=False)
+    # nothing learned since init: the newest learned "batch" is the initial data (seq 0)
+    assert first.action == "warm_start" and first.training["relearned_batches"] == [0]
+    assert first.training["rows"] == 1200 + 240 and first.promoted == 2
+    second = keeper.step(batches[2], html=False)
+    assert second.action == "warm_start" and second.training["relearned_batches"] == [1]
+    assert second.training["rows"] == 300 + 240  # batch 1 (holdout included: it was learned) + new rows
+    assert second.training["batches"] == [1, 2]

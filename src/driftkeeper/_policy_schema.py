@@ -180,6 +180,7 @@ class UpdateParams(_Strict):
     learning_rate: float | None = Field(None, gt=0)
     replay_fraction: float | None = Field(None, ge=0, le=1)
     mode: Literal["continue", "refit"] | None = None
+    relearn_batches: int | None = Field(None, ge=0)
 
 
 class Params(RetrainParams, UpdateParams):

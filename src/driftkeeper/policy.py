@@ -85,6 +85,7 @@ BUILTIN_PARAMS: dict[str, Any] = {
     "learning_rate": None,  # None: the model's own learning rate
     "replay_fraction": 0.0,
     "mode": "continue",
+    "relearn_batches": 0,
 }
 
 _EPS = 1e-12
@@ -327,7 +328,9 @@ class Decision:
             ``online_update``, ``retrain``, ``rollback``).
         params: for ``retrain``: ``window`` (``{"days": N}``, ``{"rows": N}`` or ``"all"``);
             for updates: ``rounds``, ``learning_rate`` (None = the model's own),
-            ``replay_fraction``, ``mode`` (``continue`` | ``refit``); empty otherwise.
+            ``replay_fraction``, ``mode`` (``continue`` | ``refit``), ``relearn_batches``
+            (how many of the newest batches the model already learned it learns again with
+            the new rows); empty otherwise.
         rule: the rule that fired, or ``"fallback"``.
         requested: the action the rule (or fallback) asked for, before guards.
         conditions: every condition evaluated: ``{rule, signal, op, value, actual, held, missing}``.

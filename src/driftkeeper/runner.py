@@ -669,6 +669,15 @@ class Keeper:
             if len(train) < max(1, min_rows):
                 training["skipped"] = f"{len(train)} new labelled rows outside the holdout; an update needs at least {max(1, min_rows)}"
             else:
+                relearn = int(params.get("relearn_batches") or 0)
+                if relearn:
+                    # the policy's `relearn_batches`: the newest batches the champion already
+                    # learned go in again, in time order before the new rows (more context for
+                    # a warm start than the new batch alone; see benchmarks/retrain_recipes.py)
+                    done = labelled[SEQ] <= state.last_trained_seq
+                    again = sorted(set(int(x) for x in labelled.loc[done, SEQ]))[-relearn:]
+                    train = labelled[labelled[SEQ].isin(again) | labelled.index.isin(train.index)]
+                    training["relearned_batches"] = again
                 candidate = copy.deepcopy(champ)
                 if params.get("mode") and hasattr(candidate, "update_mode"):
                     candidate.update_mode = params["mode"]  # the policy's `mode: continue|refit` (was ignored)
