@@ -314,14 +314,14 @@ def test_decision_round_trip_and_str():
     assert str(d) == "retrain (window: all data) — rule 'performance-drop' fired: performance_drop 0.382 >= 0.3"
     d2 = decide(report(0), DEFAULT, ctx(metric=14.0, champion_metric=10.0, batches_since_retrain=1))
     s = str(d2)
-    assert s.startswith("warm_start (rounds: 10, learning_rate: 0.1, replay_fraction: 0.5, mode: continue, relearn_batches: 0) — rule 'performance-drop' fired")
+    assert s.startswith("warm_start (rounds: 10, learning_rate: 0.1, replay_fraction: 0.5, mode: continue, relearn_batches: 2) — rule 'performance-drop' fired")
     assert "guard retrain_cooldown: 1 batches since the last retrain < 2 → warm_start instead of retrain" in s
 
 
 def test_fallback_str():
     d = decide(report(0), DEFAULT, ctx(metric=10.0, champion_metric=10.0))
     assert str(d) == (
-        "warm_start (rounds: 10, learning_rate: 0.1, replay_fraction: 0.5, mode: continue, relearn_batches: 0) — no rule fired (fallback); "
+        "warm_start (rounds: 10, learning_rate: 0.1, replay_fraction: 0.5, mode: continue, relearn_batches: 2) — no rule fired (fallback); "
         "missing signals (conditions on them were false): "
         "data_growth, prediction_drifted, target_drifted"
     )
