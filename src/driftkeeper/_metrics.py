@@ -34,45 +34,7 @@ class Metric:
         return 1.0 - value if self.higher_is_better else value
 
 
-def _rmse(y, p, **_):
-    return float(np.sqrt(np.mean((np.asarray(y, float) - np.asarray(p, float)) ** 2)))
-
-
-def _mae(y, p, **_):
-    return float(np.mean(np.abs(np.asarray(y, float) - np.asarray(p, float))))
-
-
-def _r2(y, p, **_):
-    y = np.asarray(y, float)
-    ss_res = float(np.sum((y - np.asarray(p, float)) ** 2))
-    ss_tot = float(np.sum((y - y.mean()) ** 2))
-    return 1.0 - ss_res / ss_tot if ss_tot > 0 else 0.0
-
-
-def _mape(y, p, **_):
-    y = np.asarray(y, float)
-    return float(np.mean(np.abs((y - np.asarray(p, float)) / np.where(y == 0, 1.0, np.abs(y)))))
-
-
-def _labels(proba, classes):
-    return np.asarray(classes, dtype=object)[np.argmax(proba, axis=1)]
-
-
-def _error_rate(y, proba, *, classes):
-    return float(np.mean(_labels(proba, classes).astype(str) != np.asarray(y).astype(str)))
-
-
-def _accuracy(y, proba, *, classes):
-    return 1.0 - _error_rate(y, proba, classes=classes)
-
-
-def _log_loss(y, proba, *, classes):
-    idx = {str(c): i for i, c in enumerate(classes)}
-    cols = np.array([idx[str(v)] for v in np.asarray(y)])
-    p = np.clip(np.asarray(proba, float)[np.arange(len(cols)), cols], 1e-15, 1.0)
-    return float(-np.mean(np.log(p)))
-
-
+# per-row losses (the gate's paired test); the mean metrics below are their means
 def _sq_rows(y, p, **_):
     return (np.asarray(y, float) - np.asarray(p, float)) ** 2
 
@@ -94,6 +56,41 @@ def _log_loss_rows(y, proba, *, classes):
     idx = {str(c): i for i, c in enumerate(classes)}
     cols = np.array([idx[str(v)] for v in np.asarray(y)])
     return -np.log(np.clip(np.asarray(proba, float)[np.arange(len(cols)), cols], 1e-15, 1.0))
+
+
+def _rmse(y, p, **_):
+    return float(np.sqrt(np.mean(_sq_rows(y, p))))
+
+
+def _mae(y, p, **_):
+    return float(np.mean(_abs_rows(y, p)))
+
+
+def _r2(y, p, **_):
+    y = np.asarray(y, float)
+    ss_res = float(np.sum((y - np.asarray(p, float)) ** 2))
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    return 1.0 - ss_res / ss_tot if ss_tot > 0 else 0.0
+
+
+def _mape(y, p, **_):
+    return float(np.mean(_ape_rows(y, p)))
+
+
+def _labels(proba, classes):
+    return np.asarray(classes, dtype=object)[np.argmax(proba, axis=1)]
+
+
+def _error_rate(y, proba, *, classes):
+    return float(np.mean(_miss_rows(y, proba, classes=classes)))
+
+
+def _accuracy(y, proba, *, classes):
+    return 1.0 - _error_rate(y, proba, classes=classes)
+
+
+def _log_loss(y, proba, *, classes):
+    return float(np.mean(_log_loss_rows(y, proba, classes=classes)))
 
 
 def _roc_auc(y, proba, *, classes):
@@ -146,21 +143,21 @@ def get_metric(name: str, task: str | None = None) -> Metric:
     return m
 
 
+def _scored(metric: Metric, model: Any, X, y) -> tuple[np.ndarray, Any, dict]:
+    """``(y, predictions or probabilities, extra kwargs)`` for ``metric``'s functions."""
+    if metric.task == "classification":
+        return np.asarray(y), model.predict_proba(X), {"classes": list(model.classes_)}
+    return np.asarray(y, float), model.predict(X), {}
+
+
 def evaluate(metric: Metric, model: Any, X, y) -> float:
     """Score ``model`` (an adapter) on ``X, y`` with ``metric``."""
-    if metric.task == "classification":
-        proba = model.predict_proba(X)
-        return metric.fn(np.asarray(y), proba, classes=list(model.classes_))
-    return metric.fn(np.asarray(y, float), model.predict(X))
+    y, out, kw = _scored(metric, model, X, y)
+    return metric.fn(y, out, **kw)
 
 
 def evaluate_rows(metric: Metric, model: Any, X, y) -> tuple[float, np.ndarray | None]:
     """``(metric value, per-row losses)`` of ``model`` on ``X, y`` from one prediction; the
     losses are None for a metric that is not a mean of per-row terms (ROC AUC)."""
-    if metric.task == "classification":
-        proba = model.predict_proba(X)
-        y, kw = np.asarray(y), {"classes": list(model.classes_)}
-    else:
-        proba, y, kw = model.predict(X), np.asarray(y, float), {}
-    value = metric.fn(y, proba, **kw)
-    return value, (None if metric.row_loss is None else metric.row_loss(y, proba, **kw))
+    y, out, kw = _scored(metric, model, X, y)
+    return metric.fn(y, out, **kw), (None if metric.row_loss is None else metric.row_loss(y, out, **kw))
