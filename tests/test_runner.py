@@ -41,6 +41,17 @@ gate: {enabled: true, holdout: {fraction: 0.2}, margin: 0.05}
 """
 
 
+def drift_policy(tmp_path, *edits: tuple[str, str]):
+    """POLICY with the performance rule out of reach (only the drift rule updates), plus ``edits``."""
+    text = POLICY.replace("performance_drop >= 0.5", "performance_drop >= 5")
+    for old, new in edits:
+        assert old in text
+        text = text.replace(old, new)
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    return path
+
+
 @pytest.fixture
 def policy_file(tmp_path):
     p = tmp_path / "policy.yaml"
@@ -102,8 +113,7 @@ def test_concept_change_triggers_retrain_which_the_gate_promotes(tmp_path, polic
 
 
 def test_feature_drift_triggers_update_that_grows_trees(tmp_path):
-    policy_file = tmp_path / "p.yaml"
-    policy_file.write_text(POLICY.replace("performance_drop >= 0.5", "performance_drop >= 5"))
+    policy_file = drift_policy(tmp_path)
     batches = make_stream(3, seed=3, shift_at=1)
     keeper = init_keeper(tmp_path, policy_file, batches)
     trees_before = keeper.champion().n_trees
@@ -294,9 +304,7 @@ def test_performance_baseline_is_the_champions_first_served_batches(tmp_path, po
 
 
 def test_gate_with_confidence_records_the_paired_test(tmp_path):
-    policy_file = tmp_path / "p.yaml"
-    policy_file.write_text(POLICY.replace("performance_drop >= 0.5", "performance_drop >= 5")
-                           .replace("margin: 0.05}", "margin: 0.05, confidence: 0.9}"))
+    policy_file = drift_policy(tmp_path, ("margin: 0.05}", "margin: 0.05, confidence: 0.9}"))
     batches = make_stream(3, seed=3, shift_at=1)
     keeper = init_keeper(tmp_path, policy_file, batches)
     rec = keeper.step(batches[1], html=False)
@@ -306,9 +314,7 @@ def test_gate_with_confidence_records_the_paired_test(tmp_path):
 
 
 def test_update_relearn_batches_adds_the_newest_learned_batches_in_time_order(tmp_path):
-    policy_file = tmp_path / "p.yaml"
-    policy_file.write_text(POLICY.replace("performance_drop >= 0.5", "performance_drop >= 5")
-                           .replace("    rounds: 5\n", "    rounds: 5\n    relearn_batches: 1\n"))
+    policy_file = drift_policy(tmp_path, ("    rounds: 5\n", "    rounds: 5\n    relearn_batches: 1\n"))
     batches = make_stream(4, seed=3, shift_at=1)
     keeper = init_keeper(tmp_path, policy_file, batches)
     first = keeper.step(batches[1], html=False)
