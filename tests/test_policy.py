@@ -449,3 +449,19 @@ def test_sustained_performance_drop_needs_two_bad_batches_of_the_same_model():
     assert two_bad.action == "retrain" and two_bad.signals["sustained_performance_drop"] == pytest.approx(0.35)
     fresh = decide(None, pol, Context(task="regression", champion_metric=10.0, metric=15.0))
     assert fresh.action == "none" and "sustained_performance_drop" in fresh.missing
+
+
+def test_drop_since_retrain_compares_with_the_level_after_the_last_retrain():
+    from driftkeeper.policy import policy_from_text
+
+    pol = policy_from_text(
+        "name: s\nmetric: r2\nrules:\n  - name: stale\n    when: drop_since_retrain >= 0.2\n    action: retrain\nfallback: none\n"
+    )
+    # r2: higher is better, so 0.9 -> 0.7 is a drop of 0.2/0.9 even though the newest champion's own baseline is 0.7
+    d = decide(None, pol, Context(task="regression", champion_metric=0.7, retrain_metric=0.9, metric=0.7))
+    assert d.action == "retrain" and d.signals["drop_since_retrain"] == pytest.approx(0.2 / 0.9)
+    assert d.signals["performance_drop"] == pytest.approx(0.0)
+    d = decide(None, pol, Context(task="regression", retrain_metric=0.9, metric=0.8))
+    assert d.action == "none" and d.signals["drop_since_retrain"] == pytest.approx(0.1 / 0.9)
+    d = decide(None, pol, Context(task="regression", metric=0.5))
+    assert d.action == "none" and "drop_since_retrain" in d.missing

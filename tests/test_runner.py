@@ -303,6 +303,34 @@ def test_performance_baseline_is_the_champions_first_served_batches(tmp_path, po
     assert keeper.state()["previous_metric"] == pytest.approx(values[-1])
 
 
+def test_drop_since_retrain_keeps_its_baseline_across_updates_until_a_retrain(tmp_path):
+    policy_file = drift_policy(
+        tmp_path,
+        ("rules:\n", "rules:\n  - name: every-4\n    when: batches_since_retrain >= 4\n    action: retrain\n"),
+        ("fallback: none", "fallback: update"),
+        ("{enabled: true,", "{enabled: false,"),  # every candidate is promoted
+    )
+    batches = make_stream(6, seed=14)
+    keeper = init_keeper(tmp_path, policy_file, batches)
+    at_retrain = keeper.registry.get("champion").metrics["rmse"]
+    values = []
+    for i, b in enumerate(batches[1:5], start=1):
+        rec = keeper.step(b, html=False)
+        assert rec.promoted is not None and rec.action == ("retrain" if i == 4 else "warm_start")
+        ref = float(np.mean(values[:3])) if values else at_retrain
+        assert rec.decision["signals"]["drop_since_retrain"] == pytest.approx((rec.champion_metric["value"] - ref) / ref)
+        # performance_drop starts again with every promoted model: each champion here is fresh,
+        # so its baseline is its holdout value at promotion
+        assert rec.champion_metric["baseline"] == pytest.approx(rec.champion_metric["at_promotion"])
+        values.append(rec.champion_metric["value"])
+        if i < 4:
+            assert keeper.state()["retrain_baseline"] == pytest.approx(values[:3])  # updates do not reset it
+    assert keeper.state()["retrain_baseline"] == []  # the retrain at batch 4 does
+    rec = keeper.step(batches[5], html=False)
+    at_retrain = keeper.registry.get(rec.serving).metrics["rmse"]
+    assert rec.decision["signals"]["drop_since_retrain"] == pytest.approx((rec.champion_metric["value"] - at_retrain) / at_retrain)
+
+
 def test_gate_with_confidence_records_the_paired_test(tmp_path):
     policy_file = drift_policy(tmp_path, ("margin: 0.05}", "margin: 0.05, confidence: 0.9}"))
     batches = make_stream(3, seed=3, shift_at=1)

@@ -82,6 +82,7 @@ SIGNALS: dict[str, tuple[str, str]] = {
     "metric": ("number", "the serving model's metric on the newest labelled rows"),
     "performance_drop": ("number", "relative degradation of metric vs the champion's baseline (context.champion_metric); > 0 is worse"),
     "sustained_performance_drop": ("number", "the smaller performance_drop of this batch and the previous one (the same model on both)"),
+    "drop_since_retrain": ("number", "relative degradation of metric vs its level after the last retrain (kept across updates); > 0 is worse"),
     "rows": ("int", "rows in this batch"),
     "labelled_rows": ("int", "labelled rows in this batch"),
     "batches_since_retrain": ("int", "batches since the last retrain"),

@@ -212,7 +212,7 @@ _CONTEXT_TYPES: dict[str, Any] = {
     **dict.fromkeys(
         ("batches_since_retrain", "updates_since_retrain", "labelled_rows", "rows", "model_trees",
          "model_size_bytes", "consecutive_gate_refusals", "rows_since_retrain", "rows_at_retrain"), int),
-    **dict.fromkeys(("days_since_retrain", "champion_metric", "metric", "previous_metric"), (int, float)),
+    **dict.fromkeys(("days_since_retrain", "champion_metric", "metric", "previous_metric", "retrain_metric"), (int, float)),
     "can_rollback": bool,
 }
 _CONTEXT_WORDS = {int: "an integer", (int, float): "a finite number", bool: "true or false"}
@@ -235,6 +235,10 @@ class Context:
     a bounded multiple of one retrain on all the data, however long the history).
     ``previous_metric`` is the same model's metric on the previous labelled batch (``None``
     when the model changed since); with ``metric`` it gives ``sustained_performance_drop``.
+    ``retrain_metric`` is the reference value since the last retrain: the mean metric on the
+    first labelled batches served after it, kept across promoted updates (``champion_metric``
+    starts again with every new champion); with ``metric`` it gives ``drop_since_retrain``, how
+    far the updates have let the model fall behind the level a retrain reached.
     """
 
     batch_time: datetime | None = None
@@ -255,6 +259,7 @@ class Context:
     rows_since_retrain: int | None = None
     rows_at_retrain: int | None = None
     previous_metric: float | None = None
+    retrain_metric: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "batch_time", _aware("batch_time", self.batch_time))
@@ -591,6 +596,7 @@ def compute_signals(report: "DriftReport | None", policy: Policy, context: Conte
             performance_drop(metric, context.champion_metric, metric_name),
             performance_drop(context.previous_metric, context.champion_metric, metric_name),
         ),
+        "drop_since_retrain": performance_drop(metric, context.retrain_metric, metric_name),
         "rows": context.rows if context.rows is not None else (rep.current_rows if rep is not None and rep.current_rows else None),
         "labelled_rows": context.labelled_rows
         if context.labelled_rows is not None

@@ -196,6 +196,7 @@ class _State:
     consecutive_gate_refusals: int = 0
     baseline: list[float] = field(default_factory=list)  # champion's metric on its first served batches
     previous_metric: float | None = None  # champion's metric on the previous labelled batch
+    retrain_baseline: list[float] = field(default_factory=list)  # metric on the first batches after the last retrain
     rows_at_retrain: int = 0  # rows the last retrain (or init) trained on
     rows_since_retrain: int = 0  # labelled rows that arrived since
     runs: list[str] = field(default_factory=list)
@@ -534,6 +535,7 @@ class Keeper:
             rows_since_retrain=state.rows_since_retrain + newly_labelled,
             rows_at_retrain=state.rows_at_retrain or None,
             previous_metric=state.previous_metric,
+            retrain_metric=_baseline(state, champ_v.metrics.get(metric.name), since_retrain=True),
         )
         decision = decide(report, policy, ctx)
         record = RunRecord(
@@ -568,6 +570,8 @@ class Keeper:
             new_state.previous_metric = float(current_value)
             if len(new_state.baseline) < BASELINE_BATCHES:
                 new_state.baseline.append(float(current_value))
+            if len(new_state.retrain_baseline) < BASELINE_BATCHES:
+                new_state.retrain_baseline.append(float(current_value))
         new_state.last_batch_time = _iso(batch_time) if batch_time is not None else state.last_batch_time
         if action in TRAINING_ACTIONS:
             t = time.perf_counter()
@@ -577,7 +581,7 @@ class Keeper:
             v = self.registry.rollback(reason=str(decision))
             record.serving = v.version
             new_state.consecutive_gate_refusals = 0
-            new_state.baseline, new_state.previous_metric = [], None
+            new_state.baseline, new_state.previous_metric, new_state.retrain_baseline = [], None, []
         if decision.action == "none" and report is not None and report.dataset_drift and getattr(decision, "guards", None):
             record.needs_attention.append("dataset drift, but the policy's guards allowed no action")
 
@@ -791,6 +795,7 @@ class Keeper:
                 state.updates_since_retrain = 0
                 state.rows_at_retrain = len(train) + len(holdout)
                 state.rows_since_retrain = 0
+                state.retrain_baseline = []  # the retrained model sets the level updates must keep
             else:
                 state.updates_since_retrain += 1
         else:
@@ -862,13 +867,16 @@ def _seq_for_rows(meta: list[dict[str, Any]], rows: int | None) -> int:
 BASELINE_BATCHES = 3
 
 
-def _baseline(state: _State, at_promotion: float | None) -> float | None:
+def _baseline(state: _State, at_promotion: float | None, since_retrain: bool = False) -> float | None:
     """The champion's reference metric for ``performance_drop``: its mean metric on the first
     (up to ``BASELINE_BATCHES``) labelled batches it served — out of sample, unlike the gate
     holdout, whose rows sit right next to the training rows in time and flatter the model.
-    Until it has served a labelled batch, the holdout value at promotion."""
-    if state.baseline:
-        return float(np.mean(state.baseline))
+    Until it has served a labelled batch, the holdout value at promotion. ``since_retrain``:
+    the same for ``drop_since_retrain``, over the first batches served after the last retrain
+    (promoted updates do not reset it)."""
+    values = state.retrain_baseline if since_retrain else state.baseline
+    if values:
+        return float(np.mean(values))
     return at_promotion
 
 
