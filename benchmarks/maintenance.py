@@ -16,10 +16,14 @@ Errors are MAE (regression) and error rate (classification), lower is better, sc
 batch by the serving model before it learns from it; each policy decides with its own metric.
 
 Printed per dataset: every policy's mean error and training CPU, then the goal check of the
-default policy against ``always-retrain``: error ratio ≤ 1.02 at ≤ 20 % of the training CPU.
+default policy against ``always-retrain``: error ratio ≤ 1.02 at ≤ 20 % of the training CPU
+(and the ratios of every other policy). ``--breakdown`` adds each policy's training CPU by
+action and rule (e.g. how much the performance-drop retrains cost). Latest numbers and what was
+tried: ``benchmarks/RESULTS.md``.
 
 Run:  .venv/bin/python benchmarks/maintenance.py [--datasets bike kc elec2 lending]
           [--policies default always-retrain never periodic] [--quick] [--jobs 2] [--json out.json]
+          [--breakdown]
 ``--quick`` keeps the first 40 % of each dataset. ``--policy FILE`` benchmarks another default.
 """
 
@@ -104,7 +108,19 @@ def ratios(d: dict[str, Any], name: str, base: str = "always-retrain") -> tuple[
     return a["mean_error"] / b["mean_error"], a["train_cpu_s"] / max(b["train_cpu_s"], 1e-9)
 
 
-def print_table(results: list[dict[str, Any]], primary: str) -> None:
+def cpu_breakdown(p: dict[str, Any]) -> str:
+    """Training CPU of one policy by (action, rule), largest first: where the budget goes."""
+    parts: dict[tuple[str, str], list[float]] = {}
+    for b in p.get("per_batch", []):
+        if b.get("train_cpu_s"):
+            acc = parts.setdefault((b["action"], b.get("rule") or "-"), [0, 0.0])
+            acc[0] += 1
+            acc[1] += b["train_cpu_s"]
+    items = sorted(parts.items(), key=lambda kv: -kv[1][1])
+    return ", ".join(f"{a} by {r} {n}× {s:.2f} s" for (a, r), (n, s) in items) or "no training"
+
+
+def print_table(results: list[dict[str, Any]], primary: str, breakdown: bool = False) -> None:
     print(f"{'dataset':8} {'policy':16} {'metric':10} {'mean error':>11} {'train CPU s':>12} {'retrains':>9} {'updates':>8} {'refused':>8} {'trees':>6}")
     for d in results:
         for p in d["policies"]:
@@ -113,6 +129,14 @@ def print_table(results: list[dict[str, Any]], primary: str) -> None:
                 continue
             print(f"{d['dataset']:8} {p['name']:16} {d['metric']:10} {p['mean_error']:11.4g} {p['train_cpu_s']:12.2f} "
                   f"{p['retrains']:9d} {p['updates']:8d} {p['gate_refusals']:8d} {str(p['model_trees']):>6}")
+        for p in d["policies"]:
+            r = ratios(d, p["name"])
+            if r and p["name"] not in (primary, "always-retrain"):
+                print(f"{d['dataset']:8} {p['name']} vs always-retrain: error ×{r[0]:.3f}, training CPU ×{r[1]:.3f}")
+        if breakdown:
+            for p in d["policies"]:
+                if "error" not in p:
+                    print(f"{d['dataset']:8} {p['name']} training CPU: {cpu_breakdown(p)}")
         r = ratios(d, primary)
         if r:
             ok = r[0] <= GOAL_ERROR and r[1] <= GOAL_CPU
@@ -130,13 +154,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--quick", action="store_true", help="first 40%% of each dataset")
     ap.add_argument("--jobs", type=int, default=2, help="datasets run in parallel processes")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--breakdown", action="store_true", help="also print each policy's training CPU by action and rule")
     args = ap.parse_args(argv)
     policies = [args.policy if (p == "default" and args.policy) else p for p in args.policies]
     t = time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as ex:
         futs = [ex.submit(run_one, n, policies, args.quick) for n in args.datasets]
         results = [f.result() for f in futs]
-    print_table(results, results[0]["policies"][0]["name"])
+    print_table(results, results[0]["policies"][0]["name"], breakdown=args.breakdown)
     print(f"total wall {time.perf_counter() - t:.0f} s")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=str))
