@@ -465,3 +465,38 @@ def test_drop_since_retrain_compares_with_the_level_after_the_last_retrain():
     assert d.action == "none" and d.signals["drop_since_retrain"] == pytest.approx(0.1 / 0.9)
     d = decide(None, pol, Context(task="regression", metric=0.5))
     assert d.action == "none" and "drop_since_retrain" in d.missing
+
+
+def test_gate_overrides_per_action():
+    from driftkeeper.policy import policy_from_text
+
+    pol = policy_from_text(
+        "name: g\nfallback: none\ngate:\n  margin: 0.01\n  confidence: 0.8\n"
+        "  retrain: {margin: 0.0, confidence: 0.9}\n  update: {confidence: null}\n"
+    )
+    assert pol.gate.for_action("retrain") == (0.0, 0.9)
+    for action in ("warm_start", "online_update", "update"):
+        assert pol.gate.for_action(action) == (0.01, None)  # margin inherited, the test turned off
+    plain = policy_from_text("name: g\nfallback: none\ngate: {margin: 0.02, retrain: {confidence: 0.95}}\n")
+    assert plain.gate.for_action("retrain") == (0.02, 0.95) and plain.gate.for_action("warm_start") == (0.02, None)
+    # the policy's gate_passes uses the candidate's action: 10% worse is refused for an update,
+    # passed for a retrain when 5 noisy rows cannot show it is worse with 90% confidence
+    champ, cand = np.array([1.0, 2.0, 0.5, 3.0, 1.5]), np.array([2.0, 1.0, 1.5, 2.5, 1.6])
+    kw = dict(champion_losses=champ, candidate_losses=cand)
+    assert pol.gate_passes(float(champ.mean()), float(cand.mean()), "regression", action="warm_start", **kw)[0] is False
+    assert pol.gate_passes(float(champ.mean()), float(cand.mean()), "regression", action="retrain", **kw)[0] is True
+    text = pol.describe()
+    assert "retrained candidates: margin 0, refused only when worse with 90% confidence" in text
+    assert "updated candidates: margin 0.01, plain comparison" in text
+
+
+@pytest.mark.parametrize("gate, message", [
+    ("{retrain: {confidance: 0.9}}", r"<string>:3: unknown key 'confidance' in gate\.retrain \(did you mean 'confidence'\?\)$"),
+    ("{update: {confidence: 1.5}}", r"<string>:3: gate\.update\.confidence: must be < 1, got 1\.5$"),
+    ("{retrain: 0.9}", r"<string>:3: gate\.retrain: expected a mapping, got 0\.9$"),
+])
+def test_gate_override_errors_name_the_key(gate, message):
+    from driftkeeper.policy import policy_from_text
+
+    with pytest.raises(PolicyError, match=message):
+        policy_from_text(f"name: g\nfallback: none\ngate: {gate}\n")

@@ -341,6 +341,20 @@ def test_gate_with_confidence_records_the_paired_test(tmp_path):
     assert rec.gate["passed"] == rec.gate["explanation"].startswith("gate passed")
 
 
+@pytest.mark.parametrize("fallback, confidence, margin", [("retrain", 0.9, 0.0), ("update", None, 0.05)])
+def test_gate_uses_the_settings_of_the_candidates_action(tmp_path, fallback, confidence, margin):
+    policy_file = drift_policy(
+        tmp_path, ("fallback: none", f"fallback: {fallback}"),
+        ("margin: 0.05}", "margin: 0.05, retrain: {margin: 0.0, confidence: 0.9}}"),
+    )
+    batches = make_stream(2, seed=3)
+    keeper = init_keeper(tmp_path, policy_file, batches)
+    rec = keeper.step(batches[1], html=False)
+    assert rec.action == ("retrain" if fallback == "retrain" else "warm_start")
+    assert rec.gate["confidence"] == confidence and rec.gate["margin"] == margin
+    assert ("confidence" in rec.gate["explanation"]) == (confidence is not None)
+
+
 def test_update_relearn_batches_adds_the_newest_learned_batches_in_time_order(tmp_path):
     policy_file = drift_policy(tmp_path, ("    rounds: 5\n", "    rounds: 5\n    relearn_batches: 1\n"))
     batches = make_stream(4, seed=3, shift_at=1)

@@ -422,12 +422,35 @@ class Holdout(_Strict):
         return self
 
 
+class GateOverride(_Strict):
+    """``gate.retrain`` / ``gate.update``: margin and confidence for one kind of candidate
+    (a key left out keeps the gate's own value; ``confidence: null`` turns the test off)."""
+
+    margin: float | None = Field(None, gt=-1, le=1)
+    confidence: float | None = Field(None, ge=0.5, lt=1)
+
+
 class Gate(_Strict):
     enabled: bool = True
     metric: str | None = None
     holdout: Holdout = Holdout(fraction=0.2)
     margin: float = Field(0.0, gt=-1, le=1)
     confidence: float | None = Field(None, ge=0.5, lt=1)
+    retrain: GateOverride | None = None
+    update: GateOverride | None = None
+
+    def for_action(self, action: str) -> tuple[float, float | None]:
+        """(margin, confidence) for a candidate made by ``action``: ``retrain`` uses
+        ``gate.retrain``, every update style (warm_start, online_update, update) ``gate.update``,
+        each key falling back to the gate's own."""
+        margin, confidence = self.margin, self.confidence
+        override = self.retrain if action == "retrain" else self.update
+        if override is not None:
+            if "margin" in override.model_fields_set and override.margin is not None:
+                margin = override.margin
+            if "confidence" in override.model_fields_set:
+                confidence = override.confidence
+        return margin, confidence
 
     @field_validator("metric")
     @classmethod

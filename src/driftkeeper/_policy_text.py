@@ -72,6 +72,11 @@ def describe(policy: "Policy") -> str:
                 f"the champion's (margin {gate.margin:g}) with {gate.confidence:.0%} confidence (paired t-test on "
                 f"per-row losses); otherwise it is promoted"
             )
+        for kind, label in (("retrain", "retrained"), ("update", "updated")):
+            if getattr(gate, kind) is not None:
+                margin, confidence = gate.for_action(kind)
+                how = f"refused only when worse with {confidence:.0%} confidence" if confidence is not None else "plain comparison"
+                lines.append(f"  {label} candidates: margin {margin:g}, {how}")
     else:
         lines.append("gate: off (every candidate is promoted)")
     return "\n".join(lines)

@@ -411,7 +411,9 @@ class Policy:
     """A validated policy. ``spec`` is the parsed file; the properties are what the runner reads.
 
     ``metric`` (may be ``auto``: rmse / log_loss), ``monitor`` (dict of Monitor settings),
-    ``gate`` (``enabled``, ``metric``, ``holdout.rows`` / ``holdout.fraction``, ``margin``),
+    ``gate`` (``enabled``, ``metric``, ``holdout.rows`` / ``holdout.fraction``, ``margin``,
+    ``confidence``; ``gate.for_action(action)`` gives the margin and confidence for a candidate
+    of that action, with the ``gate.retrain`` / ``gate.update`` overrides applied),
     ``guards``, ``rules``, ``fallback``.
     """
 
@@ -470,12 +472,14 @@ class Policy:
         """``guards.min_rows`` (1 when unset): the fewest labelled rows any training may use."""
         return max(1, self.spec.guards.min_rows or 1)
 
-    def gate_passes(self, champion_value: float | None, candidate_value: float | None, task: str | None = None, **losses: Any) -> tuple[bool, str]:
-        """:func:`gate_passes` with this policy's gate metric, margin and confidence (the
-        paired test needs per-row losses: pass ``champion_losses`` / ``candidate_losses``)."""
+    def gate_passes(self, champion_value: float | None, candidate_value: float | None, task: str | None = None,
+                    action: str = "retrain", **losses: Any) -> tuple[bool, str]:
+        """:func:`gate_passes` with this policy's gate metric and the margin and confidence for a
+        candidate made by ``action`` (the paired test needs per-row losses: pass
+        ``champion_losses`` / ``candidate_losses``)."""
         metric = self.gate_metric if self.gate_metric != "auto" or task is None else AUTO_METRIC[task]
-        return gate_passes(champion_value, candidate_value, metric, self.spec.gate.margin,
-                           confidence=self.spec.gate.confidence, **losses)
+        margin, confidence = self.spec.gate.for_action(action)
+        return gate_passes(champion_value, candidate_value, metric, margin, confidence=confidence, **losses)
 
     def params_for(self, action: str, rule: ActionSpec | None = None) -> dict[str, Any]:
         """Resolved parameters of ``action`` (built-in < defaults < retrain/update < rule)."""

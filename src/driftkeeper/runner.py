@@ -732,17 +732,17 @@ class Keeper:
             from .policy import gate_passes
 
             Xh, yh = spec.features_frame(holdout), spec.target_values(holdout[spec.target])
-            confidence = getattr(gate_cfg, "confidence", None)
+            margin, confidence = gate_cfg.for_action(action)
             champ_value, champ_losses = evaluate_rows(metric, champ, Xh, yh)
             cand_value, cand_losses = evaluate_rows(metric, candidate, Xh, yh)
-            passed, explanation = gate_passes(champ_value, cand_value, metric.name, gate_cfg.margin, confidence=confidence,
+            passed, explanation = gate_passes(champ_value, cand_value, metric.name, margin, confidence=confidence,
                                               champion_losses=champ_losses, candidate_losses=cand_losses)
             record.gate = {
                 "metric": metric.name,
                 "rows": len(holdout),
                 "champion": champ_value,
                 "candidate": cand_value,
-                "margin": gate_cfg.margin,
+                "margin": margin,
                 "confidence": confidence,
                 "passed": bool(passed),
                 "explanation": explanation,
