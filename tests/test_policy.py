@@ -417,7 +417,10 @@ def test_policy_gate_and_monitor_config():
     assert p.gate.enabled and p.gate.holdout.fraction == 0.2 and p.gate.holdout.rows is None
     assert p.gate.margin == 0.01 and p.gate_metric == "auto"
     assert (p.gate.holdout_rows, p.gate.holdout_fraction, p.min_training_rows()) == (None, 0.2, 100)
-    assert p.gate_passes(10.0, 10.05, task="regression")[0]
+    assert p.gate_passes(10.0, 10.05, task="regression")[0]  # the gate's own margin 0.01
+    assert p.gate_passes(10.0, 10.05, task="regression", action="warm_start")[0]
+    assert not p.gate_passes(10.0, 10.05, task="regression", action="retrain")[0]  # margin 0, no losses: plain
+    assert p.gate.for_action("retrain") == (0.0, 0.9) and p.gate.for_action(None) == (0.01, None)
     assert p.monitor_kwargs() == {"drift_share": 0.5}
     q = policy_from_text("monitor: {method: {a: psi}, threshold: 0.2, drift_share: 0.3}\nfallback: none\n")
     assert q.monitor_kwargs() == {"method": {"a": "psi"}, "threshold": 0.2, "drift_share": 0.3}

@@ -439,12 +439,12 @@ class Gate(_Strict):
     retrain: GateOverride | None = None
     update: GateOverride | None = None
 
-    def for_action(self, action: str) -> tuple[float, float | None]:
+    def for_action(self, action: str | None) -> tuple[float, float | None]:
         """(margin, confidence) for a candidate made by ``action``: ``retrain`` uses
         ``gate.retrain``, every update style (warm_start, online_update, update) ``gate.update``,
-        each key falling back to the gate's own."""
+        each key falling back to the gate's own; ``None`` gives the gate's own."""
         margin, confidence = self.margin, self.confidence
-        override = self.retrain if action == "retrain" else self.update
+        override = None if action is None else self.retrain if action == "retrain" else self.update
         if override is not None:
             if "margin" in override.model_fields_set and override.margin is not None:
                 margin = override.margin

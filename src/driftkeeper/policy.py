@@ -473,9 +473,10 @@ class Policy:
         return max(1, self.spec.guards.min_rows or 1)
 
     def gate_passes(self, champion_value: float | None, candidate_value: float | None, task: str | None = None,
-                    action: str = "retrain", **losses: Any) -> tuple[bool, str]:
+                    action: str | None = None, **losses: Any) -> tuple[bool, str]:
         """:func:`gate_passes` with this policy's gate metric and the margin and confidence for a
-        candidate made by ``action`` (the paired test needs per-row losses: pass
+        candidate made by ``action`` (``None``: the gate's own, without the ``gate.retrain`` /
+        ``gate.update`` overrides; the paired test needs per-row losses: pass
         ``champion_losses`` / ``candidate_losses``)."""
         metric = self.gate_metric if self.gate_metric != "auto" or task is None else AUTO_METRIC[task]
         margin, confidence = self.spec.gate.for_action(action)
