@@ -446,9 +446,9 @@ class Gate(_Strict):
         margin, confidence = self.margin, self.confidence
         override = None if action is None else self.retrain if action == "retrain" else self.update
         if override is not None:
-            if "margin" in override.model_fields_set and override.margin is not None:
+            if override.margin is not None:
                 margin = override.margin
-            if "confidence" in override.model_fields_set:
+            if "confidence" in override.model_fields_set:  # an explicit null turns the test off
                 confidence = override.confidence
         return margin, confidence
 
