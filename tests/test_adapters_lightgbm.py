@@ -139,7 +139,7 @@ def test_params_dict_and_deterministic_settings():
     ("options", "message"),
     [
         ({"update_rounds": 0}, "The 'update_rounds' parameter of LightGBMAdapter must be an int in the range [1, inf). Got 0 instead."),
-        ({"update_mode": "grow"}, "The 'update_mode' parameter of LightGBMAdapter must be a str among {'continue', 'refit'}. Got 'grow' instead."),
+        ({"update_mode": "grow"}, "The 'update_mode' parameter of LightGBMAdapter must be a str among {'continue', 'correct', 'refit'}. Got 'grow' instead."),
         ({"replay_fraction": 1.0}, "The 'replay_fraction' parameter of LightGBMAdapter must be a float in the range [0.0, 1.0). Got 1.0 instead."),
         ({"max_trees": 0}, "The 'max_trees' parameter of LightGBMAdapter must be an int in the range [1, inf) or None. Got 0 instead."),
         ({"refit_decay_rate": 2}, "The 'refit_decay_rate' parameter of LightGBMAdapter must be a float in the range [0.0, 1.0]. Got 2 instead."),
@@ -213,3 +213,108 @@ def test_updated_booster_keeps_no_training_data_and_copies_exactly():
     np.testing.assert_array_equal(loaded.predict(X), a.predict(X))
     np.testing.assert_array_equal(twin.predict(X), a.predict(X))
     assert a.n_trees == 35
+
+
+def test_correct_mode_replaces_one_correction_booster_and_predicts_base_plus_correction():
+    X, y = cat_data()
+    Xn, yn = cat_data(seed=1, shift=3.0)
+    adapter = reg(update_mode="correct").fit(X, y)
+    base = adapter.booster_
+    before = adapter.predict(Xn)
+    adapter.update(Xn, yn)
+    assert adapter.booster_ is base and len(adapter.corrections_) == 1
+    assert adapter.n_trees == 25  # base 20 + a 5-tree correction
+    first = adapter.corrections_[0]
+    # the prediction is the base raw score plus the correction's, which learned the shift
+    matrix = adapter._matrix(adapter.schema_.align(Xn))
+    np.testing.assert_allclose(adapter.predict(Xn), base.predict(matrix) + first.predict(matrix, raw_score=True))
+    assert np.abs(adapter.predict(Xn) - yn).mean() < 0.75 * np.abs(before - yn).mean()
+    adapter.update(Xn, yn, rounds=3)  # replaces, never piles up
+    assert adapter.n_trees == 23 and len(adapter.corrections_) == 1 and adapter.corrections_[0] is not first
+    # continue on a corrected model adds one more correction; refit and fit start over
+    adapter.update_mode = "continue"
+    adapter.update(Xn, yn, rounds=2)
+    assert adapter.n_trees == 25 and len(adapter.corrections_) == 2
+    adapter.update_mode = "refit"
+    adapter.update(Xn, yn)
+    assert adapter.n_trees == 20 and adapter.corrections_ == []
+    adapter.update_mode = "correct"
+    adapter.update(Xn, yn).fit(X, y)
+    assert adapter.n_trees == 20 and adapter.corrections_ == []
+
+
+def test_correct_mode_classifiers_keep_probabilities_consistent():
+    X, y = cat_data()
+    Xn, yn = cat_data(seed=1, shift=4.0)
+    for labels, new_labels in [(y > 0, yn > 0), (np.digitize(y, [-2.0, 2.0]), np.digitize(yn, [-2.0, 2.0]))]:
+        adapter = LightGBMAdapter(lgb.LGBMClassifier(n_estimators=10, num_leaves=7, min_child_samples=5), update_rounds=5,
+                                  update_mode="correct", num_threads=1).fit(X, labels)
+        k = len(adapter.classes_)
+        plain = LightGBMAdapter(lgb.LGBMClassifier(n_estimators=10, num_leaves=7, min_child_samples=5), num_threads=1).fit(X, labels)
+        np.testing.assert_allclose(adapter.predict_proba(Xn), plain.predict_proba(Xn))  # no correction yet: identical
+        before = (adapter.predict(Xn) == new_labels).mean()
+        adapter.update(Xn, new_labels)
+        proba = adapter.predict_proba(Xn)
+        assert proba.shape == (len(Xn), k) and adapter.n_trees == 10 * (1 if k == 2 else k) + 5 * (1 if k == 2 else k)
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+        np.testing.assert_array_equal(adapter.predict(Xn), adapter.classes_[np.argmax(proba, axis=1)])
+        assert (adapter.predict(Xn) == new_labels).mean() > before  # the correction learned the shifted labels
+
+
+def test_correct_mode_base_score_cache_is_exact_and_reset_by_a_base_change():
+    import pickle
+
+    X, y = cat_data()
+    Xn, yn = cat_data(seed=1, shift=3.0)
+    Xn = pd.concat([Xn, Xn.iloc[:20]], ignore_index=True)  # duplicated rows share one key
+    yn = pd.concat([yn, yn.iloc[:20]], ignore_index=True)
+    cached = reg(update_mode="correct").fit(X, y)
+    cached.update(Xn.iloc[:200], yn.iloc[:200])
+    assert len(cached.base_cache_[0]) == 200
+    cached.update(Xn, yn)  # 200 rows come from the cache
+    assert len(cached.base_cache_[0]) == len(Xn) - 20
+    fresh = pickle.loads(pickle.dumps(reg(update_mode="correct").fit(X, y)))
+    fresh.update(Xn, yn)
+    np.testing.assert_array_equal(cached.predict(Xn), fresh.predict(Xn))
+    assert len(pickle.loads(pickle.dumps(cached)).base_cache_[0]) == len(Xn) - 20
+    cached.update_mode = "refit"
+    cached.update(Xn, yn)
+    assert not hasattr(cached, "base_cache_")
+
+
+def test_correct_mode_needs_an_objective_with_a_known_link_and_respects_max_trees():
+    X, y = cat_data()
+    adapter = LightGBMAdapter({"objective": "cross_entropy_lambda", "num_iterations": 5}, update_mode="correct",
+                              num_threads=1).fit(X, (y > 0).astype(float))
+    with pytest.raises(ConfigError, match="update_mode='correct' supports .* got objective 'cross_entropy_lambda': use update_mode='continue'"):
+        adapter.update(X, (y > 0).astype(float))
+    assert adapter.corrections_ == [] and adapter.n_updates_ == 0
+    capped = reg(update_mode="correct", max_trees=24).fit(X, y)
+    with pytest.raises(ModelSizeError, match="from 20 to 25 trees, past max_trees=24"):
+        capped.update(X, y)
+    capped.update(X, y, rounds=4)
+    capped.update(X, y, rounds=4)  # replacing the correction keeps the model at 24 trees
+    assert capped.n_trees == 24
+
+
+def test_predictions_use_the_models_thread_count(monkeypatch):
+    X, y = cat_data()
+    seen = []
+    original = lgb.Booster.predict
+
+    def spy(self, data, *args, **kwargs):
+        seen.append(kwargs.get("num_threads"))
+        return original(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(lgb.Booster, "predict", spy)
+    one = LightGBMAdapter(lgb.LGBMRegressor(n_estimators=5, n_jobs=1), update_mode="correct").fit(X, y)
+    one.predict(X)
+    one.update(X, y, rounds=2)
+    one.predict(X)
+    assert seen and set(seen) == {1}  # plain, base-score and corrected predictions alike
+    seen.clear()
+    LightGBMAdapter(lgb.LGBMRegressor(n_estimators=5), num_threads=2).fit(X, y).predict(X)
+    assert seen == [2]
+    seen.clear()
+    LightGBMAdapter(lgb.LGBMRegressor(n_estimators=5)).fit(X, y).predict(X)
+    assert seen == [None]  # no setting: LightGBM's own default

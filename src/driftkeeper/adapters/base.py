@@ -83,6 +83,16 @@ class ModelAdapter(abc.ABC):
         return ("rounds", "replay_fraction") if self.supports_update else ()
 
     @property
+    def update_relearns_window(self) -> bool:
+        """True when :meth:`update` re-learns the rows it is given in place of its previous update.
+
+        (LightGBM's ``update_mode="correct"``.) The runner then does not feed the gate's holdout
+        rows as an extra update after a candidate passes: the next update gets them again with
+        the policy's ``relearn_batches``.
+        """
+        return False
+
+    @property
     def is_fitted(self) -> bool:
         """True once :meth:`fit` has run."""
         return hasattr(self, "schema_")

@@ -15,6 +15,16 @@ down the "not in any learned category" branch of each categorical split.
 grows by exactly ``rounds`` (× n_classes for multiclass; fewer only when LightGBM finds no split and
 stops). ``update_mode="refit"`` keeps the tree structure and refits leaf values
 (``Booster.refit``, ``decay_rate=refit_decay_rate``); ``n_trees`` is unchanged.
+
+``update_mode="correct"`` leaves the fitted booster alone and trains a fresh *correction* booster of
+``rounds`` trees on the batch, starting from the fitted booster's raw scores (LightGBM
+``init_score``): the model predicts ``link(base raw score + correction raw score)``. Each correct
+update *replaces* the previous correction, so the model never grows past ``base + rounds`` trees
+and an old adaptation cannot pile up: pass the newest rows that matter (the runner's
+``relearn_batches``), not only the newest batch. It is the cheap update of the default policy
+(``benchmarks/RESULTS.md``). ``continue`` on a corrected model adds one more correction booster
+(started from the whole model's raw scores); ``refit`` refits the base booster and drops the
+corrections (the refit re-estimates every leaf on the new rows); ``fit`` starts over without any.
 """
 
 from __future__ import annotations
@@ -38,6 +48,16 @@ _CLASSIFICATION = {"binary", "multiclass", "softmax", "multiclassova", "multicla
 _RANKING = {"lambdarank", "rank_xendcg", "xendcg", "xe_ndcg", "xe_ndcg_mart", "xendcg_mart"}
 _SEED_KEYS = ("seed", "random_seed", "random_state")
 _THREAD_KEYS = ("num_threads", "num_thread", "nthread", "nthreads", "n_jobs")
+_MODES = ("continue", "refit", "correct")
+_BASE_CACHE_ROWS = 20_000  # rows whose base raw scores a corrected model keeps (see _cached_base_raw)
+# How each objective turns a raw score into a prediction, for models with a correction booster
+# (whose prediction is link(sum of raw scores)); objectives missing here cannot be corrected.
+_IDENTITY = {"regression", "regression_l2", "l2", "mean_squared_error", "mse", "l2_root", "root_mean_squared_error",
+             "rmse", "regression_l1", "l1", "mean_absolute_error", "mae", "huber", "fair", "quantile", "mape",
+             "mean_absolute_percentage_error"}
+_EXP = {"poisson", "gamma", "tweedie"}
+_SIGMOID = {"binary", "cross_entropy", "xentropy", "multiclassova", "multiclass_ova", "ova", "ovr"}
+_SOFTMAX = {"multiclass", "softmax"}
 
 
 class LightGBMAdapter(ModelAdapter):
@@ -46,7 +66,7 @@ class LightGBMAdapter(ModelAdapter):
     Parameters (keyword-only after ``model``): ``update_rounds`` (trees per update, default 50),
     ``update_learning_rate`` (None: the model's learning rate), ``replay_fraction`` (default 0.0),
     ``replay_size`` (reservoir capacity, default 10_000 rows; 0 disables), ``update_mode``
-    ("continue" | "refit"), ``refit_decay_rate`` (weight of the old leaf values in a refit),
+    ("continue" | "refit" | "correct"), ``refit_decay_rate`` (weight of the old leaf values in a refit),
     ``max_trees`` (cap; an update past it raises ModelSizeError), ``num_threads`` (None: LightGBM's
     default or the model's own setting), ``random_state`` (seed when the model sets none).
     """
@@ -74,7 +94,7 @@ class LightGBMAdapter(ModelAdapter):
         owner = type(self).__name__
         check_int(owner, "update_rounds", self.update_rounds, low=1)
         check_float(owner, "update_learning_rate", self.update_learning_rate, low=0.0, closed="neither", allow_none=True)
-        check_options(owner, "update_mode", self.update_mode, ("continue", "refit"))
+        check_options(owner, "update_mode", self.update_mode, _MODES)
         check_float(owner, "refit_decay_rate", self.refit_decay_rate, low=0.0, high=1.0)
         check_int(owner, "max_trees", self.max_trees, low=1, allow_none=True)
         check_int(owner, "num_threads", self.num_threads, low=1, allow_none=True)
@@ -147,10 +167,17 @@ class LightGBMAdapter(ModelAdapter):
         return ("rounds", "learning_rate", "replay_fraction")
 
     @property
+    def update_relearns_window(self) -> bool:
+        """True in ``update_mode="correct"``: each update replaces the previous correction."""
+        return self.update_mode == "correct"
+
+    @property
     def n_trees(self) -> int | None:
-        """``Booster.num_trees()`` (rounds × n_classes for multiclass); None before fit."""
+        """``Booster.num_trees()`` (rounds × n_classes for multiclass) plus the correction boosters'; None before fit."""
         booster = getattr(self, "booster_", None)
-        return None if booster is None else int(booster.num_trees())
+        if booster is None:
+            return None
+        return int(booster.num_trees()) + sum(int(c.num_trees()) for c in getattr(self, "corrections_", ()))
 
     @property
     def estimator(self) -> str:
@@ -166,7 +193,10 @@ class LightGBMAdapter(ModelAdapter):
 
     def _model_object(self) -> Any:
         booster = getattr(self, "booster_", None)
-        return self.model if booster is None else booster
+        if booster is None:
+            return self.model
+        corrections = getattr(self, "corrections_", None)
+        return (booster, *corrections) if corrections else booster
 
     def _describe_params(self) -> dict[str, Any]:
         params = dict(getattr(self, "params_", None) or self._base_params()[0])
@@ -174,7 +204,7 @@ class LightGBMAdapter(ModelAdapter):
         return fmt_json(params)
 
     def _clear_fitted(self) -> None:
-        for name in ("booster_", "params_", "categorical_indices_", "lgb_feature_names_"):
+        for name in ("booster_", "corrections_", "base_cache_", "params_", "categorical_indices_", "lgb_feature_names_"):
             self.__dict__.pop(name, None)
 
     # ------------------------------------------------------------ data
@@ -189,6 +219,9 @@ class LightGBMAdapter(ModelAdapter):
 
     def _matrix(self, X: pd.DataFrame) -> np.ndarray:
         """Float matrix: numeric columns as floats, categoricals as fitted codes (unseen/missing → NaN)."""
+        dtypes = list(X.dtypes)
+        if all(pd.api.types.is_numeric_dtype(d) and not isinstance(d, pd.CategoricalDtype) for d in dtypes):
+            return X.to_numpy(dtype=np.float64, na_value=np.nan)  # one block copy instead of a loop over columns
         out = np.empty(X.shape, dtype=np.float64)
         for j, name in enumerate(X.columns):
             col = X[name]
@@ -235,11 +268,15 @@ class LightGBMAdapter(ModelAdapter):
         self.lgb_feature_names_ = _safe_names(list(X.columns))
         self.params_ = params
         self.booster_ = lgb.train(params, self._dataset(X, y, params), num_boost_round=n_rounds)
+        self.corrections_ = []
 
     def _check_update_size(self, rounds: int) -> None:
+        if self.update_mode == "correct":
+            self._link()  # ConfigError for an objective a correction cannot be added to
         if self.update_mode == "refit" or self.max_trees is None:
             return
-        new_total = self.n_trees + rounds * self.params_.get("num_class", 1)
+        base = int(self.booster_.num_trees()) if self.update_mode == "correct" else self.n_trees
+        new_total = base + rounds * self.params_.get("num_class", 1)
         if new_total > self.max_trees:
             raise ModelSizeError(
                 f"update would grow {self._label()} from {self.n_trees} to {new_total} trees, past max_trees={self.max_trees}; retrain with fit() instead."
@@ -253,6 +290,8 @@ class LightGBMAdapter(ModelAdapter):
                 self._matrix(X), self._labels(y), decay_rate=self.refit_decay_rate,
                 feature_name=self.lgb_feature_names_, categorical_feature=self.categorical_indices_ or "auto",
             )
+            self.corrections_ = []  # the refit re-estimated every leaf on these rows
+            self.__dict__.pop("base_cache_", None)
             return
         params = dict(self.params_)
         lr = learning_rate if learning_rate is not None else self.update_learning_rate
@@ -260,22 +299,119 @@ class LightGBMAdapter(ModelAdapter):
             for key in ("eta", "shrinkage_rate"):
                 params.pop(key, None)
             params["learning_rate"] = lr
+        corrections = list(getattr(self, "corrections_", ()))
+        if self.update_mode == "correct" or corrections:
+            # a fresh booster on top of the current raw scores: replaces the corrections
+            # (correct) or adds one more (continue on an already corrected model)
+            matrix = self._matrix(X)
+            if self.update_mode == "correct":
+                corrections = []
+            init = self._cached_base_raw(matrix)
+            for booster in corrections:
+                init = init + booster.predict(matrix, raw_score=True, **self._predict_params())
+            dataset = lgb.Dataset(matrix, label=self._labels(y), init_score=init, feature_name=self.lgb_feature_names_,
+                                  categorical_feature=self.categorical_indices_ or "auto", params=params, free_raw_data=True)
+            booster = lgb.train(params, dataset, num_boost_round=rounds, keep_training_booster=True)
+            booster.free_dataset()
+            self.corrections_ = corrections + [booster]
+            return
         # keep_training_booster=True: the returned booster is usable as is. With False LightGBM
         # round-trips the whole model through its text format (model_to_string + parse) after
         # every call, which costs more than boosting a few rounds on a small batch.
+        self.__dict__.pop("base_cache_", None)  # the base booster changes
         self.booster_ = lgb.train(params, self._dataset(X, y, params), num_boost_round=rounds,
                                   init_model=self.booster_, keep_training_booster=True)
         self.booster_.free_dataset()  # drop the Python reference to the batch's Dataset
 
+    def _cached_base_raw(self, matrix: np.ndarray) -> np.ndarray:
+        """The base booster's raw scores on ``matrix``, from a cache of rows it already scored.
+
+        Correction updates get the newest rows *again* (the runner's ``relearn_batches``) while the
+        base booster does not change, so most of their base scores were computed by an earlier
+        update: rows are keyed by a 64-bit hash of their feature values and the newest
+        ``_BASE_CACHE_ROWS`` keys are kept with the model (a few hundred KB). Anything that changes
+        the base booster (fit, refit, a continue update without corrections) empties it.
+        """
+        keys = pd.util.hash_pandas_object(pd.DataFrame(matrix), index=False).to_numpy()
+        cached_keys, cached_raw = getattr(self, "base_cache_", (None, None))
+        if cached_keys is not None and len(cached_keys):
+            where = pd.Index(cached_keys).get_indexer(keys)
+        else:
+            where = np.full(len(keys), -1)
+        miss = where < 0
+        if not miss.any():
+            return cached_raw[where]
+        fresh = self.booster_.predict(matrix[miss], raw_score=True, **self._predict_params())
+        raw = np.empty((len(keys),) + fresh.shape[1:], dtype=np.float64)
+        raw[miss] = fresh
+        if (~miss).any():
+            raw[~miss] = cached_raw[where[~miss]]
+        new_keys, first = np.unique(keys[miss], return_index=True)
+        if cached_keys is None:
+            cached_keys, cached_raw = new_keys, fresh[first]
+        else:
+            cached_keys, cached_raw = np.concatenate([cached_keys, new_keys]), np.concatenate([cached_raw, fresh[first]])
+        self.base_cache_ = (cached_keys[-_BASE_CACHE_ROWS:], cached_raw[-_BASE_CACHE_ROWS:])
+        return raw
+
+    def _predict_params(self) -> dict[str, Any]:
+        """``num_threads`` for ``Booster.predict`` when the model sets a thread count.
+
+        LightGBM predicts on every core unless told otherwise, whatever the training params say;
+        and OpenMP threads left spinning after a parallel predict burn CPU in whatever runs next
+        (a one-thread update measured 2× its cost right after an all-core predict).
+        """
+        params = getattr(self, "params_", None) or {}
+        for key in _THREAD_KEYS:
+            value = params.get(key)
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                return {"num_threads": value}
+        return {}
+
+    def _raw(self, matrix: np.ndarray, corrections: list[Any]) -> np.ndarray:
+        """Sum of the raw scores of the base booster and ``corrections`` ((n,) or (n, n_classes))."""
+        raw = self.booster_.predict(matrix, raw_score=True, **self._predict_params())
+        for booster in corrections:
+            raw = raw + booster.predict(matrix, raw_score=True, **self._predict_params())
+        return raw
+
+    def _link(self):
+        """The objective's raw-score → prediction transform (for corrected models)."""
+        objective = str(self.params_.get("objective", "regression"))
+        if objective in _IDENTITY:
+            return lambda raw: raw
+        if objective in _EXP:
+            return np.exp
+        if objective in _SIGMOID:
+            scale = float(self.params_.get("sigmoid", 1.0)) if objective == "binary" else 1.0
+            return lambda raw: 0.5 * (1.0 + np.tanh(0.5 * scale * raw))  # the logistic function, overflow-free
+        if objective in _SOFTMAX:
+            def softmax(raw: np.ndarray) -> np.ndarray:
+                e = np.exp(raw - raw.max(axis=1, keepdims=True))
+                return e / e.sum(axis=1, keepdims=True)
+            return softmax
+        raise ConfigError(
+            f"update_mode='correct' supports LightGBM objectives with a known link (regression, binary, multiclass, "
+            f"poisson, ...); got objective {objective!r}: use update_mode='continue'."
+        )
+
+    def _output(self, X: pd.DataFrame) -> np.ndarray:
+        """What ``Booster.predict`` returns (transformed scores), corrections included."""
+        matrix = self._matrix(X)
+        corrections = getattr(self, "corrections_", None)
+        if not corrections:
+            return self.booster_.predict(matrix, **self._predict_params())
+        return self._link()(self._raw(matrix, corrections))
+
     def _predict(self, X: pd.DataFrame) -> np.ndarray:
-        raw = self.booster_.predict(self._matrix(X))
+        raw = self._output(X)
         if self.task == "regression":
             return raw
         proba = self._to_proba(raw)
         return self.classes_[np.argmax(proba, axis=1)]
 
     def _predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        return self._to_proba(self.booster_.predict(self._matrix(X)))
+        return self._to_proba(self._output(X))
 
     def _to_proba(self, raw: np.ndarray) -> np.ndarray:
         if raw.ndim == 1:
