@@ -52,8 +52,16 @@ CASES = [
     # the default's fallback is a small update: every batch with enough labels is learned
     ("quiet", "default", report(0), ctx(metric=10.0, champion_metric=10.0), "warm_start", "fallback"),
     ("quiet-too-few-rows", "default", report(0), ctx(metric=10.0, champion_metric=10.0, labelled_rows=50), "none", "fallback"),
-    ("big-drop", "default", report(0), ctx(metric=13.5, champion_metric=10.0), "retrain", "performance-drop"),
-    ("drop-below-retrain", "default", report(0), ctx(metric=12.0, champion_metric=10.0), "warm_start", "moderate-drop-or-drift"),
+    # the default retrains on the drop since the last *retrain* (from its 4th batch on), not on
+    # the drop since the last promoted correction
+    ("big-drop", "default", report(0), ctx(metric=13.5, champion_metric=10.0, retrain_metric=10.0), "retrain", "drop-since-retrain"),
+    ("big-drop-3-batches-after-retrain", "default", report(0),
+     ctx(metric=13.5, champion_metric=10.0, retrain_metric=10.0, batches_since_retrain=3), "warm_start", "moderate-drop-or-drift"),
+    ("drop-since-correction-only", "default", report(0), ctx(metric=13.5, champion_metric=10.0, retrain_metric=12.0),
+     "warm_start", "moderate-drop-or-drift"),
+    ("drop-below-retrain", "default", report(0), ctx(metric=11.9, champion_metric=10.0, retrain_metric=10.0), "warm_start", "moderate-drop-or-drift"),
+    ("data-grown", "default", report(0), ctx(rows_since_retrain=500, rows_at_retrain=1000), "retrain", "data-grown"),
+    ("data-not-grown", "default", report(0), ctx(rows_since_retrain=499, rows_at_retrain=1000), "warm_start", "fallback"),
     ("concept-drift-no-feature-drift", "default", report(0), ctx(metric=11.0, champion_metric=10.0), "warm_start", "moderate-drop-or-drift"),
     ("feature-drift-no-labels", "default", report(4), ctx(), "warm_start", "moderate-drop-or-drift"),
     ("feature-drift-online", "default", report(4), ctx(update_style="online_update"), "online_update", "moderate-drop-or-drift"),
@@ -68,7 +76,7 @@ CASES = [
     ("periodic-due", "periodic", None, ctx(batches_since_retrain=4), "retrain", "every-4-batches"),
     ("periodic-not-due", "periodic", None, ctx(batches_since_retrain=3), "none", "fallback"),
     ("metric-from-report", "default", report(0, performance={"task": "regression", "rows": 500, "metrics": {"rmse": 13.0}}),
-     ctx(champion_metric=10.0), "retrain", "performance-drop"),
+     ctx(champion_metric=10.0, retrain_metric=10.0), "retrain", "drop-since-retrain"),
 ]
 
 R2 = """
@@ -125,7 +133,7 @@ def test_missing_signal_is_false_and_reported():
     assert "metric" in d.missing and "performance_drop" in d.missing
     pd = [c for c in d.conditions if c["signal"] == "performance_drop"]
     assert pd and all(c["missing"] and not c["held"] and c["actual"] is None for c in pd)
-    assert "missing signals (conditions on them were false): performance_drop" in str(d)
+    assert "missing signals (conditions on them were false): drop_since_retrain, data_growth, performance_drop" in str(d)
 
 
 def test_not_equal_on_missing_signal_is_false():
@@ -307,23 +315,24 @@ fallback: {action: retrain}
 
 def test_decision_round_trip_and_str():
     t0 = datetime(2015, 1, 1, tzinfo=UTC)
-    c = ctx(metric=13.82, champion_metric=10.0, batch_time=t0, last_retrain_time=t0 - timedelta(days=40))
+    c = ctx(metric=13.82, champion_metric=10.0, retrain_metric=10.0, batch_time=t0, last_retrain_time=t0 - timedelta(days=40))
     d = decide(report(1), DEFAULT, c)
     assert Decision.from_dict(d.to_dict()) == d
     assert Decision.from_dict(json.loads(json.dumps(d.to_dict()))) == d
-    assert str(d) == "retrain (window: all data) — rule 'performance-drop' fired: performance_drop 0.382 >= 0.3"
-    d2 = decide(report(0), DEFAULT, ctx(metric=14.0, champion_metric=10.0, batches_since_retrain=1))
+    assert str(d) == ("retrain (window: all data) — rule 'drop-since-retrain' fired: drop_since_retrain 0.382 >= 0.2; "
+                      "batches_since_retrain 10 >= 4")
+    d2 = decide(report(0), DEFAULT, ctx(rows_since_retrain=600, rows_at_retrain=1000, batches_since_retrain=1))
     s = str(d2)
-    assert s.startswith("warm_start (rounds: 10, learning_rate: 0.1, replay_fraction: 0.5, mode: continue, relearn_batches: 2) — rule 'performance-drop' fired")
+    assert s.startswith("warm_start (rounds: 20, learning_rate: 0.1, replay_fraction: 0, mode: correct, relearn_batches: 5) — rule 'data-grown' fired: data_growth 0.6 >= 0.5")
     assert "guard retrain_cooldown: 1 batches since the last retrain < 2 → warm_start instead of retrain" in s
 
 
 def test_fallback_str():
     d = decide(report(0), DEFAULT, ctx(metric=10.0, champion_metric=10.0))
     assert str(d) == (
-        "warm_start (rounds: 10, learning_rate: 0.1, replay_fraction: 0.5, mode: continue, relearn_batches: 2) — no rule fired (fallback); "
+        "warm_start (rounds: 20, learning_rate: 0.1, replay_fraction: 0, mode: correct, relearn_batches: 5) — no rule fired (fallback); "
         "missing signals (conditions on them were false): "
-        "data_growth, prediction_drifted, target_drifted"
+        "drop_since_retrain, data_growth, prediction_drifted, target_drifted"
     )
 
 
@@ -415,12 +424,17 @@ def test_policy_gate_confidence_is_validated_and_described():
 def test_policy_gate_and_monitor_config():
     p = DEFAULT
     assert p.gate.enabled and p.gate.holdout.fraction == 0.2 and p.gate.holdout.rows is None
-    assert p.gate.margin == 0.01 and p.gate_metric == "auto"
-    assert (p.gate.holdout_rows, p.gate.holdout_fraction, p.min_training_rows()) == (None, 0.2, 100)
-    assert p.gate_passes(10.0, 10.05, task="regression")[0]  # the gate's own margin 0.01
-    assert p.gate_passes(10.0, 10.05, task="regression", action="warm_start")[0]
-    assert not p.gate_passes(10.0, 10.05, task="regression", action="retrain")[0]  # margin 0, no losses: plain
-    assert p.gate.for_action("retrain") == (0.0, 0.9) and p.gate.for_action(None) == (0.01, None)
+    assert p.gate.margin == 0.0 and p.gate.confidence == 0.9 and p.gate_metric == "auto"
+    assert (p.gate.holdout_rows, p.gate.holdout_fraction, p.gate.holdout_pick, p.min_training_rows()) == (None, 0.2, "random", 100)
+    assert p.gate.for_action("retrain") == p.gate.for_action("warm_start") == p.gate.for_action(None) == (0.0, 0.9)
+    assert not p.gate_passes(10.0, 10.05, task="regression")[0]  # margin 0, no losses: plain comparison
+    assert p.gate_passes(10.0, 9.99, task="regression", action="warm_start")[0]
+    mixed = policy_from_text("fallback: none\ngate: {margin: 0.01, retrain: {margin: 0.0, confidence: 0.9}}\n")
+    assert mixed.gate_passes(10.0, 10.05, task="regression")[0]  # the gate's own margin 0.01
+    assert mixed.gate_passes(10.0, 10.05, task="regression", action="warm_start")[0]
+    assert not mixed.gate_passes(10.0, 10.05, task="regression", action="retrain")[0]  # margin 0, no losses: plain
+    assert mixed.gate.for_action("retrain") == (0.0, 0.9) and mixed.gate.for_action(None) == (0.01, None)
+    assert mixed.gate.holdout_pick == "newest"
     assert p.monitor_kwargs() == {"drift_share": 0.5}
     q = policy_from_text("monitor: {method: {a: psi}, threshold: 0.2, drift_share: 0.3}\nfallback: none\n")
     assert q.monitor_kwargs() == {"method": {"a": "psi"}, "threshold": 0.2, "drift_share": 0.3}

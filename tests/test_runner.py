@@ -360,10 +360,46 @@ def test_update_relearn_batches_adds_the_newest_learned_batches_in_time_order(tm
     batches = make_stream(4, seed=3, shift_at=1)
     keeper = init_keeper(tmp_path, policy_file, batches)
     first = keeper.step(batches[1], html=False)
-    # nothing learned since init: the newest learned "batch" is the initial data (seq 0)
+    # nothing learned since init: the newest learned "batch" is the initial data (seq 0), of
+    # which only the newest relearn_batches x 300 (this batch's rows) go in again
     assert first.action == "warm_start" and first.training["relearned_batches"] == [0]
-    assert first.training["rows"] == 1200 + 240 and first.promoted == 2
+    assert first.training["relearned_rows_capped"] == 300
+    assert first.training["rows"] == 300 + 240 and first.promoted == 2
+    assert pd.Timestamp(first.training["time_min"]).tz_localize(None) > pd.to_datetime(batches[0]["date"]).sort_values().iloc[899]
     second = keeper.step(batches[2], html=False)
     assert second.action == "warm_start" and second.training["relearned_batches"] == [1]
     assert second.training["rows"] == 300 + 240  # batch 1 (holdout included: it was learned) + new rows
     assert second.training["batches"] == [1, 2]
+
+
+def test_correct_mode_update_replaces_its_correction_and_relearns_the_holdout_next_batch(tmp_path):
+    policy_file = drift_policy(tmp_path, ("    rounds: 5\n", "    rounds: 5\n    mode: correct\n    relearn_batches: 1\n"))
+    batches = make_stream(4, seed=3, shift_at=1)
+    keeper = init_keeper(tmp_path, policy_file, batches)
+    base_trees = keeper.champion().n_trees
+    first = keeper.step(batches[1], html=False)
+    assert first.action == "warm_start" and first.promoted == 2
+    assert first.training["holdout_learned"] == 0  # not fed as an extra update: the next one relearns it
+    v2 = keeper.registry.load(2).adapter
+    assert v2.update_mode == "correct" and len(v2.corrections_) == 1 and v2.n_trees == base_trees + 5
+    second = keeper.step(batches[2], html=False)
+    assert second.action == "warm_start" and second.training["relearned_batches"] == [1]
+    assert second.training["rows"] == 300 + 240  # batch 1 with its 60 holdout rows, + the new rows
+    latest = keeper.registry.load(second.registered).adapter
+    assert len(latest.corrections_) == 1 and latest.n_trees == base_trees + 5  # replaced, not added
+
+
+def test_random_holdout_is_seeded_by_the_batch_and_leaves_the_newest_rows_to_the_candidate(tmp_path):
+    policy_file = drift_policy(tmp_path, ("holdout: {fraction: 0.2}", "holdout: {fraction: 0.2, pick: random}"))
+    batches = make_stream(3, seed=3, shift_at=1)
+    runs = []
+    for name in ("a", "b"):
+        keeper = init_keeper(tmp_path / name, policy_file, batches)
+        runs.append(keeper.step(batches[1], html=False))
+    rec = runs[0]
+    assert rec.action == "warm_start" and rec.gate["rows"] == 60 and rec.training["rows"] == 240
+    newest = pd.to_datetime(batches[1]["date"]).sort_values()
+    # trained on rows from across the batch, the newest ones included (a newest-rows holdout
+    # would stop training at the 240th row)
+    assert pd.Timestamp(rec.training["time_max"]).tz_localize(None) > newest.iloc[239]
+    assert runs[1].gate == rec.gate  # same rows held out on a rerun

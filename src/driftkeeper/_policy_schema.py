@@ -180,7 +180,7 @@ class UpdateParams(_Strict):
     rounds: int | None = Field(None, ge=1)
     learning_rate: float | None = Field(None, gt=0)
     replay_fraction: float | None = Field(None, ge=0, le=1)
-    mode: Literal["continue", "refit"] | None = None
+    mode: Literal["continue", "refit", "correct"] | None = None
     relearn_batches: int | None = Field(None, ge=0)
 
 
@@ -410,10 +410,14 @@ def _check_metric(v: str) -> str:
 
 
 class Holdout(_Strict):
-    """The newest labelled rows (time order) both models are scored on: ``rows`` or ``fraction``."""
+    """The labelled rows both models are scored on: ``rows`` or ``fraction`` of the rows the
+    champion has not learned, either the newest of them (``pick: newest``, the default) or a
+    seeded random sample of them (``pick: random``: the candidate then learns rows up to the end
+    of the batch, and the held-out rows are learned by later updates with ``relearn_batches``)."""
 
     rows: int | None = Field(None, ge=1)
     fraction: float | None = Field(None, gt=0, lt=1)
+    pick: Literal["newest", "random"] = "newest"
 
     @model_validator(mode="after")
     def _one(self) -> "Holdout":
@@ -464,6 +468,10 @@ class Gate(_Strict):
     @property
     def holdout_fraction(self) -> float | None:
         return self.holdout.fraction
+
+    @property
+    def holdout_pick(self) -> str:
+        return self.holdout.pick
 
 
 class MonitorSpec(_Strict):

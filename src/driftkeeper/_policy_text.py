@@ -60,7 +60,8 @@ def describe(policy: "Policy") -> str:
     gate = policy.gate
     if gate.enabled:
         ho = gate.holdout
-        hold = f"newest {ho.rows} labelled rows" if ho.rows is not None else f"newest {ho.fraction:.0%} of labelled rows"
+        which = "newest" if ho.pick == "newest" else "randomly picked"
+        hold = f"{which} {ho.rows} new labelled rows" if ho.rows is not None else f"{which} {ho.fraction:.0%} of the new labelled rows"
         if gate.confidence is None:
             lines.append(
                 f"gate: candidate {_metric_name(policy.gate_metric)} on the {hold} must be no worse than the champion's "

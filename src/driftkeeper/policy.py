@@ -333,7 +333,7 @@ class Decision:
             ``online_update``, ``retrain``, ``rollback``).
         params: for ``retrain``: ``window`` (``{"days": N}``, ``{"rows": N}`` or ``"all"``);
             for updates: ``rounds``, ``learning_rate`` (None = the model's own),
-            ``replay_fraction``, ``mode`` (``continue`` | ``refit``), ``relearn_batches``
+            ``replay_fraction``, ``mode`` (``continue`` | ``refit`` | ``correct``), ``relearn_batches``
             (how many of the newest batches the model already learned it learns again with
             the new rows); empty otherwise.
         rule: the rule that fired, or ``"fallback"``.

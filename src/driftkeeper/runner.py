@@ -662,7 +662,11 @@ class Keeper:
         # after its last training), so the comparison is fair to both models.
         new_rows = labelled[labelled[SEQ] > state.last_trained_seq]
         n_hold = _holdout_size(policy, len(new_rows)) if gate_cfg.enabled else 0
-        holdout = new_rows.iloc[len(new_rows) - n_hold :]
+        if getattr(gate_cfg, "holdout_pick", "newest") == "random" and n_hold:
+            picked = np.random.default_rng(int(seq)).choice(len(new_rows), size=n_hold, replace=False)
+            holdout = new_rows.iloc[np.sort(picked)]  # seeded by the batch: a rerun picks the same rows
+        else:
+            holdout = new_rows.iloc[len(new_rows) - n_hold :]
         hold_idx = set(holdout.index)
 
         def split(pool: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -680,11 +684,18 @@ class Keeper:
                     # a warm start than the new batch alone; see benchmarks/retrain_recipes.py)
                     done = labelled[SEQ] <= state.last_trained_seq
                     again = sorted(set(int(x) for x in labelled.loc[done, SEQ]))[-relearn:]
-                    train = labelled[labelled[SEQ].isin(again) | labelled.index.isin(train.index)]
+                    old = labelled[labelled[SEQ].isin(again)]
+                    # at most relearn × (this batch's rows), the newest: the initial data is
+                    # "batch 0" and may be many batches long
+                    cap = relearn * len(new_rows)
+                    if len(old) > cap:
+                        old = old.iloc[len(old) - cap :]
+                        training["relearned_rows_capped"] = cap
+                    train = labelled[labelled.index.isin(old.index) | labelled.index.isin(train.index)]
                     training["relearned_batches"] = again
                 candidate = copy.deepcopy(champ)
                 if params.get("mode") and hasattr(candidate, "update_mode"):
-                    candidate.update_mode = params["mode"]  # the policy's `mode: continue|refit` (was ignored)
+                    candidate.update_mode = params["mode"]  # the policy's `mode: continue|refit|correct`
                 checkpoint("runner:training")
                 t0 = time.process_time()
                 # pass the policy's update parameters the model understands; note the others
@@ -754,7 +765,9 @@ class Keeper:
             record.gate = {"metric": metric.name, "passed": True, "skipped": True, "explanation": reason}
             metrics[metric.name] = champ_v.metrics.get(metric.name)
 
-        if passed and action != "retrain" and len(holdout) and not record.gate.get("skipped"):
+        if passed and action != "retrain" and len(holdout) and getattr(candidate, "update_relearns_window", False):
+            training["holdout_learned"] = 0  # a windowed update (LightGBM `mode: correct`) gets them with relearn_batches
+        elif passed and action != "retrain" and len(holdout) and not record.gate.get("skipped"):
             # Learn the gate's holdout once the candidate passed: an update otherwise never sees
             # those rows (the next update starts after this batch). Few rows, so cheap.
             t0 = time.process_time()
