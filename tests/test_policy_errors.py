@@ -57,6 +57,8 @@ INVALID = [
      ":1: update.mode: expected 'continue', 'refit' or 'correct', got 'contine' (did you mean 'continue'?)"),
     ("bad-mode-correct", "update: {mode: corect}\nfallback: none\n",
      ":1: update.mode: expected 'continue', 'refit' or 'correct', got 'corect' (did you mean 'correct'?)"),
+    ("passes-typo", "update: {pases: 2}\nfallback: none\n", ":1: unknown key 'pases' in update (did you mean 'passes'?)"),
+    ("passes-zero", "update: {passes: 0}\nfallback: none\n", ":1: update.passes: must be >= 1, got 0"),
     ("bad-holdout-pick", "gate: {holdout: {fraction: 0.2, pick: newst}}\nfallback: none\n",
      ":1: gate.holdout.pick: expected 'newest' or 'random', got 'newst' (did you mean 'newest'?)"),
     ("params-on-none", "fallback: {action: none, rounds: 3}\n",

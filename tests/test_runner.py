@@ -403,3 +403,15 @@ def test_random_holdout_is_seeded_by_the_batch_and_leaves_the_newest_rows_to_the
     # would stop training at the 240th row)
     assert pd.Timestamp(rec.training["time_max"]).tz_localize(None) > newest.iloc[239]
     assert runs[1].gate == rec.gate  # same rows held out on a rerun
+
+
+def test_online_learner_takes_passes_and_does_not_relearn(tmp_path):
+    policy_file = drift_policy(tmp_path, ("    rounds: 5\n", "    rounds: 20\n    passes: 3\n    relearn_batches: 2\n"))
+    batches = [b.drop(columns=["cat"]) for b in make_stream(3, seed=12, shift_at=1)]
+    keeper = init_keeper(tmp_path, policy_file, batches, model=SGDRegressor(random_state=0))
+    rec = keeper.step(batches[1], html=False)
+    assert rec.action == "online_update"
+    assert rec.training["relearn_skipped"] == "online learner" and "relearned_batches" not in rec.training
+    assert rec.training["rows"] == 240  # the new rows only
+    assert rec.training["params"]["rounds"] == 3  # passes, not the 20 boosting rounds
+    assert rec.promoted == 2 and rec.training["holdout_rounds"] == 3  # the holdout, too, in 3 passes

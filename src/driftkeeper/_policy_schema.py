@@ -182,6 +182,7 @@ class UpdateParams(_Strict):
     replay_fraction: float | None = Field(None, ge=0, le=1)
     mode: Literal["continue", "refit", "correct"] | None = None
     relearn_batches: int | None = Field(None, ge=0)
+    passes: int | None = Field(None, ge=1)
 
 
 class Params(RetrainParams, UpdateParams):

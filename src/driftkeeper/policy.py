@@ -86,6 +86,7 @@ BUILTIN_PARAMS: dict[str, Any] = {
     "replay_fraction": 0.0,
     "mode": "continue",
     "relearn_batches": 0,
+    "passes": None,  # None: online learners take `rounds` passes
 }
 
 _EPS = 1e-12
@@ -334,8 +335,9 @@ class Decision:
         params: for ``retrain``: ``window`` (``{"days": N}``, ``{"rows": N}`` or ``"all"``);
             for updates: ``rounds``, ``learning_rate`` (None = the model's own),
             ``replay_fraction``, ``mode`` (``continue`` | ``refit`` | ``correct``), ``relearn_batches``
-            (how many of the newest batches the model already learned it learns again with
-            the new rows); empty otherwise.
+            (how many of the newest batches a warm-start model already learned it learns again
+            with the new rows), ``passes`` (passes over the new rows for online learners; None:
+            ``rounds``); empty otherwise.
         rule: the rule that fired, or ``"fallback"``.
         requested: the action the rule (or fallback) asked for, before guards.
         conditions: every condition evaluated: ``{rule, signal, op, value, actual, held, missing}``.

@@ -678,7 +678,12 @@ class Keeper:
                 training["skipped"] = f"{len(train)} new labelled rows outside the holdout; an update needs at least {max(1, min_rows)}"
             else:
                 relearn = int(params.get("relearn_batches") or 0)
-                if relearn:
+                online = getattr(champ, "update_style", None) == "online_update"
+                if relearn and online:
+                    # an online learner learned those rows when they arrived: learning them again
+                    # would count them twice (relearning is context for warm starts and corrections)
+                    training["relearn_skipped"] = "online learner"
+                elif relearn:
                     # the policy's `relearn_batches`: the newest batches the champion already
                     # learned go in again, in time order before the new rows (more context for
                     # a warm start than the new batch alone; see benchmarks/retrain_recipes.py)
@@ -700,6 +705,8 @@ class Keeper:
                 t0 = time.process_time()
                 # pass the policy's update parameters the model understands; note the others
                 wanted = {k: params.get(k) for k in ("rounds", "learning_rate", "replay_fraction") if params.get(k) is not None}
+                if online and params.get("passes") is not None:
+                    wanted["rounds"] = params["passes"]  # an online learner's rounds are passes over the rows
                 accepted = set(getattr(candidate, "update_overrides", wanted))
                 overrides = {k: v for k, v in wanted.items() if k in accepted}
                 if set(wanted) - set(overrides):
@@ -771,7 +778,10 @@ class Keeper:
             # Learn the gate's holdout once the candidate passed: an update otherwise never sees
             # those rows (the next update starts after this batch). Few rows, so cheap.
             t0 = time.process_time()
-            rounds = max(1, round((params.get("rounds") or 10) * len(holdout) / (len(train) + len(holdout))))
+            if getattr(candidate, "update_style", None) == "online_update" and params.get("passes") is not None:
+                rounds = int(params["passes"])  # passes over the holdout rows, as over the batch
+            else:
+                rounds = max(1, round((params.get("rounds") or 10) * len(holdout) / (len(train) + len(holdout))))
             kwargs = {k: v for k, v in {"rounds": rounds, "replay_fraction": 0.0}.items() if k in getattr(candidate, "update_overrides", ())}
             candidate.update(spec.features_frame(holdout), spec.target_values(holdout[spec.target]), **kwargs)
             training["cpu_s"] += time.process_time() - t0
