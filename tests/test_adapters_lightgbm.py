@@ -318,3 +318,17 @@ def test_predictions_use_the_models_thread_count(monkeypatch):
     seen.clear()
     LightGBMAdapter(lgb.LGBMRegressor(n_estimators=5)).fit(X, y).predict(X)
     assert seen == [None]  # no setting: LightGBM's own default
+
+
+def test_known_rows_are_trained_on_but_not_offered_to_the_reservoir_again():
+    X, y = cat_data(n=300)
+    Xn, yn = cat_data(n=100, seed=1, shift=3.0)
+    both_X, both_y = pd.concat([X.iloc[-100:], Xn], ignore_index=True), pd.concat([y.iloc[-100:], yn], ignore_index=True)
+    adapter = reg(update_mode="correct").fit(X, y)
+    adapter.update(both_X, both_y, known_rows=100)
+    assert adapter.replay_.n_seen == 400 and adapter.n_rows_seen_ == 400  # 300 at fit + the 100 new rows
+    again = reg(update_mode="correct").fit(X, y).update(both_X, both_y)
+    assert again.replay_.n_seen == 500
+    np.testing.assert_array_equal(adapter.predict(Xn), again.predict(Xn))  # the same training rows
+    with pytest.raises(ConfigError, match=r"'known_rows' parameter of LightGBMAdapter.update must be an int in the range \[0, 200\]. Got 201"):
+        adapter.update(both_X, both_y, known_rows=201)

@@ -365,6 +365,9 @@ def test_update_relearn_batches_adds_the_newest_learned_batches_in_time_order(tm
     assert first.action == "warm_start" and first.training["relearned_batches"] == [0]
     assert first.training["relearned_rows_capped"] == 300
     assert first.training["rows"] == 300 + 240 and first.promoted == 2
+    # relearned rows are trained on but not offered to the replay reservoir a second time:
+    # 960 rows at init + 240 new + the 60 holdout rows learned after the gate
+    assert keeper.registry.load(2).adapter.replay_.n_seen == 960 + 240 + 60
     assert pd.Timestamp(first.training["time_min"]).tz_localize(None) > pd.to_datetime(batches[0]["date"]).sort_values().iloc[899]
     second = keeper.step(batches[2], html=False)
     assert second.action == "warm_start" and second.training["relearned_batches"] == [1]

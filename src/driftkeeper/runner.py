@@ -677,7 +677,7 @@ class Keeper:
             if len(train) < max(1, min_rows):
                 training["skipped"] = f"{len(train)} new labelled rows outside the holdout; an update needs at least {max(1, min_rows)}"
             else:
-                relearn = int(params.get("relearn_batches") or 0)
+                relearn, known = int(params.get("relearn_batches") or 0), 0
                 online = getattr(champ, "update_style", None) == "online_update"
                 if relearn and online:
                     # an online learner learned those rows when they arrived: learning them again
@@ -696,7 +696,8 @@ class Keeper:
                     if len(old) > cap:
                         old = old.iloc[len(old) - cap :]
                         training["relearned_rows_capped"] = cap
-                    train = labelled[labelled.index.isin(old.index) | labelled.index.isin(train.index)]
+                    known = len(old)  # relearned rows first, then the new ones (each in time order)
+                    train = pd.concat([old, train])
                     training["relearned_batches"] = again
                 candidate = copy.deepcopy(champ)
                 if params.get("mode") and hasattr(candidate, "update_mode"):
@@ -713,7 +714,8 @@ class Keeper:
                     training["ignored_params"] = sorted(set(wanted) - set(overrides))
                 training["params"] = overrides
                 try:
-                    candidate.update(spec.features_frame(train), spec.target_values(train[spec.target]), **overrides)
+                    candidate.update(spec.features_frame(train), spec.target_values(train[spec.target]), **overrides,
+                                     **({"known_rows": known} if known else {}))
                 except ModelSizeError as exc:
                     record.warnings.append(f"update refused ({exc}); retraining instead")
                     action = "retrain"

@@ -147,7 +147,7 @@ class ModelAdapter(abc.ABC):
         return self
 
     def update(self, X: Any, y: Any, *, rounds: int | None = None, learning_rate: float | None = None,
-               replay_fraction: float | None = None) -> ModelAdapter:
+               replay_fraction: float | None = None, known_rows: int = 0) -> ModelAdapter:
         """Continue training from the current state on a new batch; returns ``self``.
 
         Keyword arguments override the constructor's settings for this call only: ``rounds``
@@ -155,6 +155,9 @@ class ModelAdapter(abc.ABC):
         models), ``learning_rate`` (``update_learning_rate``; only where :attr:`update_overrides`
         lists it, else ConfigError) and ``replay_fraction`` (share of the training rows drawn from
         the replay reservoir of earlier rows; 0.5 means as many replayed rows as new ones).
+        ``known_rows``: the first ``known_rows`` rows of ``X`` were learned before (context given
+        again, e.g. the runner's ``relearn_batches``); they are trained on, but not offered to the
+        replay reservoir again nor counted in ``n_rows_seen_``.
 
         Raises NotFittedError before ``fit``, UpdateNotSupportedError when only retraining is
         possible, SchemaError when the batch's columns differ from fit or ``y`` holds a class unseen
@@ -178,6 +181,7 @@ class ModelAdapter(abc.ABC):
         replay_fraction = check_float(owner, "replay_fraction", replay_fraction, low=0.0, high=1.0, closed="left")
         frame = self.schema_.align(X)
         target = as_target(y, len(frame))
+        known_rows = check_int(owner, "known_rows", known_rows, low=0, high=len(frame))
         if self.task == "classification":
             known = set(self.classes_.tolist())
             unseen = sorted({v for v in pd.unique(target).tolist() if v not in known}, key=str)
@@ -194,9 +198,10 @@ class ModelAdapter(abc.ABC):
                 train_X = pd.concat([old_X, frame], ignore_index=True)  # replayed rows first, newest last
                 train_y = np.concatenate([old_y, target])
         self._update(train_X, train_y, rounds=rounds, learning_rate=lr)
-        self.replay_.add(frame, target)
+        if known_rows < len(frame):
+            self.replay_.add(frame.iloc[known_rows:], target[known_rows:])
         self.n_updates_ += 1
-        self.n_rows_seen_ += len(frame)
+        self.n_rows_seen_ += len(frame) - known_rows
         return self
 
     def predict(self, X: Any) -> np.ndarray:
