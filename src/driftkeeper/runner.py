@@ -672,13 +672,14 @@ class Keeper:
         def split(pool: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
             return pool[~pool.index.isin(hold_idx)], holdout
 
+        online = getattr(champ, "update_style", None) == "online_update"  # rounds are passes; no relearning
+
         if action in ("warm_start", "online_update"):
             train, holdout = split(new_rows)
             if len(train) < max(1, min_rows):
                 training["skipped"] = f"{len(train)} new labelled rows outside the holdout; an update needs at least {max(1, min_rows)}"
             else:
                 relearn, known = int(params.get("relearn_batches") or 0), 0
-                online = getattr(champ, "update_style", None) == "online_update"
                 if relearn and online:
                     # an online learner learned those rows when they arrived: learning them again
                     # would count them twice (relearning is context for warm starts and corrections)
@@ -780,7 +781,7 @@ class Keeper:
             # Learn the gate's holdout once the candidate passed: an update otherwise never sees
             # those rows (the next update starts after this batch). Few rows, so cheap.
             t0 = time.process_time()
-            if getattr(candidate, "update_style", None) == "online_update" and params.get("passes") is not None:
+            if online and params.get("passes") is not None:
                 rounds = int(params["passes"])  # passes over the holdout rows, as over the batch
             else:
                 rounds = max(1, round((params.get("rounds") or 10) * len(holdout) / (len(train) + len(holdout))))

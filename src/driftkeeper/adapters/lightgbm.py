@@ -306,9 +306,7 @@ class LightGBMAdapter(ModelAdapter):
             matrix = self._matrix(X)
             if self.update_mode == "correct":
                 corrections = []
-            init = self._cached_base_raw(matrix)
-            for booster in corrections:
-                init = init + booster.predict(matrix, raw_score=True, **self._predict_params())
+            init = self._raw(matrix, corrections, base=self._cached_base_raw(matrix))
             dataset = lgb.Dataset(matrix, label=self._labels(y), init_score=init, feature_name=self.lgb_feature_names_,
                                   categorical_feature=self.categorical_indices_ or "auto", params=params, free_raw_data=True)
             booster = lgb.train(params, dataset, num_boost_round=rounds, keep_training_booster=True)
@@ -368,9 +366,10 @@ class LightGBMAdapter(ModelAdapter):
                 return {"num_threads": value}
         return {}
 
-    def _raw(self, matrix: np.ndarray, corrections: list[Any]) -> np.ndarray:
-        """Sum of the raw scores of the base booster and ``corrections`` ((n,) or (n, n_classes))."""
-        raw = self.booster_.predict(matrix, raw_score=True, **self._predict_params())
+    def _raw(self, matrix: np.ndarray, corrections: list[Any], base: np.ndarray | None = None) -> np.ndarray:
+        """Sum of the raw scores of the base booster (``base`` if already known) and ``corrections``
+        ((n,) or (n, n_classes))."""
+        raw = self.booster_.predict(matrix, raw_score=True, **self._predict_params()) if base is None else base
         for booster in corrections:
             raw = raw + booster.predict(matrix, raw_score=True, **self._predict_params())
         return raw
