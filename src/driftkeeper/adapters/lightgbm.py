@@ -238,10 +238,12 @@ class LightGBMAdapter(ModelAdapter):
             return np.searchsorted(self.classes_, y).astype(np.float64)
         return y.astype(np.float64)
 
-    def _dataset(self, X: pd.DataFrame, y: np.ndarray, params: dict[str, Any]):
+    def _dataset(self, X: pd.DataFrame | np.ndarray, y: np.ndarray, params: dict[str, Any], init_score: np.ndarray | None = None):
+        """A LightGBM Dataset of ``X`` (a frame, or a matrix already made by :meth:`_matrix`)."""
         import lightgbm as lgb
 
-        return lgb.Dataset(self._matrix(X), label=self._labels(y), feature_name=self.lgb_feature_names_,
+        matrix = X if isinstance(X, np.ndarray) else self._matrix(X)
+        return lgb.Dataset(matrix, label=self._labels(y), init_score=init_score, feature_name=self.lgb_feature_names_,
                            categorical_feature=self.categorical_indices_ or "auto", params=params, free_raw_data=True)
 
     # ------------------------------------------------------------ hooks
@@ -307,9 +309,8 @@ class LightGBMAdapter(ModelAdapter):
             if self.update_mode == "correct":
                 corrections = []
             init = self._raw(matrix, corrections, base=self._cached_base_raw(matrix))
-            dataset = lgb.Dataset(matrix, label=self._labels(y), init_score=init, feature_name=self.lgb_feature_names_,
-                                  categorical_feature=self.categorical_indices_ or "auto", params=params, free_raw_data=True)
-            booster = lgb.train(params, dataset, num_boost_round=rounds, keep_training_booster=True)
+            booster = lgb.train(params, self._dataset(matrix, y, params, init_score=init), num_boost_round=rounds,
+                                keep_training_booster=True)
             booster.free_dataset()
             self.corrections_ = corrections + [booster]
             return
