@@ -143,3 +143,32 @@ def test_policies_are_deduplicated_and_primary_first(tmp_path):
     assert res.metric == "rmse"
     res2 = run(df, ["never"], initial=800, metric="mae")
     assert res2.metric == "mae" and res2.policies[0].metric == "mae"
+
+
+def test_also_metrics_score_the_same_predictions_as_a_run_with_that_metric():
+    df = pd.concat(make_stream(4, rows=200, seed=5, task="classification"), ignore_index=True)
+    model = lgb.LGBMClassifier(n_estimators=15, num_leaves=7, random_state=0, deterministic=True, verbose=-1, n_jobs=1)
+
+    def go(**kw):
+        return backtest(df, target="y", policies=["never"], model=model, every="W", time_column="date",
+                        id_column="row_id", initial=800, **kw)
+
+    both = go(metric="error_rate", also_metrics=["log_loss", "roc_auc", "error_rate"])
+    assert both.metric == "error_rate" and both.other_metrics == ["log_loss", "roc_auc"]  # the main one not twice
+    p = both.policies[0]
+    ll, auc = go(metric="log_loss").policies[0], go(metric="roc_auc").policies[0]
+    assert p.other_errors["log_loss"] == pytest.approx(ll.mean_error)
+    assert p.other_errors["roc_auc"] == pytest.approx(auc.mean_error)  # as an error: 1 - AUC
+    assert [b.other_errors["log_loss"] for b in p.per_batch] == pytest.approx([b.error for b in ll.per_batch])
+    assert both.columns()[1:4] == ("mean error", "mean log_loss", "1 - roc_auc")
+    assert both.rows()[0][2] == f"{p.other_errors['log_loss']:.4g}"
+    d = both.to_dict()
+    assert d["other_metrics"] == ["log_loss", "roc_auc"] and d["policies"][0]["other_errors"]["roc_auc"] == p.other_errors["roc_auc"]
+
+
+def test_also_metrics_must_suit_the_task():
+    df = pd.concat(make_stream(3, rows=200, seed=2), ignore_index=True)
+    with pytest.raises(ConfigError, match="metric 'log_loss' is for classification"):
+        run(df, ["never"], initial=800, also_metrics=["log_loss"])
+    with pytest.raises(ConfigError, match=r"unknown metric 'maae' \(did you mean 'mae'\?\)"):
+        run(df, ["never"], initial=800, also_metrics=["maae"])

@@ -75,3 +75,20 @@ def test_bad_input_exits_2_with_one_line(data_file, args, message):
     assert r.exit_code == 2, r.output
     lines = [ln for ln in r.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], r.output
+
+
+def test_also_metric_adds_a_column_and_json_keys(data_file, tmp_path):
+    out_json = tmp_path / "bt.json"
+    r = invoke(data_file, "--target", "y", "--time-column", "date", "--id-column", "row_id", "--every", "W",
+               "--initial", "1000", "--policy", "never", "--compare", "", "--metric", "mae", "--also-metric", "rmse",
+               "--also-metric", "r2", "--json", out_json)
+    assert r.exit_code == 0, r.output
+    d = json.loads(out_json.read_text())
+    assert d["metric"] == "mae" and d["other_metrics"] == ["rmse", "r2"]
+    p = d["policies"][0]
+    assert "mean rmse" in r.output and "1 - r2" in r.output
+    line = next(ln for ln in r.output.splitlines() if re.search(r"\bnever\b", ln) and "│" in ln)
+    cells = [c.strip() for c in line.strip("│ ").split("│")]
+    assert float(cells[2]) == pytest.approx(p["other_errors"]["rmse"], rel=1e-3) and p["other_errors"]["rmse"] > p["mean_error"]
+    bad = invoke(data_file, "--target", "y", "--time-column", "date", "--every", "W", "--also-metric", "log_loss")
+    assert bad.exit_code == 2 and "metric 'log_loss' is for classification" in bad.output

@@ -59,7 +59,7 @@ def write_plots(result: Any, path: str | Path) -> Path:
     rows = "".join(
         "<tr>" + "".join(f"<td>{_html.escape(c)}</td>" for c in r) + "</tr>" for r in result.rows()
     )
-    head = "".join(f"<th>{_html.escape(c)}</th>" for c in result.COLUMNS)
+    head = "".join(f"<th>{_html.escape(c)}</th>" for c in result.columns())
     page = (
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>driftkeeper backtest: {_html.escape(result.dataset)}</title>"

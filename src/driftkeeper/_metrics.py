@@ -156,6 +156,19 @@ def evaluate(metric: Metric, model: Any, X, y) -> float:
     return metric.fn(y, out, **kw)
 
 
+def evaluate_many(metrics: list[Metric], model: Any, X, y) -> list[float]:
+    """Each metric's value of ``model`` on ``X, y``, from one prediction (one ``predict`` and/or
+    one ``predict_proba``, whatever the metrics need)."""
+    cache: dict[str, tuple[np.ndarray, Any, dict]] = {}
+    out = []
+    for m in metrics:
+        if m.task not in cache:
+            cache[m.task] = _scored(m, model, X, y)
+        y_, pred, kw = cache[m.task]
+        out.append(m.fn(y_, pred, **kw))
+    return out
+
+
 def evaluate_rows(metric: Metric, model: Any, X, y) -> tuple[float, np.ndarray | None]:
     """``(metric value, per-row losses)`` of ``model`` on ``X, y`` from one prediction; the
     losses are None for a metric that is not a mean of per-row terms (ROC AUC)."""

@@ -37,7 +37,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ._metrics import Metric, evaluate, get_metric
+from ._metrics import Metric, evaluate_many, get_metric
 from .exceptions import ConfigError, SchemaError
 
 __all__ = ["BacktestResult", "PolicyResult", "BatchResult", "backtest", "split_batches", "parse_every"]
@@ -65,6 +65,7 @@ class BatchResult:
     train_cpu_s: float = 0.0
     monitor_cpu_s: float = 0.0
     serving: int | None = None
+    other_errors: dict[str, float] = field(default_factory=dict)  # the ``also_metrics``, as errors
 
 
 @dataclass
@@ -86,6 +87,8 @@ class PolicyResult:
     model_trees: int | None
     final_version: int | None
     per_batch: list[BatchResult] = field(default_factory=list)
+    # row-weighted mean of each ``also_metrics`` metric, as an error (lower is better)
+    other_errors: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -104,6 +107,7 @@ class BacktestResult:
     batches: int
     every: str
     policies: list[PolicyResult]
+    other_metrics: list[str] = field(default_factory=list)
 
     def get(self, name: str) -> PolicyResult:
         for p in self.policies:
@@ -128,6 +132,7 @@ class BacktestResult:
             "initial_rows": self.initial_rows,
             "batches": self.batches,
             "every": self.every,
+            "other_metrics": list(self.other_metrics),
             "policies": [p.to_dict() for p in self.policies],
         }
 
@@ -135,11 +140,16 @@ class BacktestResult:
     COLUMNS = ("policy", "mean error", "train CPU s", "monitor CPU s", "wall s", "retrains", "updates",
                "rollbacks", "gate refusals", "trees", "model KB")
 
+    def columns(self) -> tuple[str, ...]:
+        """:attr:`COLUMNS` with one column per ``other_metrics`` metric after the mean error."""
+        names = [f"1 - {m}" if get_metric(m).higher_is_better else f"mean {m}" for m in self.other_metrics]
+        return (*self.COLUMNS[:2], *names, *self.COLUMNS[2:])
+
     def rows(self) -> list[list[str]]:
         out = []
         for p in self.policies:
             out.append([
-                p.name, _num(p.mean_error), f"{p.train_cpu_s:.2f}", f"{p.monitor_cpu_s:.2f}", f"{p.wall_s:.1f}",
+                p.name, _num(p.mean_error), *(_num(p.other_errors.get(m)) for m in self.other_metrics), f"{p.train_cpu_s:.2f}", f"{p.monitor_cpu_s:.2f}", f"{p.wall_s:.1f}",
                 str(p.retrains), str(p.updates), str(p.rollbacks), str(p.gate_refusals),
                 "-" if p.model_trees is None else str(p.model_trees),
                 "-" if p.model_bytes is None else f"{p.model_bytes / 1024:.0f}",
@@ -151,7 +161,7 @@ class BacktestResult:
         from rich.table import Table
 
         t = Table(title=f"{self.dataset}: {self.batches} batches ({self.every}), {self.metric} as error (lower is better)")
-        for i, c in enumerate(self.COLUMNS):
+        for i, c in enumerate(self.columns()):
             t.add_column(c, justify="left" if i == 0 else "right", no_wrap=True)
         for r in self.rows():
             t.add_row(*r)
@@ -266,7 +276,7 @@ def _fresh_model(model: Any) -> Any:
 
 
 def _run_policy(policy: Any, init: pd.DataFrame, batches: list[pd.DataFrame], *, model: Any, target: str, metric: Metric,
-                time_column, id_column, exclude, task, root: Path) -> PolicyResult:
+                time_column, id_column, exclude, task, root: Path, others: Sequence[Metric] = ()) -> PolicyResult:
     from .runner import Keeper
 
     t_wall = time.perf_counter()
@@ -282,7 +292,9 @@ def _run_policy(policy: Any, init: pd.DataFrame, batches: list[pd.DataFrame], *,
     monitor_cpu = 0.0
     for i, batch in enumerate(batches):
         X, y = spec.features_frame(batch), spec.target_values(batch[target])
-        err = metric.error(evaluate(metric, champ, X, y))
+        values = evaluate_many([metric, *others], champ, X, y)  # one prediction for all metrics
+        err = metric.error(values[0])
+        other = {m.name: float(m.error(v)) for m, v in zip(others, values[1:])}
         rec = keeper.step(batch, html=False)
         tr = rec.training or {}
         cpu = float(tr.get("cpu_s") or 0.0)
@@ -308,7 +320,7 @@ def _run_policy(policy: Any, init: pd.DataFrame, batches: list[pd.DataFrame], *,
             time_max=times.max().isoformat() if times is not None else None,
             error=float(err), action=rec.action, rule=(rec.decision or {}).get("rule"), trained=trained,
             promoted=rec.promoted is not None, gate_passed=gate.get("passed") if gate else None,
-            train_cpu_s=round(cpu, 4), monitor_cpu_s=round(mon, 4), serving=rec.serving,
+            train_cpu_s=round(cpu, 4), monitor_cpu_s=round(mon, 4), serving=rec.serving, other_errors=other,
         ))
         if rec.serving is not None and rec.serving != serving:
             serving, champ = rec.serving, keeper.champion()
@@ -316,14 +328,24 @@ def _run_policy(policy: Any, init: pd.DataFrame, batches: list[pd.DataFrame], *,
     desc = champ.describe()
     weights = np.array([b.rows for b in per], float)
     errs = np.array([b.error for b in per], float)
-    mean_error = float(np.sum(errs * weights) / np.sum(weights)) if len(per) else float("nan")
+    mean_error = _weighted_mean(errs, weights)
+    other_means = {m.name: round(_weighted_mean(np.array([b.other_errors[m.name] for b in per], float), weights), 6)
+                   for m in others}
     return PolicyResult(
         name=policy.name, source=str(policy.source), metric=metric.name, mean_error=round(mean_error, 6),
         train_cpu_s=round(train_cpu, 4), init_train_cpu_s=round(init_cpu, 4), monitor_cpu_s=round(monitor_cpu, 4),
         wall_s=round(time.perf_counter() - t_wall, 3), retrains=counts["retrain"], updates=counts["update"],
         rollbacks=counts["rollback"], gate_refusals=counts["refused"], promotions=counts["promoted"],
         model_bytes=desc.get("size_bytes"), model_trees=desc.get("n_trees"), final_version=final.version, per_batch=per,
+        other_errors=other_means,
     )
+
+
+def _weighted_mean(errs: np.ndarray, weights: np.ndarray) -> float:
+    """Row-weighted mean over the batches where the metric is defined (ROC AUC is not on a
+    one-class batch); nan when it is defined on none."""
+    ok = np.isfinite(errs)
+    return float(np.sum(errs[ok] * weights[ok]) / np.sum(weights[ok])) if ok.any() else float("nan")
 
 
 def backtest(
@@ -339,6 +361,7 @@ def backtest(
     exclude: Sequence[str] = (),
     task: str | None = None,
     metric: str | None = None,
+    also_metrics: Sequence[str] = (),
     workdir: str | Path | None = None,
     dataset: str | None = None,
     progress: Any = None,
@@ -351,6 +374,9 @@ def backtest(
     (needs ``time_column``) or ``"<N>rows"`` (row order is time; the runner then gets no time
     column, so ``{days: N}`` retrain windows refuse and day-based cooldowns never fire). ``workdir``: keep the
     keeper roots there (one folder per policy) instead of a temporary folder that is removed.
+    ``also_metrics``: more metric names scored on the same predictions and reported next to
+    the comparison metric (as errors, e.g. ``["log_loss", "roc_auc"]``): an error rate on a
+    rare class can rank models by how few of them cross 0.5 rather than by how good they are.
     ``progress``: optional callable ``(policy_name, batch_index, n_batches)``.
     """
     from ._io import read_table
@@ -375,6 +401,11 @@ def backtest(
         raise ConfigError("no batches left after the initial rows")
     the_task = task or infer_task(init[target])
     metric_obj = get_metric(metric or pols[0].resolved_metric(the_task), the_task)
+    others: list[Metric] = []
+    for m in also_metrics:
+        mo = get_metric(m, the_task)
+        if mo.name != metric_obj.name and mo not in others:
+            others.append(mo)
 
     base = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="driftkeeper-backtest-"))
     results = []
@@ -384,7 +415,7 @@ def backtest(
             if workdir is not None and root.exists():
                 shutil.rmtree(root)
             res = _run_policy(pol, init, batches, model=model, target=target, metric=metric_obj, time_column=time_column,
-                              id_column=id_column, exclude=exclude, task=task, root=root)
+                              id_column=id_column, exclude=exclude, task=task, root=root, others=others)
             results.append(res)
             if progress is not None:
                 progress(pol.name, len(batches), len(batches))
@@ -392,4 +423,4 @@ def backtest(
         if workdir is None:
             shutil.rmtree(base, ignore_errors=True)
     return BacktestResult(dataset=name, metric=metric_obj.name, task=the_task, initial_rows=len(init), batches=len(batches),
-                          every=str(every), policies=results)
+                          every=str(every), policies=results, other_metrics=[m.name for m in others])

@@ -45,6 +45,10 @@ def backtest_cmd(
     exclude: Optional[List[str]] = typer.Option(None, "--exclude", help="Column that is neither feature nor target (repeatable)."),
     task: Optional[str] = typer.Option(None, "--task", help="regression or classification (inferred by default)."),
     metric: Optional[str] = typer.Option(None, "--metric", help="Comparison metric (default: the --policy one's metric)."),
+    also_metric: Optional[List[str]] = typer.Option(
+        None, "--also-metric", help="Another metric scored on the same predictions and shown next to the comparison "
+        "metric (repeatable), e.g. --metric error_rate --also-metric log_loss."
+    ),
     html: Optional[Path] = typer.Option(None, "--html", help="Write plots: a self-contained .html page, or a .png picture."),
     as_json: Optional[Path] = typer.Option(None, "--json", help="Write the results as JSON to this file ('-' for stdout)."),
 ) -> None:
@@ -66,7 +70,8 @@ def backtest_cmd(
     result = backtest(
         df, target=target, policies=policies, model=model_obj, every=every, time_column=time_column,
         initial=int(initial) if initial is not None and initial.strip().isdigit() else initial,
-        id_column=id_column, exclude=tuple(exclude or ()), task=task, metric=metric, dataset=data.name,
+        id_column=id_column, exclude=tuple(exclude or ()), task=task, metric=metric, also_metrics=tuple(also_metric or ()),
+        dataset=data.name,
     )
     out = Console(width=160)
     if str(as_json) != "-":
