@@ -332,3 +332,40 @@ def test_known_rows_are_trained_on_but_not_offered_to_the_reservoir_again():
     np.testing.assert_array_equal(adapter.predict(Xn), again.predict(Xn))  # the same training rows
     with pytest.raises(ConfigError, match=r"'known_rows' parameter of LightGBMAdapter.update must be an int in the range \[0, 200\]. Got 201"):
         adapter.update(both_X, both_y, known_rows=201)
+
+
+@pytest.mark.parametrize("mode", ["correct", "continue"])
+def test_early_stopping_keeps_the_best_round_count_on_the_eval_rows(mode):
+    X, y = cat_data(600)
+    Xn, yn = cat_data(500, seed=1, shift=3.0)
+    Xt, yt, Xv, yv = Xn.iloc[:300], yn.iloc[:300], Xn.iloc[300:], yn.iloc[300:]
+    full = reg(update_mode=mode).fit(X, y)
+    full.update(Xt, yt, rounds=60, learning_rate=0.3)  # every round, for the curve
+    stopped = reg(update_mode=mode).fit(X, y)
+    stopped.update(Xt, yt, rounds=60, learning_rate=0.3, early_stopping_rounds=4, eval_set=(Xv, yv))
+    kept = stopped.last_update_rounds_
+    assert 1 <= kept < 60 and stopped.n_trees == 20 + kept
+    # the same trees as the full run, truncated where the eval loss (l2) was lowest, with no
+    # lower point in the 4 rounds after it
+    booster = full.corrections_[0] if mode == "correct" else full.booster_
+    matrix = full._matrix(full.schema_.align(Xv))
+    base = full.booster_.predict(matrix, raw_score=True) if mode == "correct" else 0.0
+    start = 0 if mode == "correct" else 20
+    curve = [np.mean((base + booster.predict(matrix, raw_score=True, num_iteration=start + k) - yv.to_numpy()) ** 2)
+             for k in range(1, 61)]
+    assert kept == 1 + int(np.argmin(curve[: kept + 4]))
+    np.testing.assert_allclose(stopped.predict(Xv), base + booster.predict(matrix, num_iteration=start + kept), rtol=1e-9)
+
+
+def test_early_stopping_is_refused_without_eval_rows_or_in_refit_mode():
+    X, y = cat_data()
+    adapter = reg(update_mode="correct").fit(X, y)
+    with pytest.raises(ConfigError, match=r"early_stopping_rounds=3 needs eval_set=\(X_val, y_val\)"):
+        adapter.update(X, y, early_stopping_rounds=3)
+    with pytest.raises(ConfigError, match=r"'early_stopping_rounds' parameter of LightGBMAdapter.update must be an int"):
+        adapter.update(X, y, early_stopping_rounds=0, eval_set=(X, y))
+    adapter.update_mode = "refit"
+    assert "early_stopping_rounds" not in adapter.update_overrides
+    with pytest.raises(ConfigError, match="does not support early_stopping_rounds"):
+        adapter.update(X, y, early_stopping_rounds=3, eval_set=(X, y))
+    assert adapter.n_updates_ == 0  # nothing changed

@@ -246,7 +246,7 @@ def test_guard_min_rows():
 def test_guard_cooldown_downgrades_to_update_or_none():
     d = decide(RE, G, ctx(batches_since_retrain=1))
     assert d.action == "warm_start" and guard_names(d) == ["retrain_cooldown"]
-    assert d.params == {"rounds": 50, "learning_rate": None, "replay_fraction": 0.0, "mode": "continue", "relearn_batches": 0, "passes": None}
+    assert d.params == {"rounds": 50, "learning_rate": None, "replay_fraction": 0.0, "mode": "continue", "relearn_batches": 0, "passes": None, "early_stopping_rounds": None}
     assert "1 batches since the last retrain < 3" in str(d)
     d2 = decide(RE, G, ctx(batches_since_retrain=1, update_style=None))
     assert d2.action == "none" and guard_names(d2) == ["retrain_cooldown"]
@@ -304,7 +304,7 @@ rules:
   - {name: b, when: drift_share >= 0.2, action: retrain, window: {days: 14}}
 fallback: {action: retrain}
 """)
-    assert decide(report(6), p, ctx()).params == {"rounds": 30, "learning_rate": 0.1, "replay_fraction": 0.1, "mode": "refit", "relearn_batches": 0, "passes": None}
+    assert decide(report(6), p, ctx()).params == {"rounds": 30, "learning_rate": 0.1, "replay_fraction": 0.1, "mode": "refit", "relearn_batches": 0, "passes": None, "early_stopping_rounds": None}
     assert decide(report(3), p, ctx()).params == {"window": {"days": 14}}
     assert decide(report(0), p, ctx()).params == {"window": {"rows": 5000}}
     assert decide(report(0), load_policy("never"), ctx()).params == {}
@@ -466,6 +466,24 @@ def test_sustained_performance_drop_needs_two_bad_batches_of_the_same_model():
     assert two_bad.action == "retrain" and two_bad.signals["sustained_performance_drop"] == pytest.approx(0.35)
     fresh = decide(None, pol, Context(task="regression", champion_metric=10.0, metric=15.0))
     assert fresh.action == "none" and "sustained_performance_drop" in fresh.missing
+
+
+def test_sustained_drop_since_retrain_ignores_one_bad_batch():
+    from driftkeeper.policy import policy_from_text
+
+    pol = policy_from_text(
+        "name: s\nmetric: mae\nrules:\n  - name: stale\n    when: sustained_drop_since_retrain >= 0.2\n"
+        "    action: retrain\nfallback: none\n"
+    )
+    ctx = dict(task="regression", retrain_metric=10.0, metric=15.0)
+    holiday = decide(None, pol, Context(**ctx, previous_metric_since_retrain=10.5))
+    assert holiday.action == "none" and holiday.signals["sustained_drop_since_retrain"] == pytest.approx(0.05)
+    assert holiday.signals["drop_since_retrain"] == pytest.approx(0.5)
+    trend = decide(None, pol, Context(**ctx, previous_metric_since_retrain=12.5))
+    assert trend.action == "retrain" and trend.signals["sustained_drop_since_retrain"] == pytest.approx(0.25)
+    assert "fired: sustained_drop_since_retrain 0.25 >= 0.2" in str(trend)
+    fresh = decide(None, pol, Context(**ctx))
+    assert fresh.action == "none" and "sustained_drop_since_retrain" in fresh.missing
 
 
 def test_drop_since_retrain_compares_with_the_level_after_the_last_retrain():

@@ -418,3 +418,54 @@ def test_online_learner_takes_passes_and_does_not_relearn(tmp_path):
     assert rec.training["rows"] == 240  # the new rows only
     assert rec.training["params"]["rounds"] == 3  # passes, not the 20 boosting rounds
     assert rec.promoted == 2 and rec.training["holdout_rounds"] == 3  # the holdout, too, in 3 passes
+
+
+def test_early_stopping_on_the_gate_holdout_picks_the_updates_round_count(tmp_path):
+    edit = ("    rounds: 5\n", "    rounds: 200\n    learning_rate: 0.5\n    mode: correct\n    early_stopping_rounds: 3\n")
+    batches = make_stream(3, seed=3, shift_at=1)
+    keeper = init_keeper(tmp_path / "a", drift_policy(tmp_path, edit), batches)
+    base_trees = keeper.champion().n_trees
+    rec = keeper.step(batches[1], html=False)
+    assert rec.action == "warm_start" and rec.training["params"]["early_stopping_rounds"] == 3
+    kept = rec.training["rounds_kept"]
+    assert 1 <= kept < 200 and keeper.registry.load(rec.registered).adapter.n_trees == base_trees + kept
+    assert rec.gate["rows"] == 60  # the rows it stopped on are the gate's
+    # without a holdout (gate off) there is nothing to stop on: every round is trained
+    off = drift_policy(tmp_path, edit, ("gate: {enabled: true", "gate: {enabled: false"))
+    keeper = init_keeper(tmp_path / "b", off, batches)
+    rec = keeper.step(batches[1], html=False)
+    assert rec.training["early_stopping_skipped"] == "no holdout rows" and "rounds_kept" not in rec.training
+    assert keeper.registry.load(rec.registered).adapter.n_trees == base_trees + 200
+
+
+def test_early_stopping_is_noted_as_ignored_by_a_model_without_it(tmp_path):
+    policy_file = drift_policy(tmp_path, ("    rounds: 5\n", "    rounds: 5\n    early_stopping_rounds: 3\n"))
+    batches = [b.drop(columns=["cat"]) for b in make_stream(3, seed=12, shift_at=1)]
+    keeper = init_keeper(tmp_path, policy_file, batches, model=SGDRegressor(random_state=0))
+    rec = keeper.step(batches[1], html=False)
+    assert rec.action == "online_update" and rec.training["ignored_params"] == ["early_stopping_rounds"]
+    assert rec.promoted == 2
+
+
+def test_previous_metric_since_retrain_survives_updates_and_is_reset_by_a_retrain(tmp_path):
+    policy_file = drift_policy(
+        tmp_path,
+        ("rules:\n", "rules:\n  - name: every-3\n    when: batches_since_retrain >= 3\n    action: retrain\n"),
+        ("fallback: none", "fallback: update"),
+        ("{enabled: true,", "{enabled: false,"),  # every candidate is promoted
+    )
+    batches = make_stream(5, seed=14)
+    keeper = init_keeper(tmp_path, policy_file, batches)
+    first = keeper.step(batches[1], html=False)
+    assert first.action == "warm_start" and first.decision["signals"]["sustained_drop_since_retrain"] is None
+    second = keeper.step(batches[2], html=False)  # a promoted update came between: still known
+    sig = second.decision["signals"]
+    prev = first.champion_metric["value"]
+    assert keeper.state()["previous_metric_since_retrain"] == pytest.approx(second.champion_metric["value"])
+    ref = first.champion_metric["value"]  # the level after the (initial) retrain: the first served batch
+    assert sig["sustained_drop_since_retrain"] == pytest.approx(min(sig["drop_since_retrain"], (prev - ref) / ref))
+    third = keeper.step(batches[3], html=False)
+    assert third.action == "retrain" and third.promoted is not None
+    assert keeper.state()["previous_metric_since_retrain"] is None  # a retrain starts a new level
+    fourth = keeper.step(batches[4], html=False)
+    assert fourth.decision["signals"]["sustained_drop_since_retrain"] is None

@@ -83,6 +83,7 @@ SIGNALS: dict[str, tuple[str, str]] = {
     "performance_drop": ("number", "relative degradation of metric vs the champion's baseline (context.champion_metric); > 0 is worse"),
     "sustained_performance_drop": ("number", "the smaller performance_drop of this batch and the previous one (the same model on both)"),
     "drop_since_retrain": ("number", "relative degradation of metric vs its level after the last retrain (kept across updates); > 0 is worse"),
+    "sustained_drop_since_retrain": ("number", "the smaller drop_since_retrain of this batch and the previous one (no retrain between; updates may)"),
     "rows": ("int", "rows in this batch"),
     "labelled_rows": ("int", "labelled rows in this batch"),
     "batches_since_retrain": ("int", "batches since the last retrain"),
@@ -183,6 +184,7 @@ class UpdateParams(_Strict):
     mode: Literal["continue", "refit", "correct"] | None = None
     relearn_batches: int | None = Field(None, ge=0)
     passes: int | None = Field(None, ge=1)
+    early_stopping_rounds: int | None = Field(None, ge=1)
 
 
 class Params(RetrainParams, UpdateParams):

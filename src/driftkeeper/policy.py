@@ -87,6 +87,7 @@ BUILTIN_PARAMS: dict[str, Any] = {
     "mode": "continue",
     "relearn_batches": 0,
     "passes": None,  # None: online learners take `rounds` passes
+    "early_stopping_rounds": None,  # None: every one of `rounds` is trained
 }
 
 _EPS = 1e-12
@@ -213,7 +214,8 @@ _CONTEXT_TYPES: dict[str, Any] = {
     **dict.fromkeys(
         ("batches_since_retrain", "updates_since_retrain", "labelled_rows", "rows", "model_trees",
          "model_size_bytes", "consecutive_gate_refusals", "rows_since_retrain", "rows_at_retrain"), int),
-    **dict.fromkeys(("days_since_retrain", "champion_metric", "metric", "previous_metric", "retrain_metric"), (int, float)),
+    **dict.fromkeys(("days_since_retrain", "champion_metric", "metric", "previous_metric", "retrain_metric",
+                    "previous_metric_since_retrain"), (int, float)),
     "can_rollback": bool,
 }
 _CONTEXT_WORDS = {int: "an integer", (int, float): "a finite number", bool: "true or false"}
@@ -240,6 +242,10 @@ class Context:
     first labelled batches served after it, kept across promoted updates (``champion_metric``
     starts again with every new champion); with ``metric`` it gives ``drop_since_retrain``, how
     far the updates have let the model fall behind the level a retrain reached.
+    ``previous_metric_since_retrain`` is the serving model's metric on the previous labelled
+    batch when no retrain came between (promoted updates may have); with ``metric`` and
+    ``retrain_metric`` it gives ``sustained_drop_since_retrain``: one bad week (a holiday) is
+    not a trend.
     """
 
     batch_time: datetime | None = None
@@ -260,6 +266,7 @@ class Context:
     rows_since_retrain: int | None = None
     rows_at_retrain: int | None = None
     previous_metric: float | None = None
+    previous_metric_since_retrain: float | None = None
     retrain_metric: float | None = None
 
     def __post_init__(self) -> None:
@@ -337,7 +344,8 @@ class Decision:
             ``replay_fraction``, ``mode`` (``continue`` | ``refit`` | ``correct``), ``relearn_batches``
             (how many of the newest batches a warm-start model already learned it learns again
             with the new rows), ``passes`` (passes over the new rows for online learners; None:
-            ``rounds``); empty otherwise.
+            ``rounds``), ``early_stopping_rounds`` (``rounds`` is a maximum: stop once the gate's
+            holdout has not improved for this many rounds, keep the best; LightGBM); empty otherwise.
         rule: the rule that fired, or ``"fallback"``.
         requested: the action the rule (or fallback) asked for, before guards.
         conditions: every condition evaluated: ``{rule, signal, op, value, actual, held, missing}``.
@@ -604,6 +612,10 @@ def compute_signals(report: "DriftReport | None", policy: Policy, context: Conte
             performance_drop(context.previous_metric, context.champion_metric, metric_name),
         ),
         "drop_since_retrain": performance_drop(metric, context.retrain_metric, metric_name),
+        "sustained_drop_since_retrain": _min_or_none(
+            performance_drop(metric, context.retrain_metric, metric_name),
+            performance_drop(context.previous_metric_since_retrain, context.retrain_metric, metric_name),
+        ),
         "rows": context.rows if context.rows is not None else (rep.current_rows if rep is not None and rep.current_rows else None),
         "labelled_rows": context.labelled_rows
         if context.labelled_rows is not None

@@ -196,6 +196,7 @@ class _State:
     consecutive_gate_refusals: int = 0
     baseline: list[float] = field(default_factory=list)  # champion's metric on its first served batches
     previous_metric: float | None = None  # champion's metric on the previous labelled batch
+    previous_metric_since_retrain: float | None = None  # serving metric on the previous labelled batch, no retrain since
     retrain_baseline: list[float] = field(default_factory=list)  # metric on the first batches after the last retrain
     rows_at_retrain: int = 0  # rows the last retrain (or init) trained on
     rows_since_retrain: int = 0  # labelled rows that arrived since
@@ -535,6 +536,7 @@ class Keeper:
             rows_since_retrain=state.rows_since_retrain + newly_labelled,
             rows_at_retrain=state.rows_at_retrain or None,
             previous_metric=state.previous_metric,
+            previous_metric_since_retrain=state.previous_metric_since_retrain,
             retrain_metric=_baseline(state, champ_v.metrics.get(metric.name), since_retrain=True),
         )
         decision = decide(report, policy, ctx)
@@ -567,7 +569,7 @@ class Keeper:
         new_state.seq = seq
         new_state.rows_since_retrain += newly_labelled
         if current_value is not None:
-            new_state.previous_metric = float(current_value)
+            new_state.previous_metric = new_state.previous_metric_since_retrain = float(current_value)
             if len(new_state.baseline) < BASELINE_BATCHES:
                 new_state.baseline.append(float(current_value))
             if len(new_state.retrain_baseline) < BASELINE_BATCHES:
@@ -582,6 +584,7 @@ class Keeper:
             record.serving = v.version
             new_state.consecutive_gate_refusals = 0
             new_state.baseline, new_state.previous_metric, new_state.retrain_baseline = [], None, []
+            new_state.previous_metric_since_retrain = None
         if decision.action == "none" and report is not None and report.dataset_drift and getattr(decision, "guards", None):
             record.needs_attention.append("dataset drift, but the policy's guards allowed no action")
 
@@ -709,14 +712,26 @@ class Keeper:
                 wanted = {k: params.get(k) for k in ("rounds", "learning_rate", "replay_fraction") if params.get(k) is not None}
                 if online and params.get("passes") is not None:
                     wanted["rounds"] = params["passes"]  # an online learner's rounds are passes over the rows
+                if params.get("early_stopping_rounds") is not None:
+                    wanted["early_stopping_rounds"] = params["early_stopping_rounds"]
                 accepted = set(getattr(candidate, "update_overrides", wanted))
                 overrides = {k: v for k, v in wanted.items() if k in accepted}
                 if set(wanted) - set(overrides):
                     training["ignored_params"] = sorted(set(wanted) - set(overrides))
-                training["params"] = overrides
+                if "early_stopping_rounds" in overrides and not len(holdout):
+                    # nothing to stop on (gate off, or no rows to hold out): every round is trained
+                    training["early_stopping_skipped"] = "no holdout rows"
+                    del overrides["early_stopping_rounds"]
+                if "early_stopping_rounds" in overrides:
+                    # the gate's holdout picks the update's strength (its round count); the gate
+                    # then compares on the same rows, so it judges a candidate tuned on them
+                    overrides["eval_set"] = (spec.features_frame(holdout), spec.target_values(holdout[spec.target]))
+                training["params"] = {k: v for k, v in overrides.items() if k != "eval_set"}
                 try:
                     candidate.update(spec.features_frame(train), spec.target_values(train[spec.target]), **overrides,
                                      **({"known_rows": known} if known else {}))
+                    if "early_stopping_rounds" in overrides:
+                        training["rounds_kept"] = getattr(candidate, "last_update_rounds_", None)
                 except ModelSizeError as exc:
                     record.warnings.append(f"update refused ({exc}); retraining instead")
                     action = "retrain"
@@ -784,7 +799,8 @@ class Keeper:
             if online and params.get("passes") is not None:
                 rounds = int(params["passes"])  # passes over the holdout rows, as over the batch
             else:
-                rounds = max(1, round((params.get("rounds") or 10) * len(holdout) / (len(train) + len(holdout))))
+                kept = training.get("rounds_kept") or params.get("rounds") or 10  # early stopping chose fewer
+                rounds = max(1, round(kept * len(holdout) / (len(train) + len(holdout))))
             kwargs = {k: v for k, v in {"rounds": rounds, "replay_fraction": 0.0}.items() if k in getattr(candidate, "update_overrides", ())}
             candidate.update(spec.features_frame(holdout), spec.target_values(holdout[spec.target]), **kwargs)
             training["cpu_s"] += time.process_time() - t0
@@ -822,6 +838,7 @@ class Keeper:
                 state.rows_at_retrain = len(train) + len(holdout)
                 state.rows_since_retrain = 0
                 state.retrain_baseline = []  # the retrained model sets the level updates must keep
+                state.previous_metric_since_retrain = None
             else:
                 state.updates_since_retrain += 1
         else:

@@ -147,7 +147,8 @@ class ModelAdapter(abc.ABC):
         return self
 
     def update(self, X: Any, y: Any, *, rounds: int | None = None, learning_rate: float | None = None,
-               replay_fraction: float | None = None, known_rows: int = 0) -> ModelAdapter:
+               replay_fraction: float | None = None, known_rows: int = 0, eval_set: tuple[Any, Any] | None = None,
+               early_stopping_rounds: int | None = None) -> ModelAdapter:
         """Continue training from the current state on a new batch; returns ``self``.
 
         Keyword arguments override the constructor's settings for this call only: ``rounds``
@@ -158,6 +159,10 @@ class ModelAdapter(abc.ABC):
         ``known_rows``: the first ``known_rows`` rows of ``X`` were learned before (context given
         again, e.g. the runner's ``relearn_batches``); they are trained on, but not offered to the
         replay reservoir again nor counted in ``n_rows_seen_``.
+        ``early_stopping_rounds`` with ``eval_set=(X_val, y_val)`` (rows not in ``X``; only where
+        :attr:`update_overrides` lists it): ``rounds`` becomes a maximum — training stops once the
+        loss on ``eval_set`` has not improved for that many rounds and keeps the best round count
+        (``last_update_rounds_`` says how many were kept).
 
         Raises NotFittedError before ``fit``, UpdateNotSupportedError when only retraining is
         possible, SchemaError when the batch's columns differ from fit or ``y`` holds a class unseen
@@ -176,19 +181,28 @@ class ModelAdapter(abc.ABC):
             raise ConfigError(
                 f"{self._label()} does not support a learning_rate override; supported overrides: {list(self.update_overrides)}."
             )
+        stop = check_int(owner, "early_stopping_rounds", early_stopping_rounds, low=1, allow_none=True)
+        if stop is not None and "early_stopping_rounds" not in self.update_overrides:
+            raise ConfigError(
+                f"{self._label()} does not support early_stopping_rounds; supported overrides: {list(self.update_overrides)}."
+            )
+        if stop is not None and eval_set is None:
+            raise ConfigError(f"{owner}: early_stopping_rounds={stop} needs eval_set=(X_val, y_val), rows to stop on.")
         if replay_fraction is None:
             replay_fraction = self.replay_fraction
         replay_fraction = check_float(owner, "replay_fraction", replay_fraction, low=0.0, high=1.0, closed="left")
         frame = self.schema_.align(X)
         target = as_target(y, len(frame))
         known_rows = check_int(owner, "known_rows", known_rows, low=0, high=len(frame))
-        if self.task == "classification":
-            known = set(self.classes_.tolist())
-            unseen = sorted({v for v in pd.unique(target).tolist() if v not in known}, key=str)
-            if unseen:
-                raise SchemaError(
-                    f"y contains class(es) {unseen} not seen at fit time; expected one of {self.classes_.tolist()} (a new class needs a retrain with fit())."
-                )
+        self._check_classes(target, "y")
+        extra: dict[str, Any] = {}
+        if stop is not None:
+            if not (isinstance(eval_set, (tuple, list)) and len(eval_set) == 2):
+                raise ConfigError(f"{owner}: eval_set must be a pair (X_val, y_val); got {type(eval_set).__name__}.")
+            val_frame = self.schema_.align(eval_set[0])
+            val_target = as_target(eval_set[1], len(val_frame))
+            self._check_classes(val_target, "eval_set's y")
+            extra = {"eval_set": (val_frame, val_target), "early_stopping_rounds": stop}
         self._check_update_size(rounds)
         train_X, train_y = frame, target
         if replay_fraction > 0 and len(self.replay_):
@@ -197,12 +211,24 @@ class ModelAdapter(abc.ABC):
                 old_X, old_y = self.replay_.sample(n_replay)
                 train_X = pd.concat([old_X, frame], ignore_index=True)  # replayed rows first, newest last
                 train_y = np.concatenate([old_y, target])
-        self._update(train_X, train_y, rounds=rounds, learning_rate=lr)
+        self.last_update_rounds_ = rounds
+        self._update(train_X, train_y, rounds=rounds, learning_rate=lr, **extra)
         if known_rows < len(frame):
             self.replay_.add(frame.iloc[known_rows:], target[known_rows:])
         self.n_updates_ += 1
         self.n_rows_seen_ += len(frame) - known_rows
         return self
+
+    def _check_classes(self, target: np.ndarray, what: str) -> None:
+        """SchemaError when a classifier's ``target`` holds a class unseen at fit."""
+        if self.task != "classification":
+            return
+        known = set(self.classes_.tolist())
+        unseen = sorted({v for v in pd.unique(target).tolist() if v not in known}, key=str)
+        if unseen:
+            raise SchemaError(
+                f"{what} contains class(es) {unseen} not seen at fit time; expected one of {self.classes_.tolist()} (a new class needs a retrain with fit())."
+            )
 
     def predict(self, X: Any) -> np.ndarray:
         """Predictions for ``X`` as a 1-D numpy array (class labels for classifiers)."""

@@ -163,8 +163,10 @@ class LightGBMAdapter(ModelAdapter):
 
     @property
     def update_overrides(self) -> tuple[str, ...]:
-        """rounds, learning_rate and replay_fraction can be overridden per update."""
-        return ("rounds", "learning_rate", "replay_fraction")
+        """rounds, learning_rate and replay_fraction can be overridden per update, and (except in
+        ``update_mode="refit"``, which adds no trees) early_stopping_rounds."""
+        base = ("rounds", "learning_rate", "replay_fraction")
+        return base if self.update_mode == "refit" else (*base, "early_stopping_rounds")
 
     @property
     def update_relearns_window(self) -> bool:
@@ -238,13 +240,16 @@ class LightGBMAdapter(ModelAdapter):
             return np.searchsorted(self.classes_, y).astype(np.float64)
         return y.astype(np.float64)
 
-    def _dataset(self, X: pd.DataFrame | np.ndarray, y: np.ndarray, params: dict[str, Any], init_score: np.ndarray | None = None):
-        """A LightGBM Dataset of ``X`` (a frame, or a matrix already made by :meth:`_matrix`)."""
+    def _dataset(self, X: pd.DataFrame | np.ndarray, y: np.ndarray, params: dict[str, Any], init_score: np.ndarray | None = None,
+                 reference: Any = None):
+        """A LightGBM Dataset of ``X`` (a frame, or a matrix already made by :meth:`_matrix`);
+        ``reference``: the training Dataset of a validation one (same bins)."""
         import lightgbm as lgb
 
         matrix = X if isinstance(X, np.ndarray) else self._matrix(X)
         return lgb.Dataset(matrix, label=self._labels(y), init_score=init_score, feature_name=self.lgb_feature_names_,
-                           categorical_feature=self.categorical_indices_ or "auto", params=params, free_raw_data=True)
+                           categorical_feature=self.categorical_indices_ or "auto", params=params, free_raw_data=True,
+                           reference=reference)
 
     # ------------------------------------------------------------ hooks
     def _fit(self, X: pd.DataFrame, y: np.ndarray) -> None:
@@ -284,7 +289,8 @@ class LightGBMAdapter(ModelAdapter):
                 f"update would grow {self._label()} from {self.n_trees} to {new_total} trees, past max_trees={self.max_trees}; retrain with fit() instead."
             )
 
-    def _update(self, X: pd.DataFrame, y: np.ndarray, *, rounds: int, learning_rate: float | None) -> None:
+    def _update(self, X: pd.DataFrame, y: np.ndarray, *, rounds: int, learning_rate: float | None,
+                eval_set: tuple[pd.DataFrame, np.ndarray] | None = None, early_stopping_rounds: int | None = None) -> None:
         import lightgbm as lgb
 
         if self.update_mode == "refit":
@@ -309,18 +315,44 @@ class LightGBMAdapter(ModelAdapter):
             if self.update_mode == "correct":
                 corrections = []
             init = self._raw(matrix, corrections, base=self._cached_base_raw(matrix))
-            booster = lgb.train(params, self._dataset(matrix, y, params, init_score=init), num_boost_round=rounds,
-                                keep_training_booster=True)
-            booster.free_dataset()
+            train_set = self._dataset(matrix, y, params, init_score=init)
+            valid = None
+            if early_stopping_rounds is not None:
+                vmatrix = self._matrix(eval_set[0])  # its base scores are cached: the next update relearns these rows
+                valid = self._dataset(vmatrix, eval_set[1], params, reference=train_set,
+                                      init_score=self._raw(vmatrix, corrections, base=self._cached_base_raw(vmatrix)))
+            booster = self._boost(params, train_set, rounds, valid, early_stopping_rounds)
             self.corrections_ = corrections + [booster]
             return
+        self.__dict__.pop("base_cache_", None)  # the base booster changes
+        train_set = self._dataset(X, y, params)
+        valid = None
+        if early_stopping_rounds is not None:  # init scores from init_model, as for the training rows
+            valid = self._dataset(eval_set[0], eval_set[1], params, reference=train_set)
+        self.booster_ = self._boost(params, train_set, rounds, valid, early_stopping_rounds, init_model=self.booster_)
+
+    def _boost(self, params: dict[str, Any], train_set: Any, rounds: int, valid: Any, stop: int | None, init_model: Any = None):
+        """``lgb.train`` for ``rounds`` rounds; with a ``valid`` set and ``stop``, until its loss
+        (the objective's default metric, or the model's first ``metric``) has not improved for
+        ``stop`` rounds, then the rounds after the best one are dropped. Records the rounds kept
+        in ``last_update_rounds_``."""
+        import lightgbm as lgb
+
         # keep_training_booster=True: the returned booster is usable as is. With False LightGBM
         # round-trips the whole model through its text format (model_to_string + parse) after
         # every call, which costs more than boosting a few rounds on a small batch.
-        self.__dict__.pop("base_cache_", None)  # the base booster changes
-        self.booster_ = lgb.train(params, self._dataset(X, y, params), num_boost_round=rounds,
-                                  init_model=self.booster_, keep_training_booster=True)
-        self.booster_.free_dataset()  # drop the Python reference to the batch's Dataset
+        kwargs: dict[str, Any] = {}
+        if valid is not None and stop is not None:
+            kwargs = {"valid_sets": [valid], "callbacks": [lgb.early_stopping(stop, first_metric_only=True, verbose=False)]}
+        booster = lgb.train(params, train_set, num_boost_round=rounds, init_model=init_model, keep_training_booster=True, **kwargs)
+        booster.free_dataset()  # drop the Python references to the batch's Datasets
+        if kwargs:
+            start = init_model.current_iteration() if init_model is not None else 0
+            best = booster.best_iteration or booster.current_iteration()
+            for _ in range(booster.current_iteration() - best):
+                booster.rollback_one_iter()  # cheap: no round trip through the model text
+            self.last_update_rounds_ = booster.current_iteration() - start
+        return booster
 
     def _cached_base_raw(self, matrix: np.ndarray) -> np.ndarray:
         """The base booster's raw scores on ``matrix``, from a cache of rows it already scored.
