@@ -369,3 +369,25 @@ def test_early_stopping_is_refused_without_eval_rows_or_in_refit_mode():
     with pytest.raises(ConfigError, match="does not support early_stopping_rounds"):
         adapter.update(X, y, early_stopping_rounds=3, eval_set=(X, y))
     assert adapter.n_updates_ == 0  # nothing changed
+
+
+def test_l2_regularization_shrinks_the_updates_leaves_of_a_sure_classifier():
+    X, y = cat_data(600)
+    labels = y > 0
+    Xn, yn = cat_data(300, seed=1, shift=4.0)  # the shift flips many labels the base is sure about
+    new = yn > 0
+
+    def correction(**kw):
+        m = LightGBMAdapter(lgb.LGBMClassifier(n_estimators=30, num_leaves=7, min_child_samples=5, verbose=-1),
+                            update_mode="correct", num_threads=1).fit(X, labels)
+        m.update(Xn, new, rounds=5, **kw)
+        matrix = m._matrix(m.schema_.align(Xn))
+        return m, np.abs(m.corrections_[0].predict(matrix, raw_score=True)).max()
+
+    plain, big = correction()
+    damped, small = correction(l2_regularization=10.0)
+    assert "lambda_l2" not in plain.corrections_[0].params and damped.corrections_[0].params["lambda_l2"] == 10.0
+    assert small < 0.5 * big  # the raw-score step of the correction
+    assert damped.params_ == plain.params_  # the base model's own parameters are untouched
+    with pytest.raises(ConfigError, match=r"'l2_regularization' parameter of LightGBMAdapter.update must be"):
+        damped.update(Xn, new, l2_regularization=-1.0)

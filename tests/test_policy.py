@@ -53,13 +53,18 @@ CASES = [
     ("quiet", "default", report(0), ctx(metric=10.0, champion_metric=10.0), "warm_start", "fallback"),
     ("quiet-too-few-rows", "default", report(0), ctx(metric=10.0, champion_metric=10.0, labelled_rows=50), "none", "fallback"),
     # the default retrains on the drop since the last *retrain* (from its 4th batch on), not on
-    # the drop since the last promoted correction
-    ("big-drop", "default", report(0), ctx(metric=13.5, champion_metric=10.0, retrain_metric=10.0), "retrain", "drop-since-retrain"),
+    # the drop since the last promoted correction, and only when the batch before dropped too
+    ("big-drop", "default", report(0), ctx(metric=13.5, champion_metric=10.0, retrain_metric=10.0,
+     previous_metric_since_retrain=12.0), "retrain", "drop-since-retrain"),
+    ("big-drop-one-batch", "default", report(0), ctx(metric=13.5, champion_metric=10.0, retrain_metric=10.0,
+     previous_metric_since_retrain=11.9), "warm_start", "moderate-drop-or-drift"),
     ("big-drop-3-batches-after-retrain", "default", report(0),
-     ctx(metric=13.5, champion_metric=10.0, retrain_metric=10.0, batches_since_retrain=3), "warm_start", "moderate-drop-or-drift"),
-    ("drop-since-correction-only", "default", report(0), ctx(metric=13.5, champion_metric=10.0, retrain_metric=12.0),
+     ctx(metric=13.5, champion_metric=10.0, retrain_metric=10.0, previous_metric_since_retrain=13.0, batches_since_retrain=3),
      "warm_start", "moderate-drop-or-drift"),
-    ("drop-below-retrain", "default", report(0), ctx(metric=11.9, champion_metric=10.0, retrain_metric=10.0), "warm_start", "moderate-drop-or-drift"),
+    ("drop-since-correction-only", "default", report(0), ctx(metric=13.5, champion_metric=10.0, retrain_metric=12.0,
+     previous_metric_since_retrain=13.5), "warm_start", "moderate-drop-or-drift"),
+    ("drop-below-retrain", "default", report(0), ctx(metric=11.9, champion_metric=10.0, retrain_metric=10.0,
+     previous_metric_since_retrain=13.0), "warm_start", "moderate-drop-or-drift"),
     ("data-grown", "default", report(0), ctx(rows_since_retrain=500, rows_at_retrain=1000), "retrain", "data-grown"),
     ("data-not-grown", "default", report(0), ctx(rows_since_retrain=499, rows_at_retrain=1000), "warm_start", "fallback"),
     ("concept-drift-no-feature-drift", "default", report(0), ctx(metric=11.0, champion_metric=10.0), "warm_start", "moderate-drop-or-drift"),
@@ -76,7 +81,7 @@ CASES = [
     ("periodic-due", "periodic", None, ctx(batches_since_retrain=4), "retrain", "every-4-batches"),
     ("periodic-not-due", "periodic", None, ctx(batches_since_retrain=3), "none", "fallback"),
     ("metric-from-report", "default", report(0, performance={"task": "regression", "rows": 500, "metrics": {"rmse": 13.0}}),
-     ctx(champion_metric=10.0, retrain_metric=10.0), "retrain", "drop-since-retrain"),
+     ctx(champion_metric=10.0, retrain_metric=10.0, previous_metric_since_retrain=12.5), "retrain", "drop-since-retrain"),
 ]
 
 R2 = """
@@ -133,7 +138,7 @@ def test_missing_signal_is_false_and_reported():
     assert "metric" in d.missing and "performance_drop" in d.missing
     pd = [c for c in d.conditions if c["signal"] == "performance_drop"]
     assert pd and all(c["missing"] and not c["held"] and c["actual"] is None for c in pd)
-    assert "missing signals (conditions on them were false): drop_since_retrain, data_growth, performance_drop" in str(d)
+    assert "missing signals (conditions on them were false): sustained_drop_since_retrain, data_growth, performance_drop" in str(d)
 
 
 def test_not_equal_on_missing_signal_is_false():
@@ -246,7 +251,7 @@ def test_guard_min_rows():
 def test_guard_cooldown_downgrades_to_update_or_none():
     d = decide(RE, G, ctx(batches_since_retrain=1))
     assert d.action == "warm_start" and guard_names(d) == ["retrain_cooldown"]
-    assert d.params == {"rounds": 50, "learning_rate": None, "replay_fraction": 0.0, "mode": "continue", "relearn_batches": 0, "passes": None, "early_stopping_rounds": None}
+    assert d.params == {"rounds": 50, "learning_rate": None, "replay_fraction": 0.0, "mode": "continue", "relearn_batches": 0, "passes": None, "early_stopping_rounds": None, "l2_regularization": None}
     assert "1 batches since the last retrain < 3" in str(d)
     d2 = decide(RE, G, ctx(batches_since_retrain=1, update_style=None))
     assert d2.action == "none" and guard_names(d2) == ["retrain_cooldown"]
@@ -304,7 +309,7 @@ rules:
   - {name: b, when: drift_share >= 0.2, action: retrain, window: {days: 14}}
 fallback: {action: retrain}
 """)
-    assert decide(report(6), p, ctx()).params == {"rounds": 30, "learning_rate": 0.1, "replay_fraction": 0.1, "mode": "refit", "relearn_batches": 0, "passes": None, "early_stopping_rounds": None}
+    assert decide(report(6), p, ctx()).params == {"rounds": 30, "learning_rate": 0.1, "replay_fraction": 0.1, "mode": "refit", "relearn_batches": 0, "passes": None, "early_stopping_rounds": None, "l2_regularization": None}
     assert decide(report(3), p, ctx()).params == {"window": {"days": 14}}
     assert decide(report(0), p, ctx()).params == {"window": {"rows": 5000}}
     assert decide(report(0), load_policy("never"), ctx()).params == {}
@@ -315,24 +320,25 @@ fallback: {action: retrain}
 
 def test_decision_round_trip_and_str():
     t0 = datetime(2015, 1, 1, tzinfo=UTC)
-    c = ctx(metric=13.82, champion_metric=10.0, retrain_metric=10.0, batch_time=t0, last_retrain_time=t0 - timedelta(days=40))
+    c = ctx(metric=13.82, champion_metric=10.0, retrain_metric=10.0, previous_metric_since_retrain=12.5, batch_time=t0,
+            last_retrain_time=t0 - timedelta(days=40))
     d = decide(report(1), DEFAULT, c)
     assert Decision.from_dict(d.to_dict()) == d
     assert Decision.from_dict(json.loads(json.dumps(d.to_dict()))) == d
-    assert str(d) == ("retrain (window: all data) — rule 'drop-since-retrain' fired: drop_since_retrain 0.382 >= 0.2; "
+    assert str(d) == ("retrain (window: all data) — rule 'drop-since-retrain' fired: sustained_drop_since_retrain 0.25 >= 0.2; "
                       "batches_since_retrain 10 >= 4")
     d2 = decide(report(0), DEFAULT, ctx(rows_since_retrain=600, rows_at_retrain=1000, batches_since_retrain=1))
     s = str(d2)
-    assert s.startswith("warm_start (rounds: 20, learning_rate: 0.1, replay_fraction: 0, mode: correct, relearn_batches: 5, passes: 1) — rule 'data-grown' fired: data_growth 0.6 >= 0.5")
+    assert s.startswith("warm_start (rounds: 40, learning_rate: 0.1, replay_fraction: 0, mode: correct, relearn_batches: 5, passes: 1, early_stopping_rounds: 3, l2_regularization: 1) — rule 'data-grown' fired: data_growth 0.6 >= 0.5")
     assert "guard retrain_cooldown: 1 batches since the last retrain < 2 → warm_start instead of retrain" in s
 
 
 def test_fallback_str():
     d = decide(report(0), DEFAULT, ctx(metric=10.0, champion_metric=10.0))
     assert str(d) == (
-        "warm_start (rounds: 20, learning_rate: 0.1, replay_fraction: 0, mode: correct, relearn_batches: 5, passes: 1) — no rule fired (fallback); "
+        "warm_start (rounds: 40, learning_rate: 0.1, replay_fraction: 0, mode: correct, relearn_batches: 5, passes: 1, early_stopping_rounds: 3, l2_regularization: 1) — no rule fired (fallback); "
         "missing signals (conditions on them were false): "
-        "drop_since_retrain, data_growth, prediction_drifted, target_drifted"
+        "sustained_drop_since_retrain, data_growth, prediction_drifted, target_drifted"
     )
 
 

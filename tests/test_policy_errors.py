@@ -61,6 +61,7 @@ INVALID = [
     ("passes-zero", "update: {passes: 0}\nfallback: none\n", ":1: update.passes: must be >= 1, got 0"),
     ("early-stop-typo", "update: {early_stoping_rounds: 5}\nfallback: none\n",
      ":1: unknown key 'early_stoping_rounds' in update (did you mean 'early_stopping_rounds'?)"),
+    ("l2-negative", "update: {l2_regularization: -1}\nfallback: none\n", ":1: update.l2_regularization: must be >= 0, got -1"),
     ("early-stop-zero", "update: {early_stopping_rounds: 0}\nfallback: none\n", ":1: update.early_stopping_rounds: must be >= 1, got 0"),
     ("bad-holdout-pick", "gate: {holdout: {fraction: 0.2, pick: newst}}\nfallback: none\n",
      ":1: gate.holdout.pick: expected 'newest' or 'random', got 'newst' (did you mean 'newest'?)"),

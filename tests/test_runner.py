@@ -427,6 +427,7 @@ def test_early_stopping_on_the_gate_holdout_picks_the_updates_round_count(tmp_pa
     base_trees = keeper.champion().n_trees
     rec = keeper.step(batches[1], html=False)
     assert rec.action == "warm_start" and rec.training["params"]["early_stopping_rounds"] == 3
+    assert "eval_set" not in rec.training["params"]  # the record stays JSON
     kept = rec.training["rounds_kept"]
     assert 1 <= kept < 200 and keeper.registry.load(rec.registered).adapter.n_trees == base_trees + kept
     assert rec.gate["rows"] == 60  # the rows it stopped on are the gate's
@@ -438,12 +439,12 @@ def test_early_stopping_on_the_gate_holdout_picks_the_updates_round_count(tmp_pa
     assert keeper.registry.load(rec.registered).adapter.n_trees == base_trees + 200
 
 
-def test_early_stopping_is_noted_as_ignored_by_a_model_without_it(tmp_path):
-    policy_file = drift_policy(tmp_path, ("    rounds: 5\n", "    rounds: 5\n    early_stopping_rounds: 3\n"))
+def test_early_stopping_and_l2_are_noted_as_ignored_by_a_model_without_them(tmp_path):
+    policy_file = drift_policy(tmp_path, ("    rounds: 5\n", "    rounds: 5\n    early_stopping_rounds: 3\n    l2_regularization: 1\n"))
     batches = [b.drop(columns=["cat"]) for b in make_stream(3, seed=12, shift_at=1)]
     keeper = init_keeper(tmp_path, policy_file, batches, model=SGDRegressor(random_state=0))
     rec = keeper.step(batches[1], html=False)
-    assert rec.action == "online_update" and rec.training["ignored_params"] == ["early_stopping_rounds"]
+    assert rec.action == "online_update" and rec.training["ignored_params"] == ["early_stopping_rounds", "l2_regularization"]
     assert rec.promoted == 2
 
 

@@ -185,6 +185,7 @@ class UpdateParams(_Strict):
     relearn_batches: int | None = Field(None, ge=0)
     passes: int | None = Field(None, ge=1)
     early_stopping_rounds: int | None = Field(None, ge=1)
+    l2_regularization: float | None = Field(None, ge=0)
 
 
 class Params(RetrainParams, UpdateParams):

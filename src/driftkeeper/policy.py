@@ -88,6 +88,7 @@ BUILTIN_PARAMS: dict[str, Any] = {
     "relearn_batches": 0,
     "passes": None,  # None: online learners take `rounds` passes
     "early_stopping_rounds": None,  # None: every one of `rounds` is trained
+    "l2_regularization": None,  # None: the model's own (LightGBM lambda_l2)
 }
 
 _EPS = 1e-12
@@ -345,7 +346,9 @@ class Decision:
             (how many of the newest batches a warm-start model already learned it learns again
             with the new rows), ``passes`` (passes over the new rows for online learners; None:
             ``rounds``), ``early_stopping_rounds`` (``rounds`` is a maximum: stop once the gate's
-            holdout has not improved for this many rounds, keep the best; LightGBM); empty otherwise.
+            holdout has not improved for this many rounds, keep the best; LightGBM),
+            ``l2_regularization`` (L2 penalty on the update's leaf values; LightGBM ``lambda_l2``;
+            None: the model's own); empty otherwise.
         rule: the rule that fired, or ``"fallback"``.
         requested: the action the rule (or fallback) asked for, before guards.
         conditions: every condition evaluated: ``{rule, signal, op, value, actual, held, missing}``.

@@ -712,8 +712,9 @@ class Keeper:
                 wanted = {k: params.get(k) for k in ("rounds", "learning_rate", "replay_fraction") if params.get(k) is not None}
                 if online and params.get("passes") is not None:
                     wanted["rounds"] = params["passes"]  # an online learner's rounds are passes over the rows
-                if params.get("early_stopping_rounds") is not None:
-                    wanted["early_stopping_rounds"] = params["early_stopping_rounds"]
+                for key in ("early_stopping_rounds", "l2_regularization"):
+                    if params.get(key) is not None:
+                        wanted[key] = params[key]
                 accepted = set(getattr(candidate, "update_overrides", wanted))
                 overrides = {k: v for k, v in wanted.items() if k in accepted}
                 if set(wanted) - set(overrides):

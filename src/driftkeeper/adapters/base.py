@@ -148,7 +148,7 @@ class ModelAdapter(abc.ABC):
 
     def update(self, X: Any, y: Any, *, rounds: int | None = None, learning_rate: float | None = None,
                replay_fraction: float | None = None, known_rows: int = 0, eval_set: tuple[Any, Any] | None = None,
-               early_stopping_rounds: int | None = None) -> ModelAdapter:
+               early_stopping_rounds: int | None = None, l2_regularization: float | None = None) -> ModelAdapter:
         """Continue training from the current state on a new batch; returns ``self``.
 
         Keyword arguments override the constructor's settings for this call only: ``rounds``
@@ -162,7 +162,9 @@ class ModelAdapter(abc.ABC):
         ``early_stopping_rounds`` with ``eval_set=(X_val, y_val)`` (rows not in ``X``; only where
         :attr:`update_overrides` lists it): ``rounds`` becomes a maximum — training stops once the
         loss on ``eval_set`` has not improved for that many rounds and keeps the best round count
-        (``last_update_rounds_`` says how many were kept).
+        (``last_update_rounds_`` says how many were kept). ``l2_regularization`` (only where
+        :attr:`update_overrides` lists it): L2 penalty on the leaf values of the trees this update
+        adds (LightGBM ``lambda_l2``).
 
         Raises NotFittedError before ``fit``, UpdateNotSupportedError when only retraining is
         possible, SchemaError when the batch's columns differ from fit or ``y`` holds a class unseen
@@ -186,6 +188,11 @@ class ModelAdapter(abc.ABC):
             raise ConfigError(
                 f"{self._label()} does not support early_stopping_rounds; supported overrides: {list(self.update_overrides)}."
             )
+        l2 = check_float(owner, "l2_regularization", l2_regularization, low=0.0, closed="left", allow_none=True)
+        if l2 is not None and "l2_regularization" not in self.update_overrides:
+            raise ConfigError(
+                f"{self._label()} does not support l2_regularization; supported overrides: {list(self.update_overrides)}."
+            )
         if stop is not None and eval_set is None:
             raise ConfigError(f"{owner}: early_stopping_rounds={stop} needs eval_set=(X_val, y_val), rows to stop on.")
         if replay_fraction is None:
@@ -203,6 +210,8 @@ class ModelAdapter(abc.ABC):
             val_target = as_target(eval_set[1], len(val_frame))
             self._check_classes(val_target, "eval_set's y")
             extra = {"eval_set": (val_frame, val_target), "early_stopping_rounds": stop}
+        if l2 is not None:
+            extra["l2_regularization"] = l2
         self._check_update_size(rounds)
         train_X, train_y = frame, target
         if replay_fraction > 0 and len(self.replay_):

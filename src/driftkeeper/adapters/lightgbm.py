@@ -164,9 +164,9 @@ class LightGBMAdapter(ModelAdapter):
     @property
     def update_overrides(self) -> tuple[str, ...]:
         """rounds, learning_rate and replay_fraction can be overridden per update, and (except in
-        ``update_mode="refit"``, which adds no trees) early_stopping_rounds."""
+        ``update_mode="refit"``, which adds no trees) early_stopping_rounds and l2_regularization."""
         base = ("rounds", "learning_rate", "replay_fraction")
-        return base if self.update_mode == "refit" else (*base, "early_stopping_rounds")
+        return base if self.update_mode == "refit" else (*base, "early_stopping_rounds", "l2_regularization")
 
     @property
     def update_relearns_window(self) -> bool:
@@ -290,7 +290,8 @@ class LightGBMAdapter(ModelAdapter):
             )
 
     def _update(self, X: pd.DataFrame, y: np.ndarray, *, rounds: int, learning_rate: float | None,
-                eval_set: tuple[pd.DataFrame, np.ndarray] | None = None, early_stopping_rounds: int | None = None) -> None:
+                eval_set: tuple[pd.DataFrame, np.ndarray] | None = None, early_stopping_rounds: int | None = None,
+                l2_regularization: float | None = None) -> None:
         import lightgbm as lgb
 
         if self.update_mode == "refit":
@@ -307,6 +308,13 @@ class LightGBMAdapter(ModelAdapter):
             for key in ("eta", "shrinkage_rate"):
                 params.pop(key, None)
             params["learning_rate"] = lr
+        if l2_regularization is not None:
+            # A leaf's value is -G / (H + lambda_l2). For a classifier, rows the model is already
+            # sure about have hessians p(1 - p) near 0, so without a penalty a leaf of a few such
+            # rows takes a step of many logits: an update that is confidently wrong next week.
+            for key in ("reg_lambda", "lambda", "l2_regularization"):
+                params.pop(key, None)
+            params["lambda_l2"] = l2_regularization
         corrections = list(getattr(self, "corrections_", ()))
         if self.update_mode == "correct" or corrections:
             # a fresh booster on top of the current raw scores: replaces the corrections
