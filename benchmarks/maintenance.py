@@ -26,7 +26,7 @@ tried: ``benchmarks/RESULTS.md``.
 
 Run:  .venv/bin/python benchmarks/maintenance.py [--datasets bike kc elec2 lending]
           [--policies default always-retrain never periodic] [--quick] [--jobs 2] [--json out.json]
-          [--breakdown]
+          [--breakdown] [--lgbm n_estimators=100 learning_rate=0.1 ...]
 ``--quick`` keeps the first 40 % of each dataset. ``--policy FILE`` benchmarks another default.
 """
 
@@ -68,14 +68,33 @@ def load(name: str) -> tuple[pd.DataFrame, dict[str, Any]]:
     raise SystemExit(f"unknown dataset {name!r}; expected bike, kc, elec2, lending")
 
 
-def model(task: str):
+def model(task: str, overrides: dict[str, Any] | None = None):
     import lightgbm as lgb
 
     cls = lgb.LGBMRegressor if task == "regression" else lgb.LGBMClassifier
-    return cls(n_estimators=200, learning_rate=0.05, num_leaves=31, random_state=0, deterministic=True, verbose=-1, n_jobs=1)
+    params = dict(n_estimators=200, learning_rate=0.05, num_leaves=31, random_state=0, deterministic=True, verbose=-1, n_jobs=1)
+    return cls(**{**params, **(overrides or {})})
 
 
-def run_one(name: str, policies: list[str], quick: bool) -> dict[str, Any]:
+def parse_lgbm(items: list[str]) -> dict[str, Any]:
+    """``["n_estimators=100", "learning_rate=0.1"]`` → a dict of ints, floats or strings."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--lgbm {item!r}: expected KEY=VALUE, e.g. n_estimators=100")
+        for cast in (int, float):
+            try:
+                out[key] = cast(value)
+                break
+            except ValueError:
+                continue
+        else:
+            out[key] = value
+    return out
+
+
+def run_one(name: str, policies: list[str], quick: bool, lgbm: dict[str, Any] | None = None) -> dict[str, Any]:
     from driftkeeper._table import infer_task
     from driftkeeper.backtest import backtest
 
@@ -90,7 +109,7 @@ def run_one(name: str, policies: list[str], quick: bool) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     for pol in policies:  # one at a time, so a policy that cannot run here (a {days: N} window
         try:              # on row batches) is reported instead of aborting the dataset
-            d = backtest(df, policies=[pol], model=model(task), dataset=name, **kw).to_dict()
+            d = backtest(df, policies=[pol], model=model(task, lgbm), dataset=name, **kw).to_dict()
         except DriftkeeperError as exc:
             rows.append({"name": str(pol), "error": str(exc)})
             continue
@@ -164,11 +183,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--jobs", type=int, default=2, help="datasets run in parallel processes")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--breakdown", action="store_true", help="also print each policy's training CPU by action and rule")
+    ap.add_argument("--lgbm", nargs="+", default=[], metavar="KEY=VALUE",
+                    help="LightGBM parameters in place of the defaults (e.g. n_estimators=100 learning_rate=0.1): "
+                    "does the default policy hold for another model?")
     args = ap.parse_args(argv)
     policies = [args.policy if (p == "default" and args.policy) else p for p in args.policies]
     t = time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as ex:
-        futs = [ex.submit(run_one, n, policies, args.quick) for n in args.datasets]
+        futs = [ex.submit(run_one, n, policies, args.quick, parse_lgbm(args.lgbm)) for n in args.datasets]
         results = [f.result() for f in futs]
     print_table(results, results[0]["policies"][0]["name"], breakdown=args.breakdown)
     print(f"total wall {time.perf_counter() - t:.0f} s")

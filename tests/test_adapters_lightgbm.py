@@ -391,3 +391,29 @@ def test_l2_regularization_shrinks_the_updates_leaves_of_a_sure_classifier():
     assert damped.params_ == plain.params_  # the base model's own parameters are untouched
     with pytest.raises(ConfigError, match=r"'l2_regularization' parameter of LightGBMAdapter.update must be"):
         damped.update(Xn, new, l2_regularization=-1.0)
+
+
+@pytest.mark.parametrize("mode", ["correct", "continue"])
+def test_early_stopping_for_a_multiclass_model_keeps_whole_rounds(mode):
+    X, y = cat_data(600)
+    Xn, yn = cat_data(400, seed=1, shift=3.0)
+    cut = [-2.0, 2.0]
+    adapter = LightGBMAdapter(lgb.LGBMClassifier(n_estimators=10, num_leaves=7, min_child_samples=5, verbose=-1),
+                              update_mode=mode, num_threads=1).fit(X, np.digitize(y, cut))
+    adapter.update(Xn.iloc[:300], np.digitize(yn.iloc[:300], cut), rounds=60, learning_rate=0.5,
+                   early_stopping_rounds=2, eval_set=(Xn.iloc[300:], np.digitize(yn.iloc[300:], cut)))
+    kept = adapter.last_update_rounds_
+    assert 1 <= kept < 60 and adapter.n_trees == 3 * (10 + kept)  # three trees per round
+    proba = adapter.predict_proba(Xn)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+def test_early_stopping_uses_the_objectives_loss_when_the_model_turns_metrics_off():
+    X, y = cat_data(600)
+    Xn, yn = cat_data(400, seed=1, shift=3.0)
+    adapter = LightGBMAdapter(
+        lgb.LGBMRegressor(n_estimators=20, num_leaves=7, min_child_samples=5, metric="None", verbose=-1),
+        update_mode="correct", num_threads=1).fit(X, y)
+    adapter.update(Xn.iloc[:300], yn.iloc[:300], rounds=60, learning_rate=0.5, early_stopping_rounds=2,
+                   eval_set=(Xn.iloc[300:], yn.iloc[300:]))
+    assert 1 <= adapter.last_update_rounds_ < 60

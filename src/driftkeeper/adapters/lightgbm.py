@@ -352,6 +352,9 @@ class LightGBMAdapter(ModelAdapter):
         kwargs: dict[str, Any] = {}
         if valid is not None and stop is not None:
             kwargs = {"valid_sets": [valid], "callbacks": [lgb.early_stopping(stop, first_metric_only=True, verbose=False)]}
+            for key in ("metric", "metrics", "metric_types"):
+                if str(params.get(key, "")).lower() in ("none", "null", "na", "custom"):
+                    params = {k: v for k, v in params.items() if k != key}  # stop on the objective's own loss
         booster = lgb.train(params, train_set, num_boost_round=rounds, init_model=init_model, keep_training_booster=True, **kwargs)
         booster.free_dataset()  # drop the Python references to the batch's Datasets
         if kwargs:
