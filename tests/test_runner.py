@@ -52,6 +52,16 @@ def drift_policy(tmp_path, *edits: tuple[str, str]):
     return path
 
 
+def scheduled_retrain_policy(tmp_path, every: int):
+    """Update every batch, retrain every ``every`` batches, gate off (every candidate is promoted)."""
+    return drift_policy(
+        tmp_path,
+        ("rules:\n", f"rules:\n  - name: every-{every}\n    when: batches_since_retrain >= {every}\n    action: retrain\n"),
+        ("fallback: none", "fallback: update"),
+        ("{enabled: true,", "{enabled: false,"),
+    )
+
+
 @pytest.fixture
 def policy_file(tmp_path):
     p = tmp_path / "policy.yaml"
@@ -304,12 +314,7 @@ def test_performance_baseline_is_the_champions_first_served_batches(tmp_path, po
 
 
 def test_drop_since_retrain_keeps_its_baseline_across_updates_until_a_retrain(tmp_path):
-    policy_file = drift_policy(
-        tmp_path,
-        ("rules:\n", "rules:\n  - name: every-4\n    when: batches_since_retrain >= 4\n    action: retrain\n"),
-        ("fallback: none", "fallback: update"),
-        ("{enabled: true,", "{enabled: false,"),  # every candidate is promoted
-    )
+    policy_file = scheduled_retrain_policy(tmp_path, every=4)
     batches = make_stream(6, seed=14)
     keeper = init_keeper(tmp_path, policy_file, batches)
     at_retrain = keeper.registry.get("champion").metrics["rmse"]
@@ -449,12 +454,7 @@ def test_early_stopping_and_l2_are_noted_as_ignored_by_a_model_without_them(tmp_
 
 
 def test_previous_metric_since_retrain_survives_updates_and_is_reset_by_a_retrain(tmp_path):
-    policy_file = drift_policy(
-        tmp_path,
-        ("rules:\n", "rules:\n  - name: every-3\n    when: batches_since_retrain >= 3\n    action: retrain\n"),
-        ("fallback: none", "fallback: update"),
-        ("{enabled: true,", "{enabled: false,"),  # every candidate is promoted
-    )
+    policy_file = scheduled_retrain_policy(tmp_path, every=3)
     batches = make_stream(5, seed=14)
     keeper = init_keeper(tmp_path, policy_file, batches)
     first = keeper.step(batches[1], html=False)
