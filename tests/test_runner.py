@@ -470,3 +470,14 @@ def test_previous_metric_since_retrain_survives_updates_and_is_reset_by_a_retrai
     assert keeper.state()["previous_metric_since_retrain"] is None  # a retrain starts a new level
     fourth = keeper.step(batches[4], html=False)
     assert fourth.decision["signals"]["sustained_drop_since_retrain"] is None
+
+
+def test_l2_regularization_reaches_the_update_and_the_holdout_rounds_after_it(tmp_path):
+    policy_file = drift_policy(tmp_path, ("    rounds: 5\n", "    rounds: 5\n    l2_regularization: 2.5\n"))
+    batches = make_stream(3, seed=3, shift_at=1)
+    keeper = init_keeper(tmp_path, policy_file, batches)
+    rec = keeper.step(batches[1], html=False)
+    assert rec.action == "warm_start" and rec.training["params"]["l2_regularization"] == 2.5
+    assert rec.promoted == 2 and rec.training["holdout_learned"] == 60
+    booster = keeper.registry.load(2).adapter.booster_  # continue mode: the holdout rounds trained last
+    assert booster.params["lambda_l2"] == 2.5

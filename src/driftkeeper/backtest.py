@@ -149,7 +149,8 @@ class BacktestResult:
         out = []
         for p in self.policies:
             out.append([
-                p.name, _num(p.mean_error), *(_num(p.other_errors.get(m)) for m in self.other_metrics), f"{p.train_cpu_s:.2f}", f"{p.monitor_cpu_s:.2f}", f"{p.wall_s:.1f}",
+                p.name, _num(p.mean_error), *(_num(p.other_errors.get(m)) for m in self.other_metrics),
+                f"{p.train_cpu_s:.2f}", f"{p.monitor_cpu_s:.2f}", f"{p.wall_s:.1f}",
                 str(p.retrains), str(p.updates), str(p.rollbacks), str(p.gate_refusals),
                 "-" if p.model_trees is None else str(p.model_trees),
                 "-" if p.model_bytes is None else f"{p.model_bytes / 1024:.0f}",

@@ -709,12 +709,10 @@ class Keeper:
                 checkpoint("runner:training")
                 t0 = time.process_time()
                 # pass the policy's update parameters the model understands; note the others
-                wanted = {k: params.get(k) for k in ("rounds", "learning_rate", "replay_fraction") if params.get(k) is not None}
+                keys = ("rounds", "learning_rate", "replay_fraction", "early_stopping_rounds", "l2_regularization")
+                wanted = {k: params[k] for k in keys if params.get(k) is not None}
                 if online and params.get("passes") is not None:
                     wanted["rounds"] = params["passes"]  # an online learner's rounds are passes over the rows
-                for key in ("early_stopping_rounds", "l2_regularization"):
-                    if params.get(key) is not None:
-                        wanted[key] = params[key]
                 accepted = set(getattr(candidate, "update_overrides", wanted))
                 overrides = {k: v for k, v in wanted.items() if k in accepted}
                 if set(wanted) - set(overrides):
@@ -802,7 +800,8 @@ class Keeper:
             else:
                 kept = training.get("rounds_kept") or params.get("rounds") or 10  # early stopping chose fewer
                 rounds = max(1, round(kept * len(holdout) / (len(train) + len(holdout))))
-            kwargs = {k: v for k, v in {"rounds": rounds, "replay_fraction": 0.0}.items() if k in getattr(candidate, "update_overrides", ())}
+            wanted = {"rounds": rounds, "replay_fraction": 0.0, "l2_regularization": params.get("l2_regularization")}
+            kwargs = {k: v for k, v in wanted.items() if v is not None and k in getattr(candidate, "update_overrides", ())}
             candidate.update(spec.features_frame(holdout), spec.target_values(holdout[spec.target]), **kwargs)
             training["cpu_s"] += time.process_time() - t0
             training["holdout_learned"] = len(holdout)
