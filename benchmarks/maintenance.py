@@ -143,6 +143,8 @@ def cpu_breakdown(p: dict[str, Any]) -> str:
 
 
 def print_table(results: list[dict[str, Any]], primary: str, breakdown: bool = False) -> None:
+    from driftkeeper._metrics import get_metric
+
     print(f"{'dataset':8} {'policy':16} {'metric':10} {'mean error':>11} {'train CPU s':>12} {'retrains':>9} {'updates':>8} {'refused':>8} {'trees':>6}")
     for d in results:
         for p in d["policies"]:
@@ -163,7 +165,7 @@ def print_table(results: list[dict[str, Any]], primary: str, breakdown: bool = F
             pols = {p["name"]: p for p in d["policies"] if "error" not in p}
             if primary in pols and "always-retrain" in pols:
                 a, b = pols[primary]["other_errors"][m], pols["always-retrain"]["other_errors"][m]
-                label = f"1 - {m}" if m == "roc_auc" else m
+                label = f"1 - {m}" if get_metric(m).higher_is_better else m  # reported as errors
                 print(f"{d['dataset']:8} also {label}: {primary} {a:.4g}, always-retrain {b:.4g} → ×{a / b:.3f}")
         r = ratios(d, primary)
         if r:
@@ -188,9 +190,10 @@ def main(argv: list[str] | None = None) -> None:
                     "does the default policy hold for another model?")
     args = ap.parse_args(argv)
     policies = [args.policy if (p == "default" and args.policy) else p for p in args.policies]
+    lgbm = parse_lgbm(args.lgbm)
     t = time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as ex:
-        futs = [ex.submit(run_one, n, policies, args.quick, parse_lgbm(args.lgbm)) for n in args.datasets]
+        futs = [ex.submit(run_one, n, policies, args.quick, lgbm) for n in args.datasets]
         results = [f.result() for f in futs]
     print_table(results, results[0]["policies"][0]["name"], breakdown=args.breakdown)
     print(f"total wall {time.perf_counter() - t:.0f} s")
