@@ -1,6 +1,6 @@
 """Model maintenance on real drifting data: error × training CPU of each policy, with the runner.
 
-Runs :func:`driftkeeper.backtest.backtest` (the production runner, policy, adapter, gate and
+Runs :func:`driftkeeper.run_backtest` (the production runner, policy, adapter, gate and
 registry; a temporary root per policy) on the four datasets of ../shared/data with LightGBM
 (``build_model("lightgbm")``: 200 trees, learning rate 0.05, 31 leaves; one thread so CPU
 seconds compare work):
@@ -95,8 +95,8 @@ def parse_lgbm(items: list[str]) -> dict[str, Any]:
 
 
 def run_one(name: str, policies: list[str], quick: bool, lgbm: dict[str, Any] | None = None) -> dict[str, Any]:
-    from driftkeeper._table import infer_task
-    from driftkeeper.backtest import backtest
+    from driftkeeper.table import infer_task
+    from driftkeeper import run_backtest
 
     df, kw = load(name)
     if quick:
@@ -109,7 +109,7 @@ def run_one(name: str, policies: list[str], quick: bool, lgbm: dict[str, Any] | 
     rows: list[dict[str, Any]] = []
     for pol in policies:  # one at a time, so a policy that cannot run here (a {days: N} window
         try:              # on row batches) is reported instead of aborting the dataset
-            d = backtest(df, policies=[pol], model=model(task, lgbm), dataset=name, **kw).to_dict()
+            d = run_backtest(df, policies=[pol], model=model(task, lgbm), dataset=name, **kw).to_dict()
         except DriftkeeperError as exc:
             rows.append({"name": str(pol), "error": str(exc)})
             continue
@@ -143,7 +143,7 @@ def cpu_breakdown(p: dict[str, Any]) -> str:
 
 
 def print_table(results: list[dict[str, Any]], primary: str, breakdown: bool = False) -> None:
-    from driftkeeper._metrics import get_metric
+    from driftkeeper.metrics import get_metric
 
     print(f"{'dataset':8} {'policy':16} {'metric':10} {'mean error':>11} {'train CPU s':>12} {'retrains':>9} {'updates':>8} {'refused':>8} {'trees':>6}")
     for d in results:

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from conftest import make_stream
 
-from driftkeeper.backtest import backtest, parse_every, split_batches
+from driftkeeper.backtest import parse_every, run_backtest, split_batches
 from driftkeeper.exceptions import ConfigError
-from driftkeeper.policy import load_policy
+from driftkeeper.policy.policy import load_policy
 
 CHANGE_AT = 4  # batch index (1-based after the initial data) where the concept flips
 N_BATCHES = 9  # make_stream batches: 0 is the initial data, then 8 weekly batches
@@ -31,7 +31,7 @@ def run(df, policies, **kw):
     kw.setdefault("time_column", "date")
     kw.setdefault("id_column", "row_id")
     kw.setdefault("initial", 1200)  # make_stream's batch 0
-    return backtest(df, target="y", policies=policies, model=small_lgbm(), every="W", **kw)
+    return run_backtest(df, target="y", policies=policies, model=small_lgbm(), every="W", **kw)
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +150,7 @@ def test_also_metrics_score_the_same_predictions_as_a_run_with_that_metric():
     model = lgb.LGBMClassifier(n_estimators=15, num_leaves=7, random_state=0, deterministic=True, verbose=-1, n_jobs=1)
 
     def go(**kw):
-        return backtest(df, target="y", policies=["never"], model=model, every="W", time_column="date",
+        return run_backtest(df, target="y", policies=["never"], model=model, every="W", time_column="date",
                         id_column="row_id", initial=800, **kw)
 
     both = go(metric="error_rate", also_metrics=["log_loss", "roc_auc", "error_rate"])

@@ -1,7 +1,7 @@
 """A nightly run killed with SIGKILL at every dangerous moment loses and corrupts nothing.
 
 Each test starts `driftkeeper run` as a real process that pauses at a named checkpoint
-(`driftkeeper._testhooks`), waits until the process says it got there (no sleeps that guess),
+(`driftkeeper._util.testhooks`), waits until the process says it got there (no sleeps that guess),
 kills it with SIGKILL, then checks: `verify` reports only removable leftovers and `gc` clears
 them, every earlier version loads with its recorded sha256, the champion moved only if the
 killed run had committed the promotion, and the next run succeeds.

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from driftkeeper.exceptions import ConfigError, DataQualityError, InputError, NotFittedError, SchemaError
-from driftkeeper.monitor import Monitor, infer_kind
-from driftkeeper.report import DriftReport
+from driftkeeper.monitor.monitor import Monitor, infer_kind
+from driftkeeper.monitor.report import DriftReport
 
 SHIFTED = ["f1", "f4", "cat_b"]
 
@@ -346,7 +346,7 @@ def test_sample_is_seeded_and_recorded(frames):
 
 
 def test_threads_never_change_a_score(monkeypatch):
-    import driftkeeper.monitor as mod
+    import driftkeeper.monitor.monitor as mod
 
     rng = np.random.default_rng(9)
     ref = pd.DataFrame({f"c{i}": rng.normal(size=3000) for i in range(4)})

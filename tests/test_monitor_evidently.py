@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from driftkeeper import _evidently as ev
-from driftkeeper import _stattests as st
-from driftkeeper.monitor import Monitor
+from driftkeeper.monitor import _evidently as ev
+from driftkeeper.monitor import stattests as st
+from driftkeeper.monitor.monitor import Monitor
 
 TOL = 1e-9
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from driftkeeper.exceptions import ConfigError, PolicyError
-from driftkeeper.policy import (
+from driftkeeper.policy.policy import (
     DECISION_ACTIONS,
     Context,
     Decision,
@@ -21,7 +21,7 @@ from driftkeeper.policy import (
     policy_from_text,
     shipped_policies,
 )
-from driftkeeper.report import ColumnDrift, DriftReport
+from driftkeeper.monitor.report import ColumnDrift, DriftReport
 
 UTC = timezone.utc
 
@@ -448,7 +448,7 @@ def test_policy_gate_and_monitor_config():
 
 
 def test_data_growth_signal_is_rows_since_retrain_over_rows_at_retrain():
-    from driftkeeper.policy import policy_from_text
+    from driftkeeper.policy.policy import policy_from_text
 
     pol = policy_from_text("name: g\nrules:\n  - name: grown\n    when: data_growth >= 0.25\n    action: retrain\nfallback: none\n")
     d = decide(None, pol, Context(rows_since_retrain=30, rows_at_retrain=100))
@@ -460,7 +460,7 @@ def test_data_growth_signal_is_rows_since_retrain_over_rows_at_retrain():
 
 
 def test_sustained_performance_drop_needs_two_bad_batches_of_the_same_model():
-    from driftkeeper.policy import policy_from_text
+    from driftkeeper.policy.policy import policy_from_text
 
     pol = policy_from_text(
         "name: s\nmetric: rmse\nrules:\n  - name: trend\n    when: sustained_performance_drop >= 0.3\n"
@@ -475,7 +475,7 @@ def test_sustained_performance_drop_needs_two_bad_batches_of_the_same_model():
 
 
 def test_sustained_drop_since_retrain_ignores_one_bad_batch():
-    from driftkeeper.policy import policy_from_text
+    from driftkeeper.policy.policy import policy_from_text
 
     pol = policy_from_text(
         "name: s\nmetric: mae\nrules:\n  - name: stale\n    when: sustained_drop_since_retrain >= 0.2\n"
@@ -493,7 +493,7 @@ def test_sustained_drop_since_retrain_ignores_one_bad_batch():
 
 
 def test_drop_since_retrain_compares_with_the_level_after_the_last_retrain():
-    from driftkeeper.policy import policy_from_text
+    from driftkeeper.policy.policy import policy_from_text
 
     pol = policy_from_text(
         "name: s\nmetric: r2\nrules:\n  - name: stale\n    when: drop_since_retrain >= 0.2\n    action: retrain\nfallback: none\n"
@@ -509,7 +509,7 @@ def test_drop_since_retrain_compares_with_the_level_after_the_last_retrain():
 
 
 def test_gate_overrides_per_action():
-    from driftkeeper.policy import policy_from_text
+    from driftkeeper.policy.policy import policy_from_text
 
     pol = policy_from_text(
         "name: g\nfallback: none\ngate:\n  margin: 0.01\n  confidence: 0.8\n"
@@ -537,7 +537,7 @@ def test_gate_overrides_per_action():
     ("{retrain: 0.9}", r"<string>:3: gate\.retrain: expected a mapping, got 0\.9$"),
 ])
 def test_gate_override_errors_name_the_key(gate, message):
-    from driftkeeper.policy import policy_from_text
+    from driftkeeper.policy.policy import policy_from_text
 
     with pytest.raises(PolicyError, match=message):
         policy_from_text(f"name: g\nfallback: none\ngate: {gate}\n")

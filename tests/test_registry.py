@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression
 
-from driftkeeper import registry as registry_mod
+from driftkeeper.registry import registry as registry_mod
 from driftkeeper.exceptions import ConfigError, IntegrityError, LockError, NotFoundError, RegistryError
-from driftkeeper.registry import LibraryVersionWarning, ModelVersion, Registry, fingerprint
+from driftkeeper.registry.registry import LibraryVersionWarning, ModelVersion, Registry, fingerprint
 
 
 class Described:
@@ -505,7 +505,7 @@ def test_checkpoints_reached_in_order(reg, tmp_path, monkeypatch):
 
 def test_importing_registry_is_light():
     code = (
-        "import sys, driftkeeper.registry\n"
+        "import sys, driftkeeper.registry.registry\n"
         "heavy = [m for m in ('pandas', 'sklearn', 'evidently', 'lightgbm', 'river', 'joblib') if m in sys.modules]\n"
         "print(heavy)"
     )

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from driftkeeper.cli import app
-from driftkeeper.registry import Registry
+from driftkeeper.registry.registry import Registry
 
 runner = CliRunner()
 EXE = Path(sys.executable).with_name("driftkeeper")
@@ -149,7 +149,7 @@ def test_real_subprocess(root):
     from filelock import FileLock
 
     with FileLock(str(root / ".registry.lock")):
-        code = "from driftkeeper.cli import main; import driftkeeper.registry as r; r.Registry.__init__.__kwdefaults__['lock_timeout'] = 0.2; main()"
+        code = "from driftkeeper.cli import main; import driftkeeper.registry.registry as r; r.Registry.__init__.__kwdefaults__['lock_timeout'] = 0.2; main()"
         out = subprocess.run([sys.executable, "-c", code, "promote", str(root), "3"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 3 and out.stderr.strip().startswith(f"error: registry {str(root)!r} is locked by another writer")
 

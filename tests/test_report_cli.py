@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from driftkeeper.cli import app
-from driftkeeper.report import DriftReport
+from driftkeeper.monitor.report import DriftReport
 
 ROOT = Path(__file__).resolve().parents[1]
 EXE = Path(sys.executable).parent / "driftkeeper"
@@ -158,7 +158,7 @@ def test_subprocess_bad_input_exit_2_without_traceback(tmp_path):
 
 
 def test_importing_driftkeeper_and_the_cli_does_not_import_evidently():
-    code = ("import driftkeeper, driftkeeper.cli, driftkeeper.monitor; import sys; "
+    code = ("import driftkeeper, driftkeeper.cli, driftkeeper.monitor.monitor; import sys; "
             "assert 'evidently' not in sys.modules, 'evidently imported'")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr

@@ -6,6 +6,7 @@ Public API (everything else is private and may change)::
     from driftkeeper import Registry, ModelVersion                 # versioned model registry
     from driftkeeper import Policy, load_policy, decide, Decision, Context   # policy engine
     from driftkeeper import Keeper, RunRecord                      # nightly runner / embedding API
+    from driftkeeper import run_backtest, BacktestResult           # replay history under policies
     from driftkeeper.adapters import make_adapter                  # model adapters
     from driftkeeper import exceptions                             # the error hierarchy
 
@@ -22,8 +23,8 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "Monitor": ".monitor",
-    "DriftReport": ".report",
-    "ColumnDrift": ".report",
+    "DriftReport": ".monitor",
+    "ColumnDrift": ".monitor",
     "Registry": ".registry",
     "ModelVersion": ".registry",
     "Policy": ".policy",
@@ -31,9 +32,10 @@ _LAZY = {
     "decide": ".policy",
     "Decision": ".policy",
     "Context": ".policy",
-    "Keeper": ".runner",
-    "RunRecord": ".runner",
-    "backtest": ".backtest",
+    "Keeper": ".keeper",
+    "RunRecord": ".keeper",
+    "run_backtest": ".backtest",
+    "BacktestResult": ".backtest",
     "DriftkeeperError": ".exceptions",
 }
 

@@ -57,8 +57,8 @@ def backtest_cmd(
     training/monitoring CPU per policy; lower error is better whatever the metric."""
     from rich.console import Console
 
-    from .._table import infer_task
-    from ..backtest import backtest, parse_every
+    from ..table import infer_task
+    from ..backtest.replay import run_backtest, parse_every
 
     parse_every(every)  # a bad --every fails before the data is read
     if html is not None and html.suffix.lower() not in (".html", ".htm", ".png"):
@@ -67,7 +67,7 @@ def backtest_cmd(
     the_task = task or infer_task(df[target])
     model_obj = _set_threads(build_model(model, the_task), threads)
     policies = [policy] + [p.strip() for p in (compare or "").split(",") if p.strip()]
-    result = backtest(
+    result = run_backtest(
         df, target=target, policies=policies, model=model_obj, every=every, time_column=time_column,
         initial=int(initial) if initial is not None and initial.strip().isdigit() else initial,
         id_column=id_column, exclude=tuple(exclude or ()), task=task, metric=metric, also_metrics=tuple(also_metric or ()),
@@ -83,7 +83,7 @@ def backtest_cmd(
         else:
             as_json.write_text(text)
     if html is not None:
-        from .._backtest_plots import write_plots
+        from ..backtest.plots import write_plots
 
         write_plots(result, html)
         if str(as_json) != "-":

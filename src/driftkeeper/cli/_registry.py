@@ -17,7 +17,7 @@ ROOT_HELP = "Registry folder (the one holding catalog.sqlite)."
 
 
 def _open(root: Path):
-    from ..registry import Registry
+    from ..registry.registry import Registry
 
     return Registry(root, create=False)
 
@@ -143,7 +143,7 @@ def _keeper(root: Path):
     """The runner's view of ROOT when ROOT was made by `driftkeeper init`, else None."""
     if not (Path(root) / "keeper.json").exists():
         return None
-    from ..runner import Keeper
+    from ..keeper.runner import Keeper
 
     return Keeper.open(root)
 

@@ -77,8 +77,8 @@ def report(
 
 def _run(reference, current, target, prediction, columns, method, threshold, drift_share, html, json_path,
          sample, seed) -> bool:
-    from .._io import read_table, write_json_atomic
-    from ..monitor import Monitor
+    from .._util.io import read_table, write_json_atomic
+    from ..monitor.monitor import Monitor
 
     m_default, m_cols = _split_pairs(method, "--method")
     t_default, t_cols = _split_pairs(threshold, "--threshold", float)

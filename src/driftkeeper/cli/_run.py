@@ -48,7 +48,7 @@ def build_model(spec: str, task: str):
 
 def read_labelled(data: Path, target: str):
     """Read ``--data`` and check that ``--target`` is one of its columns (one-line error if not)."""
-    from .._io import read_table
+    from .._util.io import read_table
 
     df = read_table(data, what="data")
     if target not in df.columns:
@@ -76,8 +76,8 @@ def init_cmd(
     keep_rows: Optional[int] = typer.Option(None, "--keep-rows", help="Labelled rows kept for 'all' retrain windows (default: all)."),
 ) -> None:
     """Train version 1 on DATA, fit the drift reference, register and promote it."""
-    from .._table import infer_task
-    from ..runner import Keeper
+    from ..table import infer_task
+    from ..keeper.runner import Keeper
 
     df = read_labelled(data, target)
     model_obj = build_model(model, task or infer_task(df[target]))
@@ -107,7 +107,7 @@ def run_cmd(
     1 completed but needs a person (the gate refused twice in a row, or drift with no allowed
     action); 2 bad input or configuration (nothing changed); 3 another run holds the lock.
     """
-    from ..runner import Keeper
+    from ..keeper.runner import Keeper
 
     keeper = Keeper.open(root)
     if sys.stderr.isatty():  # progress on a terminal; quiet under cron

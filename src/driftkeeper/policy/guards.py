@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._policy_schema import TRAINING_ACTIONS, UPDATE_ACTIONS, ActionSpec
+from .schema import TRAINING_ACTIONS, UPDATE_ACTIONS, ActionSpec
 
 if TYPE_CHECKING:
     from .policy import Context, Policy

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._policy_schema import METRICS, ActionSpec
+from .schema import METRICS, ActionSpec
 
 if TYPE_CHECKING:
     from .policy import Policy

@@ -28,8 +28,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from . import _stattests as st
-from .exceptions import ConfigError, DataQualityError, InputError, NotFittedError, SchemaError
+from . import stattests as st
+from ..exceptions import ConfigError, DataQualityError, InputError, NotFittedError, SchemaError
 from .report import ColumnDrift, DriftReport
 
 __all__ = ["Monitor", "infer_kind"]

@@ -4,7 +4,7 @@ Every function here reproduces the score of the Evidently 0.7 stattest of the sa
 (``evidently.legacy.calculations.stattests``) to floating-point precision: same binning,
 same zero filling, same scipy calls, same drift comparison (``<``, ``<=``, ``>`` or ``>=``
 exactly as Evidently writes it). Methods without a fast path here are delegated to Evidently
-itself through :mod:`driftkeeper._evidently` (the only module importing Evidently).
+itself through :mod:`driftkeeper.monitor._evidently` (the only module importing Evidently).
 
 This module never imports Evidently, so validating a method name stays cheap.
 """

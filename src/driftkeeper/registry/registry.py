@@ -3,7 +3,7 @@
 Layout of a registry ``ROOT`` (the runner keeps its own ``data/``, ``runs/``, ``keeper.json`` and
 ``.run.lock`` there too; the registry ignores them)::
 
-    ROOT/catalog.sqlite            the catalog (SQLite, WAL); see driftkeeper._catalog
+    ROOT/catalog.sqlite            the catalog (SQLite, WAL); see driftkeeper.registry.catalog
     ROOT/.registry.lock            one writer at a time (filelock)
     ROOT/versions/v0007/           one folder per version
         model.joblib               the artifact (its sha256 is in the catalog)
@@ -17,7 +17,7 @@ row in one transaction. A writer killed at any moment leaves either no version (
 orphan folder or temp file, which :meth:`Registry.verify` reports as removable and
 :meth:`Registry.gc` removes) or a complete one. Readers only see committed rows.
 
-Checkpoints (:func:`driftkeeper._testhooks.checkpoint`), in order: ``registry:number-allocated``
+Checkpoints (:func:`driftkeeper._util.testhooks.checkpoint`), in order: ``registry:number-allocated``
 (number committed, no folder yet), ``registry:artifact-temp-written`` (temp artifact fsynced, not
 renamed), ``registry:artifact-written``, ``registry:attachments-written``, ``registry:meta-written``,
 ``registry:before-commit`` (row inserted, transaction open), ``registry:after-commit``;
@@ -44,7 +44,6 @@ Examples:
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import re
 import sqlite3
@@ -55,9 +54,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from . import _catalog as cat
-from . import _registry_upkeep as upkeep
-from ._registry_files import (
+from . import catalog as cat
+from . import upkeep
+from .files import (
     ARTIFACT,
     DECISION,
     META,
@@ -67,10 +66,11 @@ from ._registry_files import (
     fsync_dir,
     jsonable,
     library_versions,
+    load_model,
     to_json,
     write_bytes_atomic,
 )
-from ._registry_types import (
+from .types import (
     AliasMove,
     CatalogSource,
     GcResult,
@@ -82,9 +82,9 @@ from ._registry_types import (
     from_catalog_rows,
     parse_when,
 )
-from ._registry_types import tag as _tag
-from ._testhooks import checkpoint
-from .exceptions import ConfigError, IntegrityError, LockError, NotFoundError, RegistryError
+from .types import tag as _tag
+from .._util.testhooks import checkpoint
+from ..exceptions import ConfigError, IntegrityError, LockError, NotFoundError, RegistryError
 
 __all__ = [
     "ACTIONS",
@@ -151,7 +151,7 @@ class Registry:
                         pass
                 return
             if fmt > cat.FORMAT_VERSION:
-                from . import __version__
+                from .. import __version__
 
                 raise RegistryError(
                     f"catalog {str(self.catalog_path)!r} has format version {fmt}; driftkeeper {__version__} "
@@ -315,9 +315,7 @@ class Registry:
                 LibraryVersionWarning,
                 stacklevel=2,
             )
-        import joblib
-
-        return joblib.load(io.BytesIO(blob))
+        return load_model(blob)
 
     def history(self, limit: int | None = None) -> list[ModelVersion]:
         """Versions, newest first (at most ``limit``)."""

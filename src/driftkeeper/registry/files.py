@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
+import io
 import json
 import os
 import platform
 import re
+import sys
+import threading
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Mapping
 
-from ._testhooks import checkpoint
-from .exceptions import ConfigError
+from .._util.testhooks import checkpoint
+from ..exceptions import ConfigError
 
 ARTIFACT = "model.joblib"
 META = "meta.json"
@@ -74,6 +78,36 @@ def write_bytes_atomic(path: Path, payload: bytes) -> str:
         os.fsync(fh.fileno())
     os.replace(tmp, path)
     return hashlib.sha256(payload).hexdigest()
+
+
+#: Where the classes pickled by earlier releases live now (module renamed -> its new home). A
+#: root written by 0.1 keeps loading: unpickling looks the old names up here, nowhere else.
+LEGACY_MODULES = {
+    "driftkeeper.runner": "driftkeeper.keeper",
+    "driftkeeper._table": "driftkeeper.table",
+    "driftkeeper._stattests": "driftkeeper.monitor.stattests",
+    "driftkeeper.report": "driftkeeper.monitor",
+    "driftkeeper._metrics": "driftkeeper.metrics",
+    "driftkeeper._store": "driftkeeper.keeper.store",
+}
+_LEGACY_LOCK = threading.Lock()
+
+
+def load_model(blob: bytes) -> Any:
+    """Unpickle an artifact written by :func:`dump_model_atomic` (this release or an earlier one)."""
+    import joblib
+
+    with _LEGACY_LOCK:
+        added = []
+        for old, new in LEGACY_MODULES.items():
+            if old not in sys.modules:
+                sys.modules[old] = importlib.import_module(new)
+                added.append(old)
+        try:
+            return joblib.load(io.BytesIO(blob))
+        finally:
+            for old in added:
+                del sys.modules[old]
 
 
 def dump_model_atomic(path: Path, model: Any) -> tuple[str, int]:

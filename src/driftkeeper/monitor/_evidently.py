@@ -145,7 +145,7 @@ def read_value_drift(snapshot: Any) -> dict[str, EvidentlyColumn]:
     """Per-column ``ValueDrift`` results of a snapshot (``Report`` of ValueDrift metrics or
     ``DataDriftPreset``). ``drifted`` comes from the snapshot's tests when it has them
     (``include_tests=True``), else from the method's own comparison of score and threshold."""
-    from ._stattests import METHODS
+    from .stattests import METHODS
 
     d = snapshot.dict()
     status = {}

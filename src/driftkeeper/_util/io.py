@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .exceptions import InputError
+from ..exceptions import InputError
 
 __all__ = ["read_table", "write_json_atomic"]
 

@@ -10,11 +10,11 @@ import sqlite3
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Mapping
 
-from . import _catalog as cat
-from ._registry_files import ARTIFACT, META, TMP_RE, library_versions, sha256_file, to_json, fsync_dir
-from ._registry_types import FOLDER_RE, GcResult, Problem, tag as tag_of
-from ._testhooks import checkpoint
-from .exceptions import ConfigError
+from . import catalog as cat
+from .files import ARTIFACT, META, TMP_RE, library_versions, sha256_file, to_json, fsync_dir
+from .types import FOLDER_RE, GcResult, Problem, tag as tag_of
+from .._util.testhooks import checkpoint
+from ..exceptions import ConfigError
 
 if TYPE_CHECKING:
     from .registry import Registry

@@ -1,6 +1,6 @@
 """Policy files: the YAML schema, its validation and one-line error messages.
 
-Private to :mod:`driftkeeper.policy`. The schema is a tree of frozen pydantic v2 models in
+Part of :mod:`driftkeeper.policy`. The schema is a tree of frozen pydantic v2 models in
 strict mode (``rounds: "50"`` is refused, not coerced). Every error — an unknown key, a
 wrong type, an unknown signal, action or operator, a YAML syntax error — becomes one
 :class:`~driftkeeper.exceptions.PolicyError` line naming the file, the line and the key::
@@ -33,7 +33,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from .exceptions import PolicyError
+from ..exceptions import PolicyError
 
 # --------------------------------------------------------------------------- vocabulary
 

@@ -17,7 +17,7 @@ CPU seconds compare work, not parallelism.
 
 Example::
 
-    result = backtest(df, target="cnt", policies=["default", "always-retrain"],
+    result = run_backtest(df, target="cnt", policies=["default", "always-retrain"],
                       model=LGBMRegressor(n_jobs=1, verbose=-1), every="W", time_column="ts")
     print(result.to_dict()["policies"][0]["mean_error"])
 """
@@ -37,10 +37,10 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ._metrics import Metric, evaluate_many, get_metric
-from .exceptions import ConfigError, SchemaError
+from ..metrics import Metric, evaluate_many, get_metric
+from ..exceptions import ConfigError, SchemaError
 
-__all__ = ["BacktestResult", "PolicyResult", "BatchResult", "backtest", "split_batches", "parse_every"]
+__all__ = ["BacktestResult", "PolicyResult", "BatchResult", "run_backtest", "split_batches", "parse_every"]
 
 _PERIODS = {"D": "D", "W": "W", "M": "M"}
 _EVERY_HELP = "D, W or M (periods of the time column) or <N>rows (e.g. 500rows)"
@@ -188,7 +188,7 @@ def parse_every(every: str) -> tuple[str, int | str]:
 
 
 def _parse_times(df: pd.DataFrame, column: str) -> pd.Series:
-    from ._table import TableSpec
+    from ..table import TableSpec
 
     spec = TableSpec(target="", features=[], kinds={}, task="regression", time_column=column)
     return spec.times(df, what="data").reset_index(drop=True)
@@ -269,7 +269,7 @@ def _policy_list(policies: str | Path | Sequence[str | Path]) -> list[str | Path
 
 
 def _fresh_model(model: Any) -> Any:
-    from .adapters import ModelAdapter
+    from ..adapters import ModelAdapter
 
     if isinstance(model, ModelAdapter):
         return model.clone()
@@ -278,7 +278,7 @@ def _fresh_model(model: Any) -> Any:
 
 def _run_policy(policy: Any, init: pd.DataFrame, batches: list[pd.DataFrame], *, model: Any, target: str, metric: Metric,
                 time_column, id_column, exclude, task, root: Path, others: Sequence[Metric] = ()) -> PolicyResult:
-    from .runner import Keeper
+    from ..keeper.runner import Keeper
 
     t_wall = time.perf_counter()
     keeper = Keeper.init(root, _fresh_model(model), init, target=target, policy=policy.source, time_column=time_column,
@@ -349,7 +349,7 @@ def _weighted_mean(errs: np.ndarray, weights: np.ndarray) -> float:
     return float(np.sum(errs[ok] * weights[ok]) / np.sum(weights[ok])) if ok.any() else float("nan")
 
 
-def backtest(
+def run_backtest(
     data: pd.DataFrame | str | Path,
     *,
     target: str,
@@ -380,9 +380,9 @@ def backtest(
     rare class can rank models by how few of them cross 0.5 rather than by how good they are.
     ``progress``: optional callable ``(policy_name, batch_index, n_batches)``.
     """
-    from ._io import read_table
-    from ._table import infer_task
-    from .policy import load_policy
+    from .._util.io import read_table
+    from ..table import infer_task
+    from ..policy.policy import load_policy
 
     name = dataset or (Path(data).name if isinstance(data, (str, Path)) else "data")
     df = read_table(data, what="data") if isinstance(data, (str, Path)) else data

@@ -2,7 +2,7 @@
 
 A :class:`Policy` is read from YAML (see ``policies/default.yaml`` for the annotated format)
 by :func:`load_policy`. :func:`decide` is pure and deterministic: it reads a
-:class:`~driftkeeper.report.DriftReport` (or ``None``) and a :class:`Context` of history
+:class:`~driftkeeper.monitor.DriftReport` (or ``None``) and a :class:`Context` of history
 facts the runner fills, and returns a :class:`Decision`. No I/O, no clock: time-based
 signals use ``context.batch_time`` (data time), so backtests replay history faithfully.
 
@@ -37,7 +37,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._policy_schema import (
+from .schema import (
     AUTO_METRIC,
     METRIC_TASKS,
     METRICS,
@@ -53,10 +53,10 @@ from ._policy_schema import (
     parse_policy_text,
     suggest,
 )
-from .exceptions import ConfigError, PolicyError
+from ..exceptions import ConfigError, PolicyError
 
 if TYPE_CHECKING:
-    from .report import DriftReport
+    from ..monitor.report import DriftReport
 
 __all__ = [
     "ACTIONS",
@@ -73,7 +73,7 @@ __all__ = [
     "shipped_policies",
 ]
 
-from ._policy_schema import ACTIONS  # noqa: E402
+from .schema import ACTIONS  # noqa: E402
 
 #: Actions a :class:`Decision` can carry (``update`` is always resolved away).
 DECISION_ACTIONS = ("none", "warm_start", "online_update", "retrain", "rollback")
@@ -161,7 +161,7 @@ def gate_passes(
 def _paired_test(champion_value, candidate_value, metric, margin, confidence, champion_losses, candidate_losses):
     import numpy as np
 
-    from ._metrics import METRICS
+    from ..metrics import METRICS
 
     a = np.asarray(champion_losses, dtype=float)
     b = np.asarray(candidate_losses, dtype=float)
@@ -516,7 +516,7 @@ class Policy:
 
     def describe(self) -> str:
         """The policy in words: metric, monitor, rules in order, fallback, guards, gate."""
-        from ._policy_text import describe
+        from .describe import describe
 
         return describe(self)
 
@@ -684,7 +684,7 @@ def _evaluate(group: Group, signals: dict[str, Any], rule: str, record: list[dic
 
 def decide(report: "DriftReport | None", policy: Policy, context: Context | None = None) -> Decision:
     """Decide what to do with the serving model. Pure and deterministic; see the module doc."""
-    from ._policy_guards import apply_guards
+    from .guards import apply_guards
 
     context = context or Context()
     signals = compute_signals(report, policy, context)

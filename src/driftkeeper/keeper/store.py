@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._testhooks import checkpoint
-from .exceptions import SchemaError
+from .._util.testhooks import checkpoint
+from ..exceptions import SchemaError
 
 __all__ = ["DataStore", "SEQ", "POS"]
 

@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from .exceptions import RegistryError
+from ..exceptions import RegistryError
 
 FORMAT_VERSION = 1
 CATALOG_NAME = "catalog.sqlite"

@@ -175,7 +175,7 @@ class DriftReport:
     def from_dict(cls, d: dict[str, Any]) -> "DriftReport":
         version = d.get("schema_version", SCHEMA_VERSION)
         if version > SCHEMA_VERSION:
-            from .exceptions import ConfigError
+            from ..exceptions import ConfigError
 
             raise ConfigError(
                 f"drift report schema_version {version} is newer than this driftkeeper understands "

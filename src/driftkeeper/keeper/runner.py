@@ -41,12 +41,12 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from ._io import read_table, write_json_atomic
-from ._metrics import evaluate, evaluate_rows, get_metric
-from ._store import POS, SEQ, DataStore
-from ._table import TableSpec, frame_sha256
-from ._testhooks import checkpoint
-from .exceptions import ConfigError, DriftkeeperError, LockError, ModelSizeError, RegistryError, SchemaError
+from .._util.io import read_table, write_json_atomic
+from ..metrics import evaluate, evaluate_rows, get_metric
+from .store import POS, SEQ, DataStore
+from ..table import TableSpec, frame_sha256
+from .._util.testhooks import checkpoint
+from ..exceptions import ConfigError, DriftkeeperError, LockError, ModelSizeError, RegistryError, SchemaError
 
 __all__ = ["Keeper", "RunRecord", "ModelBundle"]
 
@@ -108,7 +108,7 @@ REFERENCE_ROWS = 10_000
 def _fit_monitor(policy: Any, spec: TableSpec, train: pd.DataFrame, adapter: Any) -> Any:
     """The drift reference of a new version: its newest training rows (at most
     ``REFERENCE_ROWS``, so versions stay small however much history a retrain used)."""
-    from .monitor import Monitor
+    from ..monitor.monitor import Monitor
 
     train = train.iloc[-REFERENCE_ROWS:]
     X = spec.features_frame(train)
@@ -235,7 +235,7 @@ class Keeper:
     @property
     def registry(self):
         if self._registry is None:
-            from .registry import Registry
+            from ..registry.registry import Registry
 
             self._registry = Registry(self.root)
         return self._registry
@@ -263,9 +263,9 @@ class Keeper:
         never), ``runs`` (newest N run records) and ``data_rows`` (labelled rows kept for
         retrain windows that say ``all``). ``None`` (the default for each) keeps everything.
         """
-        from .adapters import make_adapter
-        from .policy import load_policy
-        from .registry import Registry
+        from ..adapters import make_adapter
+        from ..policy.policy import load_policy
+        from ..registry.registry import Registry
 
         root = Path(root)
         if root.exists() and any(root.iterdir()):
@@ -349,7 +349,7 @@ class Keeper:
 
     # ------------------------------------------------------------------ queries
     def policy(self):
-        from .policy import load_policy
+        from ..policy.policy import load_policy
 
         return load_policy(self.root / POLICY_FILE)
 
@@ -442,7 +442,7 @@ class Keeper:
             return self._step(batch, labels=labels, dry_run=dry_run, html=html)
 
     def _step(self, batch, *, labels, dry_run: bool, html: bool) -> RunRecord:
-        from .policy import Context, decide
+        from ..policy.policy import Context, decide
 
         timings: dict[str, float] = {}
         t_start = time.perf_counter()
@@ -647,7 +647,7 @@ class Keeper:
             return False
 
     def _train_gate_register(self, record, decision, bundle, champ_v, policy, metric, state: _State, seq, batch_time) -> None:
-        from .registry import Registry  # noqa: F401  (import errors surface here, not mid-run)
+        from ..registry.registry import Registry  # noqa: F401  (import errors surface here, not mid-run)
 
         spec = self.spec
         params = dict(decision.params or {})
@@ -764,7 +764,7 @@ class Keeper:
         metrics: dict[str, Any] = {"train_rows": len(train), "train_cpu_s": round(training["cpu_s"], 4)}
         passed = True
         if gate_cfg.enabled and len(holdout) >= max(1, getattr(gate_cfg, "min_rows", 1)):
-            from .policy import gate_passes
+            from ..policy.policy import gate_passes
 
             Xh, yh = spec.features_frame(holdout), spec.target_values(holdout[spec.target])
             margin, confidence = gate_cfg.for_action(action)

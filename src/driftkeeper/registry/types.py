@@ -10,8 +10,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from . import _catalog as cat
-from .exceptions import ConfigError
+from . import catalog as cat
+from ..exceptions import ConfigError
 
 FOLDER_RE = re.compile(r"^v(\d+)$")
 _ALIAS_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
@@ -143,7 +143,7 @@ class CatalogSource:
     """What the versions of one catalog read share: the versions folder and parsed library sets.
 
     ``shared_libraries`` is the libraries JSON of a row whose ``libraries`` is None (see
-    :func:`driftkeeper._catalog.newest_rows`).
+    :func:`driftkeeper.registry.catalog.newest_rows`).
     """
 
     __slots__ = ("versions_dir", "shared_libraries", "libraries")
@@ -157,7 +157,7 @@ class CatalogSource:
 def from_catalog_rows(
     rows: list[tuple], source: CatalogSource, aliases: Mapping[int, list[str]]
 ) -> list[ModelVersion]:
-    """ModelVersions for rows of ``SELECT {_catalog.VERSION_COLUMNS}`` (``aliases``: version -> names).
+    """ModelVersions for rows of ``SELECT {catalog.VERSION_COLUMNS}`` (``aliases``: version -> names).
 
     A row is ``(version, created_at, action, parent, sha256, size_bytes, folder, libraries, doc)``;
     ``libraries`` None stands for ``source.shared_libraries``.
