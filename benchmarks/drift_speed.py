@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "src"))
 DATA = ROOT / ".." / "shared" / "data"
 
 from driftkeeper.monitor import _evidently as ev  # noqa: E402
-from driftkeeper.monitor.monitor import Monitor  # noqa: E402
+from driftkeeper.monitor import Monitor  # noqa: E402
 
 
 def best_of(fn, n=3):

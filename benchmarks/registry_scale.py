@@ -23,7 +23,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from driftkeeper.registry.registry import Registry
+from driftkeeper.registry import Registry
 
 
 def timed(fn, repeat: int = 7) -> float:

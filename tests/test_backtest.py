@@ -12,7 +12,7 @@ from conftest import make_stream
 
 from driftkeeper.backtest import parse_every, run_backtest, split_batches
 from driftkeeper.exceptions import ConfigError
-from driftkeeper.policy.policy import load_policy
+from driftkeeper.policy import load_policy
 
 CHANGE_AT = 4  # batch index (1-based after the initial data) where the concept flips
 N_BATCHES = 9  # make_stream batches: 0 is the initial data, then 8 weekly batches

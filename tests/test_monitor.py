@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from driftkeeper.exceptions import ConfigError, DataQualityError, InputError, NotFittedError, SchemaError
-from driftkeeper.monitor.monitor import Monitor, infer_kind
-from driftkeeper.monitor.report import DriftReport
+from driftkeeper.monitor import Monitor, infer_kind
+from driftkeeper.monitor import DriftReport
 
 SHIFTED = ["f1", "f4", "cat_b"]
 

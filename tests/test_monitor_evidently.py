@@ -8,7 +8,7 @@ import pytest
 
 from driftkeeper.monitor import _evidently as ev
 from driftkeeper.monitor import stattests as st
-from driftkeeper.monitor.monitor import Monitor
+from driftkeeper.monitor import Monitor
 
 TOL = 1e-9
 

@@ -10,18 +10,18 @@ import numpy as np
 import pytest
 
 from driftkeeper.exceptions import ConfigError, PolicyError
-from driftkeeper.policy.policy import (
+from driftkeeper.policy import (
     DECISION_ACTIONS,
     Context,
     Decision,
+    Policy,
     decide,
     gate_passes,
     load_policy,
     performance_drop,
-    policy_from_text,
     shipped_policies,
 )
-from driftkeeper.monitor.report import ColumnDrift, DriftReport
+from driftkeeper.monitor import ColumnDrift, DriftReport
 
 UTC = timezone.utc
 
@@ -93,7 +93,7 @@ fallback: none
 
 
 def _policy(name):
-    return policy_from_text(R2, name="r2") if name == "policy-r2" else load_policy(name)
+    return Policy.from_yaml(R2, name="r2") if name == "policy-r2" else load_policy(name)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
@@ -142,7 +142,7 @@ def test_missing_signal_is_false_and_reported():
 
 
 def test_not_equal_on_missing_signal_is_false():
-    p = policy_from_text("rules:\n  - {name: r, when: prediction_drifted != true, action: retrain}\nfallback: none\n")
+    p = Policy.from_yaml("rules:\n  - {name: r, when: prediction_drifted != true, action: retrain}\nfallback: none\n")
     d = decide(report(0), p, ctx())
     assert d.action == "none" and d.conditions[0]["missing"] is True
 
@@ -167,7 +167,7 @@ fallback: none
 
 
 def test_column_signals_and_unknown_column():
-    p = policy_from_text(COLS)
+    p = Policy.from_yaml(COLS)
     rep = DriftReport(columns=(col("zipcode", 0.25, True), col("sq ft", 0.01, False)))
     d = decide(rep, p, ctx())
     assert d.action == "retrain"
@@ -179,7 +179,7 @@ def test_column_signals_and_unknown_column():
 
 
 def test_nested_groups():
-    p = policy_from_text("""
+    p = Policy.from_yaml("""
 rules:
   - name: n
     when:
@@ -198,7 +198,7 @@ def test_days_since_retrain_from_batch_time_not_wall_clock():
     t0 = datetime(2015, 1, 1, tzinfo=UTC)
     c = Context(batch_time=t0 + timedelta(days=10, hours=12), last_retrain_time=t0)
     assert c.days_since_retrain == pytest.approx(10.5)
-    p = policy_from_text("rules:\n  - {name: old, when: days_since_retrain > 10, action: retrain}\nfallback: none\n")
+    p = Policy.from_yaml("rules:\n  - {name: old, when: days_since_retrain > 10, action: retrain}\nfallback: none\n")
     assert decide(None, p, c).action == "retrain"
     assert decide(None, p, Context(batch_time=t0 + timedelta(days=3), last_retrain_time=t0)).action == "none"
     assert decide(None, p, Context()).signals["days_since_retrain"] is None
@@ -232,7 +232,7 @@ guards:
   max_model_trees: 1000
   max_model_bytes: 10000
 """
-G = policy_from_text(GUARDS, name="guards")
+G = Policy.from_yaml(GUARDS, name="guards")
 UPD, RE = report(6), report(3)
 
 
@@ -290,7 +290,7 @@ def test_update_unsupported_becomes_retrain():
 
 
 def test_rollback_needs_a_previous_champion():
-    p = policy_from_text("rules:\n  - {name: back, when: consecutive_gate_refusals >= 2, action: rollback}\nfallback: none\n")
+    p = Policy.from_yaml("rules:\n  - {name: back, when: consecutive_gate_refusals >= 2, action: rollback}\nfallback: none\n")
     assert decide(None, p, ctx(consecutive_gate_refusals=2, can_rollback=True)).action == "rollback"
     d = decide(None, p, ctx(consecutive_gate_refusals=2))
     assert d.action == "none" and guard_names(d) == ["rollback_unavailable"]
@@ -300,7 +300,7 @@ def test_rollback_needs_a_previous_champion():
 
 
 def test_param_layers():
-    p = policy_from_text("""
+    p = Policy.from_yaml("""
 defaults: {rounds: 10, window: all, replay_fraction: 0.1}
 update: {rounds: 20, learning_rate: 0.1}
 retrain: {window: {rows: 5000}}
@@ -417,14 +417,14 @@ def test_paired_gate_margin_is_squared_for_rmse_and_falls_back_without_losses():
 
 
 def test_policy_gate_confidence_is_validated_and_described():
-    p = policy_from_text("metric: mae\nfallback: none\ngate: {margin: 0.01, confidence: 0.9}\n")
+    p = Policy.from_yaml("metric: mae\nfallback: none\ngate: {margin: 0.01, confidence: 0.9}\n")
     assert p.gate.confidence == 0.9
     champ, cand = _noisy_losses(0.5)
     assert p.gate_passes(float(champ.mean()), float(cand.mean()), task="regression",
                          champion_losses=champ, candidate_losses=cand)[0]
     assert "with 90% confidence (paired t-test on per-row losses)" in p.describe()
     with pytest.raises(PolicyError, match=r":2: gate.confidence: must be < 1, got 1.0"):
-        policy_from_text("fallback: none\ngate: {confidence: 1.0}\n")
+        Policy.from_yaml("fallback: none\ngate: {confidence: 1.0}\n")
 
 
 def test_policy_gate_and_monitor_config():
@@ -435,22 +435,20 @@ def test_policy_gate_and_monitor_config():
     assert p.gate.for_action("retrain") == p.gate.for_action("warm_start") == p.gate.for_action(None) == (0.0, 0.9)
     assert not p.gate_passes(10.0, 10.05, task="regression")[0]  # margin 0, no losses: plain comparison
     assert p.gate_passes(10.0, 9.99, task="regression", action="warm_start")[0]
-    mixed = policy_from_text("fallback: none\ngate: {margin: 0.01, retrain: {margin: 0.0, confidence: 0.9}}\n")
+    mixed = Policy.from_yaml("fallback: none\ngate: {margin: 0.01, retrain: {margin: 0.0, confidence: 0.9}}\n")
     assert mixed.gate_passes(10.0, 10.05, task="regression")[0]  # the gate's own margin 0.01
     assert mixed.gate_passes(10.0, 10.05, task="regression", action="warm_start")[0]
     assert not mixed.gate_passes(10.0, 10.05, task="regression", action="retrain")[0]  # margin 0, no losses: plain
     assert mixed.gate.for_action("retrain") == (0.0, 0.9) and mixed.gate.for_action(None) == (0.01, None)
     assert mixed.gate.holdout_pick == "newest"
     assert p.monitor_kwargs() == {"drift_share": 0.5}
-    q = policy_from_text("monitor: {method: {a: psi}, threshold: 0.2, drift_share: 0.3}\nfallback: none\n")
+    q = Policy.from_yaml("monitor: {method: {a: psi}, threshold: 0.2, drift_share: 0.3}\nfallback: none\n")
     assert q.monitor_kwargs() == {"method": {"a": "psi"}, "threshold": 0.2, "drift_share": 0.3}
     assert load_policy("never").gate.enabled is False
 
 
 def test_data_growth_signal_is_rows_since_retrain_over_rows_at_retrain():
-    from driftkeeper.policy.policy import policy_from_text
-
-    pol = policy_from_text("name: g\nrules:\n  - name: grown\n    when: data_growth >= 0.25\n    action: retrain\nfallback: none\n")
+    pol = Policy.from_yaml("name: g\nrules:\n  - name: grown\n    when: data_growth >= 0.25\n    action: retrain\nfallback: none\n")
     d = decide(None, pol, Context(rows_since_retrain=30, rows_at_retrain=100))
     assert d.action == "retrain" and d.rule == "grown" and d.signals["data_growth"] == 0.3
     d = decide(None, pol, Context(rows_since_retrain=20, rows_at_retrain=100))
@@ -460,9 +458,7 @@ def test_data_growth_signal_is_rows_since_retrain_over_rows_at_retrain():
 
 
 def test_sustained_performance_drop_needs_two_bad_batches_of_the_same_model():
-    from driftkeeper.policy.policy import policy_from_text
-
-    pol = policy_from_text(
+    pol = Policy.from_yaml(
         "name: s\nmetric: rmse\nrules:\n  - name: trend\n    when: sustained_performance_drop >= 0.3\n"
         "    action: retrain\nfallback: none\n"
     )
@@ -475,9 +471,7 @@ def test_sustained_performance_drop_needs_two_bad_batches_of_the_same_model():
 
 
 def test_sustained_drop_since_retrain_ignores_one_bad_batch():
-    from driftkeeper.policy.policy import policy_from_text
-
-    pol = policy_from_text(
+    pol = Policy.from_yaml(
         "name: s\nmetric: mae\nrules:\n  - name: stale\n    when: sustained_drop_since_retrain >= 0.2\n"
         "    action: retrain\nfallback: none\n"
     )
@@ -493,9 +487,7 @@ def test_sustained_drop_since_retrain_ignores_one_bad_batch():
 
 
 def test_drop_since_retrain_compares_with_the_level_after_the_last_retrain():
-    from driftkeeper.policy.policy import policy_from_text
-
-    pol = policy_from_text(
+    pol = Policy.from_yaml(
         "name: s\nmetric: r2\nrules:\n  - name: stale\n    when: drop_since_retrain >= 0.2\n    action: retrain\nfallback: none\n"
     )
     # r2: higher is better, so 0.9 -> 0.7 is a drop of 0.2/0.9 even though the newest champion's own baseline is 0.7
@@ -509,16 +501,14 @@ def test_drop_since_retrain_compares_with_the_level_after_the_last_retrain():
 
 
 def test_gate_overrides_per_action():
-    from driftkeeper.policy.policy import policy_from_text
-
-    pol = policy_from_text(
+    pol = Policy.from_yaml(
         "name: g\nfallback: none\ngate:\n  margin: 0.01\n  confidence: 0.8\n"
         "  retrain: {margin: 0.0, confidence: 0.9}\n  update: {confidence: null}\n"
     )
     assert pol.gate.for_action("retrain") == (0.0, 0.9)
     for action in ("warm_start", "online_update", "update"):
         assert pol.gate.for_action(action) == (0.01, None)  # margin inherited, the test turned off
-    plain = policy_from_text("name: g\nfallback: none\ngate: {margin: 0.02, retrain: {confidence: 0.95}}\n")
+    plain = Policy.from_yaml("name: g\nfallback: none\ngate: {margin: 0.02, retrain: {confidence: 0.95}}\n")
     assert plain.gate.for_action("retrain") == (0.02, 0.95) and plain.gate.for_action("warm_start") == (0.02, None)
     # the policy's gate_passes uses the candidate's action: 10% worse is refused for an update,
     # passed for a retrain when 5 noisy rows cannot show it is worse with 90% confidence
@@ -537,7 +527,5 @@ def test_gate_overrides_per_action():
     ("{retrain: 0.9}", r"<string>:3: gate\.retrain: expected a mapping, got 0\.9$"),
 ])
 def test_gate_override_errors_name_the_key(gate, message):
-    from driftkeeper.policy.policy import policy_from_text
-
     with pytest.raises(PolicyError, match=message):
-        policy_from_text(f"name: g\nfallback: none\ngate: {gate}\n")
+        Policy.from_yaml(f"name: g\nfallback: none\ngate: {gate}\n")

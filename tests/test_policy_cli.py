@@ -7,7 +7,7 @@ import json
 from typer.testing import CliRunner
 
 from driftkeeper.cli import app
-from driftkeeper.monitor.report import ColumnDrift, DriftReport
+from driftkeeper.monitor import ColumnDrift, DriftReport
 
 runner = CliRunner()
 

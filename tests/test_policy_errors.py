@@ -7,7 +7,7 @@ import re
 import pytest
 
 from driftkeeper.exceptions import PolicyError
-from driftkeeper.policy.policy import load_policy
+from driftkeeper.policy import load_policy
 
 RULE = "rules:\n  - name: r\n    when: {when}\n    action: {action}\nfallback: none\n"
 

@@ -19,7 +19,7 @@ from sklearn.linear_model import LinearRegression
 
 from driftkeeper.registry import registry as registry_mod
 from driftkeeper.exceptions import ConfigError, IntegrityError, LockError, NotFoundError, RegistryError
-from driftkeeper.registry.registry import LibraryVersionWarning, ModelVersion, Registry, fingerprint
+from driftkeeper.registry import LibraryVersionWarning, ModelVersion, Registry, fingerprint
 
 
 class Described:

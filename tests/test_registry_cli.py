@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from driftkeeper.cli import app
-from driftkeeper.registry.registry import Registry
+from driftkeeper.registry import Registry
 
 runner = CliRunner()
 EXE = Path(sys.executable).with_name("driftkeeper")

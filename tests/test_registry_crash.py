@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from driftkeeper.exceptions import LockError
-from driftkeeper.registry.registry import Registry
+from driftkeeper.registry import Registry
 
 pytestmark = pytest.mark.slow
 
 CHILD = """
 import sys
-from driftkeeper.registry.registry import Registry
+from driftkeeper.registry import Registry
 reg = Registry(sys.argv[1], lock_timeout=30)
 op = sys.argv[2]
 if op == "register":

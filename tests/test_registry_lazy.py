@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from driftkeeper.cli import app
-from driftkeeper.registry.registry import ModelVersion, Registry
+from driftkeeper.registry import ModelVersion, Registry
 
 FIELDS = [f.name for f in dataclasses.fields(ModelVersion)]
 

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from driftkeeper.cli import app
-from driftkeeper.monitor.report import DriftReport
+from driftkeeper.monitor import DriftReport
 
 ROOT = Path(__file__).resolve().parents[1]
 EXE = Path(sys.executable).parent / "driftkeeper"

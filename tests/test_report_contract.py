@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from driftkeeper.monitor.monitor import Monitor
-from driftkeeper.monitor.report import SCHEMA_VERSION, ColumnDrift, DriftReport
+from driftkeeper.monitor import Monitor
+from driftkeeper.monitor import SCHEMA_VERSION, ColumnDrift, DriftReport
 
 COLUMN_KEYS = {"name", "kind", "method", "score", "threshold", "drifted", "stattest_type", "rows",
                "missing_share", "unseen_share"}

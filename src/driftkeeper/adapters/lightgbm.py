@@ -292,7 +292,6 @@ class LightGBMAdapter(ModelAdapter):
     def _update(self, X: pd.DataFrame, y: np.ndarray, *, rounds: int, learning_rate: float | None,
                 eval_set: tuple[pd.DataFrame, np.ndarray] | None = None, early_stopping_rounds: int | None = None,
                 l2_regularization: float | None = None) -> None:
-        import lightgbm as lgb
 
         if self.update_mode == "refit":
             self.booster_ = self.booster_.refit(

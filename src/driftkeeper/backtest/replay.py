@@ -382,7 +382,7 @@ def run_backtest(
     """
     from .._util.io import read_table
     from ..table import infer_task
-    from ..policy.policy import load_policy
+    from ..policy import load_policy
 
     name = dataset or (Path(data).name if isinstance(data, (str, Path)) else "data")
     df = read_table(data, what="data") if isinstance(data, (str, Path)) else data

@@ -47,7 +47,7 @@ def _read_json(text_or_path: str, what: str) -> Any:
 @policy_app.command("list")
 def list_policies() -> None:
     """List the policies shipped with driftkeeper."""
-    from ..policy.policy import load_policy, shipped_policies
+    from ..policy import load_policy, shipped_policies
 
     for name in shipped_policies():
         desc = " ".join(load_policy(name).description.split())
@@ -57,7 +57,7 @@ def list_policies() -> None:
 @policy_app.command("check")
 def check(policy: str = typer.Argument(..., help="A shipped policy name or a path to a YAML file.")) -> None:
     """Validate a policy and print its rules in words (exit 2 if invalid)."""
-    from ..policy.policy import load_policy
+    from ..policy import load_policy
 
     typer.echo(load_policy(policy).describe())
     typer.echo("ok: policy is valid")
@@ -74,7 +74,7 @@ def explain(
 ) -> None:
     """Print the decision a policy takes for a saved drift report."""
     from ..exceptions import InputError
-    from ..policy.policy import Context, decide, load_policy
+    from ..policy import Context, decide, load_policy
     from ..monitor.report import DriftReport
 
     pol = load_policy(policy)

@@ -264,7 +264,7 @@ class Keeper:
         retrain windows that say ``all``). ``None`` (the default for each) keeps everything.
         """
         from ..adapters import make_adapter
-        from ..policy.policy import load_policy
+        from ..policy import load_policy
         from ..registry.registry import Registry
 
         root = Path(root)
@@ -349,7 +349,7 @@ class Keeper:
 
     # ------------------------------------------------------------------ queries
     def policy(self):
-        from ..policy.policy import load_policy
+        from ..policy import load_policy
 
         return load_policy(self.root / POLICY_FILE)
 
@@ -442,7 +442,7 @@ class Keeper:
             return self._step(batch, labels=labels, dry_run=dry_run, html=html)
 
     def _step(self, batch, *, labels, dry_run: bool, html: bool) -> RunRecord:
-        from ..policy.policy import Context, decide
+        from ..policy import Context, decide
 
         timings: dict[str, float] = {}
         t_start = time.perf_counter()
@@ -764,7 +764,7 @@ class Keeper:
         metrics: dict[str, Any] = {"train_rows": len(train), "train_cpu_s": round(training["cpu_s"], 4)}
         passed = True
         if gate_cfg.enabled and len(holdout) >= max(1, getattr(gate_cfg, "min_rows", 1)):
-            from ..policy.policy import gate_passes
+            from ..policy import gate_passes
 
             Xh, yh = spec.features_frame(holdout), spec.target_values(holdout[spec.target])
             margin, confidence = gate_cfg.for_action(action)

@@ -32,7 +32,7 @@ Contract (``schema_version`` 1)::
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 __all__ = ["SCHEMA_VERSION", "ColumnDrift", "DriftReport"]

@@ -1,20 +1,11 @@
 """The policy engine: YAML policies validated on load (``schema``), turned into a pure
 ``decide(report, policy, context) -> Decision`` with guards, a gate and their descriptions."""
 
-from .policy import (
-    ACTIONS,
-    DECISION_ACTIONS,
-    METRICS,
-    SIGNALS,
-    Context,
-    Decision,
-    Policy,
-    decide,
-    gate_passes,
-    higher_is_better,
-    load_policy,
-    shipped_policies,
-)
+from .decision import Decision, decide
+from .gate import gate_passes, higher_is_better
+from .policy import DECISION_ACTIONS, Policy, load_policy, shipped_policies
+from .schema import ACTIONS, METRICS, SIGNALS
+from .signals import Context, compute_signals, performance_drop
 
 __all__ = [
     "ACTIONS",
@@ -24,9 +15,11 @@ __all__ = [
     "Context",
     "Decision",
     "Policy",
+    "compute_signals",
     "decide",
     "gate_passes",
     "higher_is_better",
     "load_policy",
+    "performance_drop",
     "shipped_policies",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .schema import METRICS, ActionSpec
 
@@ -10,9 +10,33 @@ if TYPE_CHECKING:
     from .policy import Policy
 
 
-def _action(policy: "Policy", spec: ActionSpec) -> str:
-    from .policy import params_text
+def _fmt(v: Any) -> str:
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, float):
+        return f"{v:.4g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.3g}"
+    return str(v)
 
+
+def window_text(window: Any) -> str:
+    if window == "all" or window is None:
+        return "all data"
+    if "days" in window:
+        return f"last {_fmt(window['days'])} days"
+    return f"newest {window['rows']} rows"
+
+
+def params_text(action: str, params: dict[str, Any]) -> str:
+    parts = []
+    for k, v in params.items():
+        if k == "window":
+            parts.append(f"window: {window_text(v)}")
+        elif v is not None:
+            parts.append(f"{k}: {_fmt(v)}")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _action(policy: "Policy", spec: ActionSpec) -> str:
     a = spec.action
     if a == "update":
         shown = policy.params_for("warm_start", spec)

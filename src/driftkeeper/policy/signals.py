@@ -1,0 +1,211 @@
+"""Signals: what a policy's conditions read. :class:`Context` carries the history facts the
+runner knows (data time, counters, the serving model's metric and its baselines);
+:func:`compute_signals` turns a drift report and a context into every signal's value."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from .gate import _EPS, higher_is_better
+from .schema import AUTO_METRIC, suggest
+from ..exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from ..monitor.report import DriftReport
+    from .policy import Policy
+
+
+
+def _aware(name: str, value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise ConfigError(f"context {name}: {value!r} is not an ISO datetime") from exc
+    if not isinstance(value, datetime):
+        raise ConfigError(f"context {name}: expected a datetime, got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ConfigError(f"context {name}: {value.isoformat()} has no timezone; give an aware datetime")
+    return value
+
+
+_CONTEXT_TYPES: dict[str, Any] = {
+    **dict.fromkeys(
+        ("batches_since_retrain", "updates_since_retrain", "labelled_rows", "rows", "model_trees",
+         "model_size_bytes", "consecutive_gate_refusals", "rows_since_retrain", "rows_at_retrain"), int),
+    **dict.fromkeys(("days_since_retrain", "champion_metric", "metric", "previous_metric", "retrain_metric",
+                    "previous_metric_since_retrain"), (int, float)),
+    "can_rollback": bool,
+}
+_CONTEXT_WORDS = {int: "an integer", (int, float): "a finite number", bool: "true or false"}
+
+
+@dataclass(frozen=True)
+class Context:
+    """History facts the runner hands to :func:`decide` (all optional; unknown = ``None``).
+
+    ``days_since_retrain`` is computed from ``batch_time - last_retrain_time`` (data time,
+    never the wall clock) when not given. ``metric`` is the serving model's current value of
+    the policy metric on the newest labelled rows; ``champion_metric`` its reference value
+    (the runner passes the champion's mean metric on the first labelled batches it served —
+    out of sample — and the gate-holdout value at promotion until it has served one). ``labelled_rows`` / ``rows`` count this batch. ``update_style`` is how the
+    model updates (``"warm_start"`` / ``"online_update"``) or ``None`` if it cannot.
+    ``task`` (``"regression"`` / ``"classification"``) resolves ``metric: auto``.
+    ``rows_since_retrain`` counts labelled rows that arrived since the last retrain and
+    ``rows_at_retrain`` the rows that retrain trained on; their ratio is the ``data_growth``
+    signal (a cost-aware retrain trigger: retraining when the data grew by a fixed share costs
+    a bounded multiple of one retrain on all the data, however long the history).
+    ``previous_metric`` is the same model's metric on the previous labelled batch (``None``
+    when the model changed since); with ``metric`` it gives ``sustained_performance_drop``.
+    ``retrain_metric`` is the reference value since the last retrain: the mean metric on the
+    first labelled batches served after it, kept across promoted updates (``champion_metric``
+    starts again with every new champion); with ``metric`` it gives ``drop_since_retrain``, how
+    far the updates have let the model fall behind the level a retrain reached.
+    ``previous_metric_since_retrain`` is the serving model's metric on the previous labelled
+    batch when no retrain came between (promoted updates may have); with ``metric`` and
+    ``retrain_metric`` it gives ``sustained_drop_since_retrain``: one bad week (a holiday) is
+    not a trend.
+    """
+
+    batch_time: datetime | None = None
+    last_retrain_time: datetime | None = None
+    batches_since_retrain: int | None = None
+    days_since_retrain: float | None = None
+    updates_since_retrain: int | None = None
+    champion_metric: float | None = None
+    metric: float | None = None
+    labelled_rows: int | None = None
+    rows: int | None = None
+    model_trees: int | None = None
+    model_size_bytes: int | None = None
+    update_style: str | None = None
+    consecutive_gate_refusals: int = 0
+    can_rollback: bool = False
+    task: str | None = None
+    rows_since_retrain: int | None = None
+    rows_at_retrain: int | None = None
+    previous_metric: float | None = None
+    previous_metric_since_retrain: float | None = None
+    retrain_metric: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "batch_time", _aware("batch_time", self.batch_time))
+        object.__setattr__(self, "last_retrain_time", _aware("last_retrain_time", self.last_retrain_time))
+        for f in fields(self):
+            v = getattr(self, f.name)
+            kind = _CONTEXT_TYPES.get(f.name)
+            if v is None or kind is None:
+                continue
+            ok = (isinstance(v, bool) if kind is bool else isinstance(v, kind) and not isinstance(v, bool))
+            if not ok or (isinstance(v, float) and not math.isfinite(v)):
+                raise ConfigError(f"context {f.name}: expected {_CONTEXT_WORDS[kind]}, got {v!r}")
+        if self.update_style not in (None, "warm_start", "online_update"):
+            raise ConfigError(f"context update_style must be 'warm_start', 'online_update' or None, got {self.update_style!r}")
+        if self.task not in (None, "regression", "classification"):
+            raise ConfigError(f"context task must be 'regression', 'classification' or None, got {self.task!r}")
+        if self.days_since_retrain is None and self.batch_time and self.last_retrain_time:
+            days = (self.batch_time - self.last_retrain_time).total_seconds() / 86400.0
+            object.__setattr__(self, "days_since_retrain", days)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k in ("batch_time", "last_retrain_time"):
+            d[k] = d[k].isoformat() if d[k] is not None else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Context":
+        names = [f.name for f in fields(cls)]
+        for k in d:
+            if k not in names:
+                raise ConfigError(f"unknown context key {k!r}{suggest(k, names)}; keys: {', '.join(names)}")
+        return cls(**d)
+
+
+def _metric_from_report(report: "DriftReport | None", metric: str) -> float | None:
+    perf = getattr(report, "performance", None) if report is not None else None
+    if not perf:
+        return None
+    name = metric if metric != "auto" else AUTO_METRIC.get(perf.get("task", ""), "")
+    if metric == "error_rate" and "error_rate" not in (perf.get("metrics") or {}) and "accuracy" in (perf.get("metrics") or {}):
+        acc = perf["metrics"]["accuracy"]
+        return None if acc is None else 1.0 - acc
+    v = (perf.get("metrics") or {}).get(name)
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
+
+
+def performance_drop(current: float | None, champion: float | None, metric: str) -> float | None:
+    """Relative degradation of ``current`` vs ``champion``: > 0 is worse, whatever the direction."""
+    if current is None or champion is None:
+        return None
+    delta = (champion - current) if higher_is_better(metric) else (current - champion)
+    return delta / max(abs(champion), _EPS)
+
+
+def _min_or_none(*values: float | None) -> float | None:
+    return None if any(v is None for v in values) else min(values)  # type: ignore[type-var]
+
+
+def compute_signals(report: "DriftReport | None", policy: "Policy", context: Context) -> dict[str, Any]:
+    """Every signal value (``None`` when it cannot be known), incl. column signals the policy uses."""
+    task = context.task or ((report.performance or {}).get("task") if report is not None else None)
+    metric_name = policy.resolved_metric(task)
+    metric = context.metric if context.metric is not None else _metric_from_report(report, metric_name)
+    rep = report
+    s: dict[str, Any] = {
+        "drift_share": rep.drift_share if rep is not None and rep.columns else None,
+        "drifted_columns": rep.n_drifted if rep is not None and rep.columns else None,
+        "dataset_drift": rep.dataset_drift if rep is not None and rep.columns else None,
+        "prediction_drift": rep.prediction.score if rep is not None and rep.prediction else None,
+        "prediction_drifted": rep.prediction.drifted if rep is not None and rep.prediction else None,
+        "target_drift": rep.target.score if rep is not None and rep.target else None,
+        "target_drifted": rep.target.drifted if rep is not None and rep.target else None,
+        "metric": metric,
+        "performance_drop": performance_drop(metric, context.champion_metric, metric_name),
+        "sustained_performance_drop": _min_or_none(
+            performance_drop(metric, context.champion_metric, metric_name),
+            performance_drop(context.previous_metric, context.champion_metric, metric_name),
+        ),
+        "drop_since_retrain": performance_drop(metric, context.retrain_metric, metric_name),
+        "sustained_drop_since_retrain": _min_or_none(
+            performance_drop(metric, context.retrain_metric, metric_name),
+            performance_drop(context.previous_metric_since_retrain, context.retrain_metric, metric_name),
+        ),
+        "rows": context.rows if context.rows is not None else (rep.current_rows if rep is not None and rep.current_rows else None),
+        "labelled_rows": context.labelled_rows
+        if context.labelled_rows is not None
+        else ((rep.performance or {}).get("rows") if rep is not None else None),
+        "batches_since_retrain": context.batches_since_retrain,
+        "days_since_retrain": context.days_since_retrain,
+        "updates_since_retrain": context.updates_since_retrain,
+        "model_trees": context.model_trees,
+        "model_size_bytes": context.model_size_bytes,
+        "consecutive_gate_refusals": context.consecutive_gate_refusals,
+        "can_rollback": context.can_rollback,
+        "data_growth": context.rows_since_retrain / context.rows_at_retrain
+        if context.rows_since_retrain is not None and context.rows_at_retrain
+        else None,
+    }
+    for rule in policy.spec.rules:
+        for c in rule.when.conditions():
+            if c.column is None:
+                continue
+            col = None
+            if rep is not None:
+                col = next((x for x in rep.columns if x.name == c.column), None)
+            if col is None:
+                s[c.key] = None
+            elif c.signal == "column_score":
+                sc = col.score
+                s[c.key] = None if sc is None or (isinstance(sc, float) and math.isnan(sc)) else sc
+            else:
+                s[c.key] = col.drifted
+    for k, v in list(s.items()):
+        if isinstance(v, float) and math.isnan(v):
+            s[k] = None
+    return s
