@@ -3,9 +3,8 @@
     python benchmarks/registry_scale.py [--versions 10000] [--registered 100] [--root DIR]
 
 The first ``--registered`` versions go through the real ``Registry.register`` (fsyncs and all;
-its mean time is reported). The rest are bulk-inserted through the private
-``Registry._bulk_fill`` helper (same folders and rows, one transaction, no fsyncs), because 10k
-real registers take minutes on a slow disk. Every 10th version is promoted to champion, so
+its mean time is reported). The rest are bulk-inserted by :func:`bulk_fill` below (same folders
+and rows, one transaction, no fsyncs), because 10k real registers take minutes on a slow disk. Every 10th version is promoted to champion, so
 ``served_at`` searches ~1,000 alias moves. Each read is timed as the median of several runs on
 one freshly opened Registry. Nothing is cached between calls, so full ``history()`` is timed both
 on a new Registry each run and repeated on one (the two should agree). A version read from the
@@ -17,13 +16,75 @@ catalog parses its JSON fields (metrics, data, ...) on first access, so two more
 from __future__ import annotations
 
 import argparse
+import hashlib
+import io
 import statistics
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import joblib
+
 from driftkeeper.registry import Registry
+from driftkeeper.registry import catalog as cat
+from driftkeeper.registry.access import CatalogAccess
+from driftkeeper.registry.files import ARTIFACT, META, library_versions, to_json
+from driftkeeper.registry.types import tag as tag_of
+
+
+def bulk_fill(root: Path, n: int, *, promote_every: int = 10, span_seconds: float = 86400.0 * 365) -> None:
+    """Add ``n`` tiny versions to the registry at ``root`` fast, in one transaction.
+
+    Each version gets a real folder (model.joblib + meta.json) and a row exactly like
+    ``Registry.register`` makes, but without fsyncs; every ``promote_every``-th version is
+    promoted to champion. Creation and promotion times are spread evenly over the
+    ``span_seconds`` before now, so ``served_at`` has a realistic history to search.
+    """
+    libs = library_versions()
+    libs_json = to_json(libs)
+    access = CatalogAccess(root, lock_timeout=60.0, create=False)
+    with access.writing() as con:
+        start = int(con.execute("SELECT value FROM meta WHERE key = 'last_version'").fetchone()[0]) + 1
+        t0 = datetime.now(timezone.utc) - timedelta(seconds=span_seconds)
+        step = timedelta(seconds=span_seconds / max(n, 1))
+        rows, events = [], []
+        current = con.execute("SELECT version FROM aliases WHERE alias = 'champion'").fetchone()
+        current = current[0] if current else None
+        for i in range(n):
+            number = start + i
+            folder = access.versions_dir / tag_of(number)
+            folder.mkdir(parents=True)
+            buf = io.BytesIO()
+            joblib.dump({"i": number}, buf)
+            blob = buf.getvalue()
+            (folder / ARTIFACT).write_bytes(blob)
+            sha = hashlib.sha256(blob).hexdigest()
+            created = t0 + step * i
+            doc = {"data": {"sha256": sha, "rows": 100, "columns": ["x", "y"]}, "metrics": {"mae": 1.0 / (i + 1)},
+                   "decision": None, "model": {"class": "builtins.dict"}, "tags": {}, "attachments": {}}
+            meta = dict(version=number, tag=tag_of(number), created_at=created.isoformat(), action="manual", parent=None,
+                        sha256=sha, size_bytes=len(blob), registry_format=cat.FORMAT_VERSION, libraries=libs, **doc)
+            (folder / META).write_text(to_json(meta, indent=2) + "\n")
+            rows.append(
+                (number, cat.utc_text(created), "manual", None, sha, len(blob), folder.name, libs_json, to_json(doc))
+            )
+            if promote_every and i % promote_every == 0:
+                events.append(("champion", current, number, cat.utc_text(created + step / 2), "bulk", "promote"))
+                current = number
+        with cat.transaction(con):
+            con.executemany(f"INSERT INTO versions({cat.VERSION_COLUMNS}) VALUES ({cat.VERSION_PLACEHOLDERS})", rows)
+            con.executemany(
+                "INSERT INTO alias_events(alias, from_version, to_version, at, reason, kind) VALUES (?, ?, ?, ?, ?, ?)",
+                events,
+            )
+            if events:
+                con.execute(
+                    "INSERT INTO aliases(alias, version, updated_at) VALUES ('champion', ?, ?) ON CONFLICT(alias) "
+                    "DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
+                    (current, events[-1][3]),
+                )
+            con.execute("UPDATE meta SET value = ? WHERE key = 'last_version'", (str(start + n - 1),))
 
 
 def timed(fn, repeat: int = 7) -> float:
@@ -50,7 +111,7 @@ def main() -> None:
         reg.register({"i": i}, action="manual", metrics={"mae": 1.0 / (i + 1)}, data={"rows": 100})
     register_ms = (time.perf_counter() - t) * 1000 / max(n_real, 1)
     t = time.perf_counter()
-    reg._bulk_fill(args.versions - n_real)
+    bulk_fill(root, args.versions - n_real)
     fill_s = time.perf_counter() - t
 
     reg = Registry(root)

@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from . import app
+from ._app import app
 from ._run import MODEL_HELP, build_model, read_labelled
 from ..exceptions import ConfigError
 

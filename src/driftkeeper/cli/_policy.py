@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from . import ErrorGroup, app
+from ._app import ErrorGroup, app
 
 
 policy_app = typer.Typer(

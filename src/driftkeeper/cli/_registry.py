@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from . import app
+from ._app import app
 
 ROOT_HELP = "Registry folder (the one holding catalog.sqlite)."
 

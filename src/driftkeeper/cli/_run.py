@@ -9,7 +9,7 @@ from typing import List, Optional
 
 import typer
 
-from . import app
+from ._app import app
 from ..exceptions import ConfigError
 
 MODEL_HELP = "lightgbm, river, or sklearn:<dotted.Class> (e.g. sklearn:sklearn.linear_model.SGDRegressor)."

@@ -49,13 +49,13 @@ import re
 import sqlite3
 import shutil
 import warnings
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 from . import catalog as cat
 from . import upkeep
+from .access import VERSIONS_DIR, CatalogAccess
 from .files import (
     ARTIFACT,
     DECISION,
@@ -84,7 +84,7 @@ from .types import (
 )
 from .types import tag as _tag
 from .._util.testhooks import checkpoint
-from ..exceptions import ConfigError, IntegrityError, LockError, NotFoundError, RegistryError
+from ..exceptions import ConfigError, IntegrityError, NotFoundError, RegistryError
 
 __all__ = [
     "ACTIONS",
@@ -99,8 +99,6 @@ __all__ = [
 ]
 
 ACTIONS = ("initial", "warm_start", "online_update", "retrain", "manual")
-LOCK_NAME = ".registry.lock"
-VERSIONS_DIR = "versions"
 #: entries of ROOT that belong to the registry or to the runner sharing the folder
 _COMPANIONS = frozenset(
     {"data", "runs", "keeper.json", "state.json", "policy.yaml", VERSIONS_DIR}
@@ -130,12 +128,11 @@ class Registry:
     def __init__(self, root: str | os.PathLike[str], *, lock_timeout: float = 60.0, create: bool = True) -> None:
         if isinstance(lock_timeout, bool) or not isinstance(lock_timeout, (int, float)) or not lock_timeout >= 0:
             raise ConfigError(f"lock_timeout must be a number of seconds >= 0, got {lock_timeout!r}")
-        self.root = Path(root)
-        self.lock_timeout = float(lock_timeout)
-        self.catalog_path = self.root / cat.CATALOG_NAME
-        self.versions_dir = self.root / VERSIONS_DIR
-        self._lock: Any = None
-        self._create = create
+        self._access = CatalogAccess(Path(root), lock_timeout=float(lock_timeout), create=create)
+        self.root = self._access.root
+        self.lock_timeout = self._access.lock_timeout
+        self.catalog_path = self._access.catalog_path
+        self.versions_dir = self._access.versions_dir
         root_s = str(self.root)
         if self.root.exists() and not self.root.is_dir():
             raise RegistryError(f"registry root {root_s!r} is a file, expected a folder")
@@ -147,7 +144,7 @@ class Registry:
                 con.close()
             if fmt == 0:  # an empty catalog file left by a writer killed while creating it
                 if create:
-                    with self._writing():
+                    with self._access.writing():
                         pass
                 return
             if fmt > cat.FORMAT_VERSION:
@@ -176,57 +173,11 @@ class Registry:
                     "refusing to start an empty catalog over existing versions"
                 )
         if create:
-            with self._writing():
+            with self._access.writing():
                 pass
 
     def __repr__(self) -> str:
         return f"Registry({str(self.root)!r})"
-
-    # ------------------------------------------------------------------ connections and lock
-    @contextmanager
-    def _reading(self) -> Iterator[sqlite3.Connection]:
-        con = cat.connect_read(self.catalog_path) if self.catalog_path.exists() else None
-        if con is not None and not cat.is_initialized(con):
-            con.close()
-            con = None
-        if con is None:  # an empty registry not created yet: read from an empty in-memory catalog
-            con = sqlite3.connect(":memory:", isolation_level=None)
-            cat.initialize(con)
-        try:
-            yield con
-        finally:
-            con.close()
-
-    @contextmanager
-    def _writing(self) -> Iterator[sqlite3.Connection]:
-        from filelock import FileLock, Timeout
-
-        if not self._create and not self.catalog_path.exists():
-            raise RegistryError(
-                f"registry {str(self.root)!r} is empty (no {cat.CATALOG_NAME} yet) and was opened with create=False"
-            )
-        self.root.mkdir(parents=True, exist_ok=True)
-        if self._lock is None:
-            self._lock = FileLock(str(self.root / LOCK_NAME), timeout=self.lock_timeout)
-        try:
-            self._lock.acquire()
-        except Timeout as exc:
-            raise LockError(
-                f"registry {str(self.root)!r} is locked by another writer ({LOCK_NAME}); "
-                f"gave up after waiting {self.lock_timeout:g}s"
-            ) from exc
-        try:
-            con = cat.connect_write(self.catalog_path)
-            try:
-                if not cat.is_initialized(con):
-                    cat.initialize(con)
-                    self.versions_dir.mkdir(exist_ok=True)
-                    fsync_dir(self.root)
-                yield con
-            finally:
-                con.close()
-        finally:
-            self._lock.release()
 
     # ------------------------------------------------------------------ reading rows
     def _aliases_of(self, con: sqlite3.Connection, version: int | None = None) -> dict[int, list[str]]:
@@ -282,7 +233,7 @@ class Registry:
     # ------------------------------------------------------------------ public reads
     def get(self, ref: int | str) -> ModelVersion:
         """The version for ``ref``: an int, ``"7"``, a tag ``"v0007"``/``"v7"`` or an alias name."""
-        with self._reading() as con:
+        with self._access.reading() as con:
             return self._get(con, self._resolve(con, ref))
 
     def load(self, ref: int | str) -> Any:
@@ -321,7 +272,7 @@ class Registry:
         """Versions, newest first (at most ``limit``)."""
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0):
             raise ConfigError(f"limit must be a positive int or None, got {limit!r}")
-        with self._reading() as con:
+        with self._access.reading() as con:
             rows, shared_libraries = cat.newest_rows(con, limit)
             aliases = self._aliases_of(con)
         return from_catalog_rows(rows, CatalogSource(self.versions_dir, shared_libraries), aliases)
@@ -332,12 +283,12 @@ class Registry:
         return out[0] if out else None
 
     def __len__(self) -> int:
-        with self._reading() as con:
+        with self._access.reading() as con:
             return int(con.execute("SELECT count(*) FROM versions").fetchone()[0])
 
     def aliases(self) -> dict[str, int]:
         """Current aliases: ``{alias: version}``, sorted by alias."""
-        with self._reading() as con:
+        with self._access.reading() as con:
             return dict(con.execute("SELECT alias, version FROM aliases ORDER BY alias").fetchall())
 
     def alias_history(self, alias: str | None = None) -> list[AliasMove]:
@@ -347,7 +298,7 @@ class Registry:
         if alias is not None:
             sql += " WHERE alias = ?"
             args = (alias,)
-        with self._reading() as con:
+        with self._access.reading() as con:
             rows = con.execute(sql + " ORDER BY id DESC", args).fetchall()
         return [AliasMove(a, f, t, datetime.fromisoformat(at), r, k) for a, f, t, at, r, k in rows]
 
@@ -357,7 +308,7 @@ class Registry:
         A move made exactly at ``when`` counts. None before the alias's first move.
         """
         at = cat.utc_text(parse_when(when))
-        with self._reading() as con:
+        with self._access.reading() as con:
             row = con.execute(
                 "SELECT to_version FROM alias_events WHERE alias = ? AND at <= ? ORDER BY at DESC, id DESC LIMIT 1",
                 (alias, at),
@@ -369,7 +320,7 @@ class Registry:
 
         Read-only; use it to decide whether a rollback is possible before asking for one.
         """
-        with self._reading() as con:
+        with self._access.reading() as con:
             stack = cat.champion_stack(con, alias)
             if len(stack) < 2 or self._row(con, stack[-2]) is None:
                 return None
@@ -422,7 +373,7 @@ class Registry:
         model_info = jsonable(describe(), "model.describe()") if callable(describe) else {}
         model_info.setdefault("class", f"{type(model).__module__}.{type(model).__qualname__}")
 
-        with self._writing() as con:
+        with self._access.writing() as con:
             parent_v = None if parent is None else self._resolve(con, parent)
             number = cat.allocate_number(con, self.versions_dir)
             checkpoint("registry:number-allocated")
@@ -501,7 +452,7 @@ class Registry:
         check_alias(alias)
         if reason is not None and not isinstance(reason, str):
             raise ConfigError(f"reason must be a string, got {type(reason).__name__}")
-        with self._writing() as con:
+        with self._access.writing() as con:
             with cat.transaction(con):
                 version = self._resolve(con, ref)
                 cur = con.execute("SELECT version FROM aliases WHERE alias = ?", (alias,)).fetchone()
@@ -521,7 +472,7 @@ class Registry:
         check_alias(alias)
         if reason is not None and not isinstance(reason, str):
             raise ConfigError(f"reason must be a string, got {type(reason).__name__}")
-        with self._writing() as con:
+        with self._access.writing() as con:
             with cat.transaction(con):
                 cur = con.execute("SELECT version FROM aliases WHERE alias = ?", (alias,)).fetchone()
                 if cur is None:
@@ -553,7 +504,7 @@ class Registry:
         (removable by :meth:`gc`). Read-only. Run it while no writer is active: a folder being
         written by a concurrent ``register`` shows up as an orphan until its row is committed.
         """
-        return upkeep.verify(self)
+        return upkeep.verify(self._access)
 
     def gc(self, keep_last: int | None = None, force: bool = False, dry_run: bool = False) -> GcResult:
         """Remove leftovers (orphan folders, temp files) and versions older than the newest ``keep_last``.
@@ -562,8 +513,4 @@ class Registry:
         alias *now* is always kept. ``keep_last=None`` removes leftovers only. ``dry_run`` only
         reports (and writes nothing). Removed numbers are never reused.
         """
-        return upkeep.gc(self, keep_last, force, dry_run)
-
-    def _bulk_fill(self, n: int, *, promote_every: int = 10, span_seconds: float = 86400.0 * 365) -> None:
-        """Benchmark helper (private): add ``n`` tiny versions in one transaction, without fsyncs."""
-        upkeep.bulk_fill(self, n, promote_every=promote_every, span_seconds=span_seconds)
+        return upkeep.gc(self._access, keep_last, force, dry_run)

@@ -1,0 +1,42 @@
+"""The ``driftkeeper`` Typer application every command module registers its commands on.
+
+Command modules import ``app`` (and ``ErrorGroup`` for sub-groups) from here, and
+:mod:`driftkeeper.cli` imports the command modules: imports run one way, package → commands → app.
+"""
+
+from __future__ import annotations
+
+import typer
+from typer.core import TyperGroup
+
+from ..exceptions import DriftkeeperError
+
+__all__ = ["ErrorGroup", "app"]
+
+
+class ErrorGroup(TyperGroup):
+    """Turns driftkeeper errors into a one-line message and the error's exit code."""
+
+    def invoke(self, ctx):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except DriftkeeperError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from exc
+
+
+app = typer.Typer(
+    name="driftkeeper",
+    cls=ErrorGroup,
+    help=(
+        "Keep tabular ML models accurate after deployment: check drift, decide between no action, "
+        "an update and a retrain, act, and keep an auditable, reversible history.\n\n"
+        "Exit codes: 0 done; 1 done but needs a person; 2 bad input or configuration (nothing changed); "
+        "3 another run holds the lock."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
