@@ -106,7 +106,7 @@ def test_sample_and_seed_are_recorded(files, tmp_path):
                                  r"and unexpected columns \['bb'\] \(renamed\? 'bb' -> 'b'\)$"),
         (["{ref}", "{text}"], r"^error: column 'a' in the current batch holds object values \(e\.g\. '.*%'\); expected numbers$"),
         (["{ref}", "{cur}", "--method", "g=ks"], r"^error: column 'g': method 'ks' does not apply to categorical columns; "),
-        (["{ref}", "{cur}", "--method", "wasserstien"], r"^error: column 'a': unknown drift method 'wasserstien'; did you mean 'wasserstein'\?"),
+        (["{ref}", "{cur}", "--method", "wasserstien"], r"^error: column 'a': unknown drift method 'wasserstien' \(did you mean 'wasserstein'\?\)"),
         (["{ref}", "{cur}", "--threshold", "high"], r"^error: --threshold 'high' is not a number; expected a float such as 0\.1$"),
         (["{ref}", "{cur}", "--drift-share", "3"], r"^error: The 'drift_share' parameter of Monitor must be a float in the range \[0, 1\]\. Got 3\.0 instead\.$"),
         (["{ref}", "{cur}", "--target", "price"], r"^error: target column 'price' is not in the reference$"),

@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ._util.suggest import suggest
 from .exceptions import ConfigError
 
 __all__ = ["METRICS", "Metric", "get_metric", "default_metric", "evaluate", "evaluate_rows"]
@@ -132,11 +133,7 @@ def get_metric(name: str, task: str | None = None) -> Metric:
     try:
         m = METRICS[name]
     except KeyError:
-        import difflib
-
-        close = difflib.get_close_matches(name, list(METRICS), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConfigError(f"unknown metric {name!r}{hint}; known: {sorted(METRICS)}") from None
+        raise ConfigError(f"unknown metric {name!r}{suggest(name, METRICS)}; known: {sorted(METRICS)}") from None
     if task is not None and m.task != task:
         ok = sorted(k for k, v in METRICS.items() if v.task == task)
         raise ConfigError(f"metric {name!r} is for {m.task}, but this model does {task}; use one of {ok}")

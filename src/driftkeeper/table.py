@@ -8,7 +8,6 @@ column and what was expected (the CLI turns that into exit code 2, nothing chang
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._util.suggest import suggest
 from .exceptions import ConfigError, SchemaError
 
 __all__ = ["TableSpec", "frame_sha256", "infer_task"]
@@ -47,12 +47,6 @@ def infer_task(y: pd.Series) -> str:
     return "regression"
 
 
-def _suggest(name: str, options: list[str]) -> str:
-    folded = [o for o in options if o.casefold().replace("_", "") == name.casefold().replace("_", "")]
-    close = folded or difflib.get_close_matches(name, options, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 @dataclass
 class TableSpec:
     """Roles and kinds of a keeper's columns, fixed from the initial data."""
@@ -82,10 +76,10 @@ class TableSpec:
         cols = [str(c) for c in df.columns]
         for role, name in (("target", target), ("time column", time_column), ("id column", id_column)):
             if name is not None and name not in cols:
-                raise SchemaError(f"{role} {name!r} is not a column of the data{_suggest(name, cols)}; columns: {cols}")
+                raise SchemaError(f"{role} {name!r} is not a column of the data{suggest(name, cols)}; columns: {cols}")
         for name in exclude:
             if name not in cols:
-                raise SchemaError(f"excluded column {name!r} is not a column of the data{_suggest(name, cols)}")
+                raise SchemaError(f"excluded column {name!r} is not a column of the data{suggest(name, cols)}")
         if task is not None and task not in ("regression", "classification"):
             raise ConfigError(f"task must be 'regression' or 'classification', got {task!r}")
         roles = {target, time_column, id_column, *exclude} - {None}
@@ -188,7 +182,7 @@ class TableSpec:
         if missing or unexpected:
             parts = []
             if missing:
-                hint = "".join(_suggest(m, unexpected) for m in missing[:1]) if unexpected else ""
+                hint = "".join(suggest(m, unexpected) for m in missing[:1]) if unexpected else ""
                 parts.append(f"missing column(s) {missing}{hint}")
             if unexpected:
                 parts.append(f"unexpected column(s) {unexpected}")

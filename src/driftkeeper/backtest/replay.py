@@ -388,10 +388,9 @@ def run_backtest(
     df = read_table(data, what="data") if isinstance(data, (str, Path)) else data
     cols = [str(c) for c in df.columns]
     if target not in cols:
-        import difflib
+        from .._util.suggest import suggest
 
-        close = difflib.get_close_matches(target, cols, n=1)
-        raise SchemaError(f"target {target!r} is not a column of the data" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise SchemaError(f"target {target!r} is not a column of the data{suggest(target, cols)}")
     pols = [load_policy(p) for p in _policy_list(policies)]
     names = [p.name for p in pols]
     if len(set(names)) != len(names):

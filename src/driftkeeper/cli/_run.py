@@ -39,11 +39,9 @@ def build_model(spec: str, task: str):
         except (ImportError, AttributeError) as exc:
             raise ConfigError(f"--model {spec!r}: cannot import {dotted} ({exc})") from exc
         return cls()
-    import difflib
+    from .._util.suggest import suggest
 
-    close = difflib.get_close_matches(spec, ["lightgbm", "river", "sklearn:"], n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise ConfigError(f"unknown model kind {spec!r}{hint}; expected {MODEL_HELP}")
+    raise ConfigError(f"unknown model kind {spec!r}{suggest(spec, ['lightgbm', 'river', 'sklearn:'])}; expected {MODEL_HELP}")
 
 
 def read_labelled(data: Path, target: str):
@@ -52,11 +50,9 @@ def read_labelled(data: Path, target: str):
 
     df = read_table(data, what="data")
     if target not in df.columns:
-        import difflib
+        from .._util.suggest import suggest
 
-        close = difflib.get_close_matches(target, [str(c) for c in df.columns], n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConfigError(f"--target {target!r} is not a column of {str(data)!r}{hint}")
+        raise ConfigError(f"--target {target!r} is not a column of {str(data)!r}{suggest(target, df.columns)}")
     return df
 
 
@@ -97,7 +93,7 @@ def run_cmd(
     root: Path = typer.Argument(..., help="A root created by 'driftkeeper init'."),
     batch: Path = typer.Option(..., "--batch", help="Tonight's batch (CSV, CSV.gz or parquet); labelled if it has the target column."),
     labels: Optional[Path] = typer.Option(None, "--labels", help="Late labels for earlier batches: id column + target."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the decision; change nothing."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the decision and the training plan (rows to train, held out, relearned); change nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print the run record as JSON."),
     no_html: bool = typer.Option(False, "--no-html", help="Skip the HTML drift report."),
 ) -> None:

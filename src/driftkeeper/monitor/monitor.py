@@ -18,7 +18,6 @@ Example::
 
 from __future__ import annotations
 
-import difflib
 import math
 import numbers
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from . import stattests as st
+from .._util.suggest import closest, suggest
 from ..exceptions import ConfigError, DataQualityError, InputError, NotFittedError, SchemaError
 from .report import ColumnDrift, DriftReport
 
@@ -60,11 +60,6 @@ def infer_kind(series: pd.Series) -> str | None:
             return None
         return None if series.nunique() > series.count() * 0.5 else CAT
     return None
-
-
-def _suggest(name: str, candidates: Sequence[str]) -> str:
-    close = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _param_error(name: str, expected: str, got: Any) -> ConfigError:
@@ -169,7 +164,7 @@ class Monitor:
             return
         fits = st.methods_for_kind(kind)
         if not isinstance(m, str) or m not in st.METHODS:
-            hint = _suggest(m, list(st.METHODS) + ["auto"]) if isinstance(m, str) else ""
+            hint = suggest(m, list(st.METHODS) + ["auto"]) if isinstance(m, str) else ""
             raise ConfigError(
                 f"column {col!r}: unknown drift method {m!r}{hint}; methods for {kind} columns: auto, {', '.join(fits)}"
             )
@@ -196,7 +191,7 @@ class Monitor:
         if isinstance(value, str):
             if value not in data.columns:
                 raise SchemaError(
-                    f"{role} column {value!r} is not in the {what}{_suggest(value, list(data.columns))}"
+                    f"{role} column {value!r} is not in the {what}{suggest(value, list(data.columns))}"
                 )
             return value, data[value]
         arr = value if isinstance(value, pd.Series) else pd.Series(np.asarray(value))
@@ -226,13 +221,13 @@ class Monitor:
             missing = [c for c in cols if c not in reference.columns]
             if missing:
                 raise SchemaError(
-                    f"column {missing[0]!r} of columns= is not in the reference{_suggest(missing[0], all_cols)}"
+                    f"column {missing[0]!r} of columns= is not in the reference{suggest(missing[0], all_cols)}"
                 )
         for lst, pname_ in ((self.categorical, "categorical"), (self.numerical, "numerical")):
             for c in lst or ():
                 if c not in cols:
                     raise ConfigError(
-                        f"column {c!r} of {pname_}= is not a checked column{_suggest(c, cols)}"
+                        f"column {c!r} of {pname_}= is not a checked column{suggest(c, cols)}"
                     )
         kinds: dict[str, str] = {}
         for c in cols:
@@ -261,7 +256,7 @@ class Monitor:
             if isinstance(value, Mapping):
                 for c in value:
                     if c not in known:
-                        raise ConfigError(f"column {c!r} of {pname_}= is not in the reference{_suggest(c, known)}")
+                        raise ConfigError(f"column {c!r} of {pname_}= is not in the reference{suggest(c, known)}")
         for c, k in kinds.items():
             self._validate_method(c, k)
 
@@ -390,9 +385,9 @@ class Monitor:
             parts.append(f"unexpected columns {unexpected}")
         hints = []
         for u in unexpected:
-            close = difflib.get_close_matches(str(u), [str(m) for m in missing], n=1, cutoff=0.6)
-            if close:
-                hints.append(f"{u!r} -> {close[0]!r}")
+            match = closest(u, missing)
+            if match is not None:
+                hints.append(f"{u!r} -> {match!r}")
         msg = "current batch does not match the reference schema: " + " and ".join(parts)
         if hints:
             msg += f" (renamed? {', '.join(hints)})"

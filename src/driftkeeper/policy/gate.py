@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .schema import METRICS, suggest
+from .schema import METRICS
+from .._util.suggest import suggest
 from ..exceptions import ConfigError
 
 _EPS = 1e-12

@@ -14,7 +14,6 @@ never evaluated.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from .._util.suggest import suggest
 from ..exceptions import PolicyError
 
 # --------------------------------------------------------------------------- vocabulary
@@ -104,12 +104,6 @@ MONITOR_METHODS = (
     "fisher_exact", "g_test", "hellinger", "jensenshannon", "kl_div", "ks", "mannw", "psi",
     "t_test", "TVD", "wasserstein", "z",
 )
-
-
-def suggest(word: str, choices) -> str:
-    """`` (did you mean 'x'?)`` or an empty string."""
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _err(kind: str, message: str) -> PydanticCustomError:

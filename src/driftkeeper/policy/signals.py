@@ -10,7 +10,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .gate import _EPS, higher_is_better
-from .schema import AUTO_METRIC, suggest
+from .schema import AUTO_METRIC
+from .._util.suggest import suggest
 from ..exceptions import ConfigError
 
 if TYPE_CHECKING:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from dataclasses import dataclass, fields
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from . import catalog as cat
+from .._util.suggest import closest
 from ..exceptions import ConfigError
 
 FOLDER_RE = re.compile(r"^v(\d+)$")
@@ -230,8 +230,10 @@ class GcResult:
 
 
 def did_you_mean(value: str, choices: tuple[str, ...] | list[str]) -> str:
-    close = difflib.get_close_matches(value, choices, n=1)
-    return f"did you mean {close[0]!r}? " if close else ""
+    """``"did you mean 'x'? "`` (the registry's unknown-action message puts it before its
+    list of choices); new messages use :func:`driftkeeper._util.suggest.suggest`."""
+    match = closest(value, choices)
+    return f"did you mean {match!r}? " if match is not None else ""
 
 
 def check_alias(alias: Any) -> str:
