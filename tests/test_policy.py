@@ -205,8 +205,11 @@ def test_days_since_retrain_from_batch_time_not_wall_clock():
 
 
 def test_naive_datetime_refused():
-    with pytest.raises(ConfigError, match="batch_time: 2015-01-01T00:00:00 has no timezone"):
+    with pytest.raises(ConfigError, match=r"^context batch_time '2015-01-01T00:00:00' has no timezone; give an aware datetime"):
         Context(batch_time=datetime(2015, 1, 1))
+    with pytest.raises(ConfigError, match=r"^context last_retrain_time 'last week' is not ISO-8601"):
+        Context(last_retrain_time="last week")
+    assert Context(batch_time="2015-01-01T00:00:00Z").batch_time == datetime(2015, 1, 1, tzinfo=timezone.utc)
 
 
 def test_performance_drop_direction():

@@ -12,27 +12,13 @@ from typing import TYPE_CHECKING, Any
 from .gate import _EPS, higher_is_better
 from .schema import AUTO_METRIC
 from .._util.suggest import suggest
+from .._util.timeutil import aware
 from ..exceptions import ConfigError
 
 if TYPE_CHECKING:
     from ..monitor.report import DriftReport
     from .policy import Policy
 
-
-
-def _aware(name: str, value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError as exc:
-            raise ConfigError(f"context {name}: {value!r} is not an ISO datetime") from exc
-    if not isinstance(value, datetime):
-        raise ConfigError(f"context {name}: expected a datetime, got {type(value).__name__}")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ConfigError(f"context {name}: {value.isoformat()} has no timezone; give an aware datetime")
-    return value
 
 
 _CONTEXT_TYPES: dict[str, Any] = {
@@ -95,8 +81,9 @@ class Context:
     retrain_metric: float | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "batch_time", _aware("batch_time", self.batch_time))
-        object.__setattr__(self, "last_retrain_time", _aware("last_retrain_time", self.last_retrain_time))
+        for name in ("batch_time", "last_retrain_time"):
+            value = getattr(self, name)
+            object.__setattr__(self, name, None if value is None else aware(value, f"context {name}"))
         for f in fields(self):
             v = getattr(self, f.name)
             kind = _CONTEXT_TYPES.get(f.name)

@@ -11,6 +11,7 @@ from typing import Any, Callable, Mapping
 
 from . import catalog as cat
 from .._util.suggest import closest
+from .._util.timeutil import aware
 from ..exceptions import ConfigError
 
 FOLDER_RE = re.compile(r"^v(\d+)$")
@@ -246,21 +247,8 @@ def check_alias(alias: Any) -> str:
 
 
 def parse_when(when: Any) -> datetime:
-    if isinstance(when, str):
-        try:
-            dt = datetime.fromisoformat(when.strip())
-        except ValueError as exc:
-            raise ConfigError(f"time {when!r} is not ISO-8601; expected e.g. '2024-05-01T12:00:00Z'") from exc
-    elif isinstance(when, datetime):
-        dt = when
-    else:
-        raise ConfigError(f"time must be an aware datetime or an ISO-8601 string, got {type(when).__name__}")
-    if dt.tzinfo is None or dt.utcoffset() is None:
-        raise ConfigError(
-            f"time {dt.isoformat()!r} has no timezone; give an aware datetime or an ISO-8601 string "
-            "with an offset, e.g. '2024-05-01T12:00:00Z'"
-        )
-    return dt
+    """An aware datetime from a datetime or ISO-8601 text (a time without a timezone is refused)."""
+    return aware(when, "time")
 
 
 def tag(version: int) -> str:
