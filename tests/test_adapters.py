@@ -12,6 +12,7 @@ import pytest
 
 from driftkeeper.adapters import LightGBMAdapter, ModelAdapter, RiverAdapter, SklearnAdapter, make_adapter
 from driftkeeper.exceptions import NotFittedError, SchemaError, UpdateNotSupportedError
+from fakes import FakeAdapter
 
 CLASSES = ["down", "up"]
 
@@ -82,8 +83,6 @@ def _sk_static(task):
 
 
 def _fake(task):
-    from driftkeeper.adapters._fake import FakeAdapter
-
     return FakeAdapter(task=task)
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from driftkeeper.adapters import RiverAdapter, SklearnAdapter, make_adapter
 from driftkeeper.exceptions import ConfigError, DataQualityError, ModelSizeError, SchemaError
+from fakes import FakeAdapter
 
 
 @pytest.fixture(autouse=True)
@@ -155,7 +156,6 @@ def test_bad_targets_and_empty_batches():
 
 
 def test_fake_adapter_plays_every_update_style():
-    from driftkeeper.adapters._fake import FakeAdapter
     from driftkeeper.exceptions import UpdateNotSupportedError
 
     X, labels, y = data()

@@ -1,4 +1,4 @@
-"""A dependency-free adapter for tests of code that drives adapters (runner, gate, registry).
+"""Test doubles: a dependency-free adapter for tests of code that drives adapters (runner, gate, registry).
 
 ``FakeAdapter`` predicts the running mean of ``y`` (regression) or the running class frequencies
 (classification, ``task="classification"``); ``update`` keeps counting, so it "keeps earlier
@@ -57,7 +57,7 @@ class FakeAdapter(ModelAdapter):
 
     @property
     def estimator(self) -> str:
-        """Always "driftkeeper.adapters._fake.FakeAdapter"."""
+        """Always "fakes.FakeAdapter" (this module's path)."""
         return f"{__name__}.FakeAdapter"
 
     def _clone_model(self) -> Any:
