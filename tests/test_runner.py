@@ -449,7 +449,8 @@ def test_early_stopping_and_l2_are_noted_as_ignored_by_a_model_without_them(tmp_
     batches = [b.drop(columns=["cat"]) for b in make_stream(3, seed=12, shift_at=1)]
     keeper = init_keeper(tmp_path, policy_file, batches, model=SGDRegressor(random_state=0))
     rec = keeper.step(batches[1], html=False)
-    assert rec.action == "online_update" and rec.training["ignored_params"] == ["early_stopping_rounds", "l2_regularization"]
+    assert rec.action == "online_update"
+    assert rec.training["ignored_params"] == ["early_stopping_rounds", "l2_regularization", "mode"]
     assert rec.promoted == 2
 
 

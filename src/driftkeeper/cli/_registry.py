@@ -22,6 +22,14 @@ def _open(root: Path):
     return Registry(root, create=False)
 
 
+def _keeper(root: Path):
+    """The Keeper of ``root`` when it is a keeper root (not a bare registry folder), else None."""
+    from ..keeper.root import CONFIG_FILE
+    from ..keeper.runner import Keeper
+
+    return Keeper.open(root) if (root / CONFIG_FILE).exists() else None
+
+
 def _row(mv) -> list[str]:
     metrics = ", ".join(
         f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in list(mv.metrics.items())[:3]
@@ -84,10 +92,15 @@ def promote_cmd(
     alias: str = typer.Option("champion", "--alias", help="Alias to point at REF."),
     reason: Optional[str] = typer.Option(None, "--reason", help="Why (kept in the alias history)."),
 ) -> None:
-    """Point an alias (champion by default) at a version."""
+    """Point an alias (champion by default) at a version.
+
+    On a keeper root, a new champion goes through the runner (its lock and state): the next
+    night measures the new champion against its own baseline and updates it on every batch it has
+    not learned."""
     reg = _open(root)
     before = reg.aliases().get(alias)
-    mv = reg.promote(ref, alias=alias, reason=reason)
+    keeper = _keeper(root) if alias == "champion" else None
+    mv = keeper.promote(ref, reason=reason) if keeper is not None else reg.promote(ref, alias=alias, reason=reason)
     if before == mv.version:
         typer.echo(f"{mv.tag} already holds {alias}; nothing changed")
     else:
@@ -101,10 +114,14 @@ def rollback_cmd(
     to: Optional[str] = typer.Option(None, "--to", help="Version to roll back to (default: the previous champion)."),
     reason: Optional[str] = typer.Option(None, "--reason", help="Why (kept in the alias history)."),
 ) -> None:
-    """Move the champion back to the version that held it before (an alias move; nothing is deleted)."""
+    """Move the champion back to the version that held it before (an alias move; nothing is deleted).
+
+    On a keeper root this takes the run lock (exit 3 while a run holds it) and resets what the
+    runner knows of the serving model: its baselines, and which batches it has learned."""
     reg = _open(root)
     before = reg.aliases().get("champion")
-    mv = reg.rollback(to=to, reason=reason)
+    keeper = _keeper(root)
+    mv = keeper.rollback(to=to, reason=reason) if keeper is not None else reg.rollback(to=to, reason=reason)
     was = "none" if before is None else f"v{before:04d}"
     typer.echo(f"champion: {was} -> {mv.tag} (rollback)")
 

@@ -12,22 +12,31 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from .._util.testhooks import checkpoint
 from ..exceptions import SchemaError
 
-__all__ = ["DataStore", "SEQ", "POS"]
+__all__ = ["DataStore", "LABELLED", "POS", "SEQ", "TIME"]
 
-SEQ = "__dk_seq"
-POS = "__dk_pos"
+SEQ = "__dk_seq"  # the batch's sequence number (0: the initial data)
+POS = "__dk_pos"  # the row's position in its batch
+# columns of the row index only (never stored)
+TIME = "__dk_time"  # the row's time, parsed (UTC), when the root has a time column
+LABELLED = "__dk_labelled"
 
 
 class DataStore:
+    """Stored batches under ``ROOT/data/``. ``rows_read`` counts the full-width rows this object
+    has materialised (index reads are not counted): what a night costs in memory grows with it."""
+
     def __init__(self, root: str | Path):
         self.dir = Path(root) / "data"
+        self.rows_read = 0
 
     def _path(self, seq: int) -> Path:
         return self.dir / f"b{seq:06d}.parquet"
@@ -56,26 +65,72 @@ class DataStore:
         self._write(seq, out)
 
     def load(self, *, target: str, labelled_only: bool = True) -> pd.DataFrame:
+        """Every stored row (a full read: for tools and tests; the runner reads by need)."""
         seqs = self.sequences()
         if not seqs:
             return pd.DataFrame()
         frames = [pd.read_parquet(self._path(s)) for s in seqs]
         df = pd.concat(frames, ignore_index=True)
+        self.rows_read += len(df)
         if labelled_only:
             df = df[df[target].notna()]
         return df.reset_index(drop=True)
 
-    def partition_info(self, *, target: str, times=None) -> list[dict]:
-        """Per stored batch: ``seq``, ``rows``, ``labelled`` rows and newest ``time_max``."""
+    def index(self, spec: Any) -> pd.DataFrame:
+        """One row per stored row, without features: ``SEQ``, ``POS``, ``LABELLED``, with a time
+        column ``TIME`` (parsed by ``spec.times``), with an id column the id. Reads only those
+        columns of each partition."""
+        wanted = [c for c in (SEQ, POS, spec.target, spec.time_column, spec.id_column) if c is not None]
+        frames = [self.index_of(pd.read_parquet(self._path(s), columns=wanted), spec) for s in self.sequences()]
+        if not frames:
+            return pd.DataFrame({SEQ: [], POS: [], LABELLED: []})
+        return pd.concat(frames, ignore_index=True)
+
+    @staticmethod
+    def index_of(part: pd.DataFrame, spec: Any, *, seq: int | None = None) -> pd.DataFrame:
+        """The index rows of a stored partition, or of tonight's batch (``seq``) before it is stored."""
+        n = len(part)
+        out = pd.DataFrame({
+            SEQ: np.full(n, seq, dtype="int64") if seq is not None else part[SEQ].to_numpy(),
+            POS: np.arange(n, dtype="int64") if seq is not None else part[POS].to_numpy(),
+        })
+        out[LABELLED] = part[spec.target].notna().to_numpy() if spec.target in part.columns else False
+        if spec.time_column is not None:
+            out[TIME] = spec.times(part, what="stored rows").reset_index(drop=True)
+        if spec.id_column is not None:
+            out[spec.id_column] = part[spec.id_column].to_numpy()
+        return out
+
+    def rows(self, keys: pd.DataFrame) -> pd.DataFrame:
+        """The stored rows named by ``keys`` (columns ``SEQ``, ``POS``), in that order. Reads each
+        partition once, filtered to the positions asked for."""
+        if len(keys) == 0:
+            return pd.DataFrame()
+        parts = []
+        for seq, grp in keys.groupby(SEQ, sort=False):
+            table = pq.read_table(self._path(int(seq)), filters=[(POS, "in", [int(p) for p in grp[POS]])])
+            parts.append(table.to_pandas())
+        df = pd.concat(parts, ignore_index=True)
+        self.rows_read += len(df)
+        order = pd.MultiIndex.from_frame(keys[[SEQ, POS]].astype("int64"))
+        df.index = pd.MultiIndex.from_arrays([df[SEQ].astype("int64"), df[POS].astype("int64")])
+        return df.loc[order].reset_index(drop=True)
+
+    def ids(self, id_column: str) -> pd.Series:
+        """The id column of every stored row (one column read per partition)."""
+        cols = [pd.read_parquet(self._path(s), columns=[id_column])[id_column] for s in self.sequences()]
+        return pd.concat(cols, ignore_index=True) if cols else pd.Series([], dtype=object)
+
+    @staticmethod
+    def partition_info(index: pd.DataFrame) -> list[dict]:
+        """Per stored batch of a row ``index``: ``seq``, ``rows``, ``labelled`` rows and newest ``time_max``."""
         out = []
-        for seq in self.sequences():
-            part = pd.read_parquet(self._path(seq))
-            t = times(part, what="stored rows") if times is not None else None
+        for seq, grp in index.groupby(SEQ, sort=True):
             out.append({
-                "seq": seq,
-                "rows": len(part),
-                "labelled": int(part[target].notna().sum()),
-                "time_max": t.max() if t is not None and len(part) else None,
+                "seq": int(seq),
+                "rows": len(grp),
+                "labelled": int(grp[LABELLED].sum()),
+                "time_max": pd.Timestamp(grp[TIME].max()) if TIME in grp.columns and len(grp) else None,
             })
         return out
 
@@ -88,11 +143,12 @@ class DataStore:
         found: dict[int, pd.DataFrame] = {}
         seen = set()
         for seq in self.sequences():
-            part = pd.read_parquet(self._path(seq))
-            hit = part[id_column].isin(wanted.index)
+            ids = pd.read_parquet(self._path(seq), columns=[id_column])[id_column]
+            hit = ids.isin(wanted.index)
             if hit.any():
-                found[seq] = part
-                seen.update(part.loc[hit, id_column].tolist())
+                found[seq] = pd.read_parquet(self._path(seq))
+                self.rows_read += len(found[seq])
+                seen.update(ids[hit].tolist())
         unknown = [i for i in wanted.index if i not in seen]
         if unknown:
             raise SchemaError(
@@ -125,16 +181,3 @@ class DataStore:
                 self._path(seq).unlink(missing_ok=True)
                 removed.append(seq)
         return removed
-
-    def clean_temp(self) -> list[Path]:
-        if not self.dir.exists():
-            return []
-        junk = list(self.dir.glob(".*.tmp-*"))
-        for p in junk:
-            p.unlink(missing_ok=True)
-        return junk
-
-    def size_bytes(self) -> int:
-        if not self.dir.exists():
-            return 0
-        return sum(p.stat().st_size for p in self.dir.iterdir() if p.is_file())

@@ -1,0 +1,149 @@
+"""Carry out a :class:`~driftkeeper.keeper.plan.TrainingPlan`: train the candidate, gate it
+against the champion, and learn the gate's rows once it passed. No registry, no state: the
+runner registers what these return and records it."""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pandas as pd
+
+from .._util.testhooks import checkpoint
+from ..exceptions import ModelSizeError
+from ..metrics import evaluate, evaluate_rows, get_metric
+from ..table import TableSpec
+from .plan import TrainingPlan
+from .store import DataStore
+
+__all__ = ["GateResult", "Trained", "gate", "learn_holdout", "train"]
+
+
+@dataclass
+class Trained:
+    """A trained candidate (``None`` when the plan skipped) and what training did."""
+
+    plan: TrainingPlan  # the plan carried out (the fallback retrain, when the update broke a cap)
+    candidate: Any
+    rows: pd.DataFrame  # the training rows, loaded
+    holdout: pd.DataFrame
+    info: dict[str, Any] = field(default_factory=dict)  # the run record's ``training``
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class GateResult:
+    passed: bool
+    record: dict[str, Any]  # the run record's ``gate``
+    metrics: dict[str, Any]  # the candidate's holdout metrics for the registry
+
+
+def _xy(spec: TableSpec, rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    return spec.features_frame(rows), spec.target_values(rows[spec.target])
+
+
+def train(plan: TrainingPlan, champion: Any, store: DataStore, spec: TableSpec) -> Trained:
+    """Train the plan's candidate: an update of a copy of ``champion`` or a fresh clone fitted
+    on the plan's rows. An update that would break a size cap runs the plan's fallback retrain."""
+    holdout = store.rows(plan.holdout.keys())
+    if plan.skip:
+        return Trained(plan, None, pd.DataFrame(), holdout, plan.to_dict())
+    rows = store.rows(plan.train.keys())
+    if plan.action != "retrain":
+        out = _update(plan, champion, rows, holdout, spec)
+        if out.candidate is not None or plan.fallback is None:
+            return out
+        fallback = replace(plan.fallback, holdout=plan.holdout)
+        retrained = train(fallback, champion, store, spec)
+        retrained.warnings[:0] = out.warnings
+        return retrained
+    info = plan.to_dict()
+    if plan.skip:
+        return Trained(plan, None, rows, holdout, info)
+    candidate = champion.clone()
+    checkpoint("runner:training")
+    t0 = time.process_time()
+    candidate.fit(*_xy(spec, rows))
+    info["cpu_s"] = time.process_time() - t0
+    return Trained(plan, candidate, rows, holdout, info)
+
+
+def _update(plan: TrainingPlan, champion: Any, rows: pd.DataFrame, holdout: pd.DataFrame, spec: TableSpec) -> Trained:
+    info = plan.to_dict()
+    info.pop("fallback", None)
+    overrides = dict(plan.params)
+    if "early_stopping_rounds" in overrides:
+        # the gate's holdout picks the update's strength (its round count); the gate then
+        # compares on the same rows, so it judges a candidate tuned on them
+        overrides["eval_set"] = _xy(spec, holdout)
+    candidate = copy.deepcopy(champion)
+    if plan.mode:
+        candidate.set_params(update_mode=plan.mode)  # the policy's `update.mode` for this candidate
+    checkpoint("runner:training")
+    t0 = time.process_time()
+    try:
+        candidate.update(*_xy(spec, rows), **overrides, **({"known_rows": plan.relearned_rows} if plan.relearned_rows else {}))
+    except ModelSizeError as exc:
+        return Trained(plan, None, rows, holdout, info, [f"update refused ({exc}); retraining instead"])
+    if "early_stopping_rounds" in overrides:
+        info["rounds_kept"] = getattr(candidate, "last_update_rounds_", None)
+    info["cpu_s"] = time.process_time() - t0
+    return Trained(plan, candidate, rows, holdout, info)
+
+
+def gate(trained: Trained, champion: Any, champion_metrics: dict[str, Any], policy: Any, spec: TableSpec) -> GateResult:
+    """Score champion and candidate on the plan's holdout with the gate's metric (``gate.metric``,
+    the policy metric when unset) and decide whether the candidate is promoted."""
+    from ..policy import gate_passes
+
+    metric = get_metric(policy.resolved_metric(spec.task), spec.task)
+    gate_name = policy.gate.metric or policy.metric
+    gate_metric = metric if gate_name in ("auto", metric.name) else get_metric(gate_name, spec.task)
+    holdout, action = trained.holdout, trained.plan.action
+    metrics: dict[str, Any] = {"train_rows": len(trained.rows), "train_cpu_s": round(trained.info["cpu_s"], 4)}
+    if not policy.gate.enabled or len(holdout) < 1:
+        reason = "gate disabled by the policy" if not policy.gate.enabled else f"gate skipped: {len(holdout)} holdout rows"
+        metrics[metric.name] = champion_metrics.get(metric.name)
+        return GateResult(True, {"metric": gate_metric.name, "passed": True, "skipped": True, "explanation": reason}, metrics)
+    Xh, yh = _xy(spec, holdout)
+    margin, confidence = policy.gate.for_action(action)
+    champ_value, champ_losses = evaluate_rows(gate_metric, champion, Xh, yh)
+    cand_value, cand_losses = evaluate_rows(gate_metric, trained.candidate, Xh, yh)
+    passed, explanation = gate_passes(champ_value, cand_value, gate_metric.name, margin, confidence=confidence,
+                                      champion_losses=champ_losses, candidate_losses=cand_losses)
+    record = {"metric": gate_metric.name, "rows": len(holdout), "champion": champ_value, "candidate": cand_value,
+              "margin": margin, "confidence": confidence, "passed": bool(passed), "explanation": explanation}
+    # the registry keeps the policy metric: it is every later night's baseline at promotion
+    metrics[metric.name] = cand_value if gate_metric is metric else evaluate(metric, trained.candidate, Xh, yh)
+    if gate_metric is not metric:
+        metrics[gate_metric.name] = cand_value
+    metrics["holdout_rows"] = len(holdout)
+    return GateResult(bool(passed), record, metrics)
+
+
+def learn_holdout(trained: Trained, result: GateResult, decision_params: dict[str, Any], online: bool, spec: TableSpec) -> None:
+    """After an update passed the gate, learn the gate's rows too: an update otherwise never
+    sees them (the next update starts after this batch). Few rows, so cheap. A windowed update
+    (LightGBM ``mode: correct``) leaves them to the next update's ``relearn_batches``."""
+    holdout, info, candidate = trained.holdout, trained.info, trained.candidate
+    if not result.passed or trained.plan.action == "retrain" or not len(holdout):
+        return
+    if getattr(candidate, "update_relearns_window", False):
+        info["holdout_learned"] = 0
+        return
+    if result.record.get("skipped"):
+        return
+    t0 = time.process_time()
+    if online and decision_params.get("passes") is not None:
+        rounds = int(decision_params["passes"])  # passes over the holdout rows, as over the batch
+    else:
+        kept = info.get("rounds_kept") or decision_params.get("rounds") or 10  # early stopping chose fewer
+        rounds = max(1, round(kept * len(holdout) / (len(trained.rows) + len(holdout))))
+    wanted = {"rounds": rounds, "replay_fraction": 0.0, "l2_regularization": decision_params.get("l2_regularization")}
+    kwargs = {k: v for k, v in wanted.items() if v is not None and k in getattr(candidate, "update_overrides", ())}
+    candidate.update(*_xy(spec, holdout), **kwargs)
+    info["cpu_s"] += time.process_time() - t0
+    info["holdout_learned"] = len(holdout)
+    info["holdout_rounds"] = kwargs.get("rounds")

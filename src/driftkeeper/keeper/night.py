@@ -1,0 +1,210 @@
+"""One night, step by step: :func:`read` the batch, :func:`observe` it with the serving model,
+:func:`decide` what to do, :func:`plan` the training. Nothing here writes; the runner applies and
+commits what these return.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .._util.io import read_table
+from ..exceptions import ConfigError, SchemaError
+from ..metrics import evaluate, get_metric
+from ..table import TableSpec, frame_sha256
+from .bundle import ModelBundle, prediction_signal
+from .plan import TrainingPlan, plan_training
+from .state import RunnerState
+from .store import LABELLED, POS, SEQ, DataStore
+
+__all__ = ["Batch", "Observation", "decide", "index_tonight", "iso", "metric_of", "observe", "plan", "read", "utc"]
+
+TRAINING_ACTIONS = ("warm_start", "online_update", "retrain")
+
+
+def utc(ts: Any) -> datetime | None:
+    """A timestamp as an aware UTC datetime (naive times are taken as UTC)."""
+    if ts is None:
+        return None
+    t = pd.Timestamp(ts)
+    if t.tzinfo is None:
+        t = t.tz_localize("UTC")
+    return t.to_pydatetime()
+
+
+def iso(ts: Any) -> str | None:
+    t = utc(ts)
+    return t.isoformat() if t is not None else None
+
+
+@dataclass
+class Batch:
+    """Tonight's input, validated: the batch, late labels, content hash and identity."""
+
+    name: str
+    df: pd.DataFrame
+    labelled: bool
+    labels: pd.DataFrame | None
+    sha: str
+    run_id: str
+    seq: int
+    info: dict[str, Any]  # the run record's ``batch``
+    time: datetime | None
+
+
+@dataclass
+class Observation:
+    """The serving model on tonight's batch: drift, predictions, its metric on new labels."""
+
+    bundle: ModelBundle
+    version: Any  # the champion's ModelVersion
+    X: pd.DataFrame
+    y: pd.Series | None
+    prediction: pd.Series
+    report: Any
+    index: pd.DataFrame  # the store's row index, with late labels marked labelled
+    metric_value: float | None = None
+    champion_metric: dict[str, Any] | None = None
+    newly_labelled: int = 0
+    late: dict[str, Any] | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def read(spec: TableSpec, store: DataStore, state: RunnerState, batch: Any, labels: Any) -> Batch:
+    """Read and validate the batch (and late labels) against the schema; refuse what is bad."""
+    name = str(batch) if isinstance(batch, (str, Path)) else "batch"
+    df = read_table(batch, what="batch") if isinstance(batch, (str, Path)) else batch.reset_index(drop=True)
+    labelled = spec.validate(df, what=f"batch {name!r}" if name != "batch" else "batch")
+    lab_df = None
+    if labels is not None:
+        lname = str(labels) if isinstance(labels, (str, Path)) else "labels"
+        lab_df = read_table(labels, what="labels file") if isinstance(labels, (str, Path)) else labels
+        _validate_labels(spec, store, lab_df, lname)
+    sha = frame_sha256(df)
+    if lab_df is not None:  # the same batch with new labels is new work
+        sha = hashlib.sha256(f"{sha}+labels:{frame_sha256(lab_df)}".encode()).hexdigest()
+    times = spec.times(df)
+    run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + f"-{sha[:8]}"
+    info: dict[str, Any] = {"source": name, "sha256": sha, "rows": len(df), "labelled": labelled}
+    if times is not None:
+        info.update(time_min=iso(times.min()), time_max=iso(times.max()))
+    if sha not in state.processed and times is not None and state.last_batch_time is not None \
+            and utc(times.max()) < utc(state.last_batch_time):
+        raise SchemaError(
+            f"batch {name!r} ends at {iso(times.max())}, before the last processed batch ({state.last_batch_time}); "
+            "batches must arrive in time order"
+        )
+    batch_time = utc(times.max()) if times is not None else None
+    return Batch(name, df, labelled, lab_df, sha, run_id, state.seq + 1, info, batch_time)
+
+
+def _validate_labels(spec: TableSpec, store: DataStore, lab: pd.DataFrame, name: str) -> None:
+    if spec.id_column is None:
+        raise ConfigError("--labels needs an id column; this root was initialised without --id-column")
+    missing = [c for c in (spec.id_column, spec.target) if c not in lab.columns]
+    if missing:
+        raise SchemaError(f"labels file {name!r} is missing column(s) {missing}; expected the id column {spec.id_column!r} and the target {spec.target!r}")
+    if len(lab) == 0:
+        raise SchemaError(f"labels file {name!r} has no rows")
+    dup = lab[spec.id_column].duplicated()
+    if dup.any():
+        raise SchemaError(f"labels file {name!r} has {int(dup.sum())} duplicate id(s), e.g. {lab.loc[dup, spec.id_column].iloc[0]!r}")
+    spec.validate_target(lab[spec.target], what=f"labels file {name!r}")
+    unknown = lab.loc[~lab[spec.id_column].isin(store.ids(spec.id_column)), spec.id_column]
+    if len(unknown):
+        raise SchemaError(f"labels file {name!r} has {len(unknown)} id(s) never seen in a processed batch, e.g. {unknown.tolist()[0]!r}")
+
+
+def observe(spec: TableSpec, store: DataStore, registry: Any, state: RunnerState, metric: Any, batch: Batch) -> Observation:
+    """Drift of the batch against the champion's reference, and the champion's metric on the
+    rows that got labels tonight (the batch's own and late ones)."""
+    version = registry.get("champion")
+    bundle: ModelBundle = registry.load("champion")
+    t, c = time.perf_counter(), time.process_time()  # monitoring: predictions + drift check
+    X = spec.features_frame(batch.df)
+    pred = pd.Series(prediction_signal(bundle.adapter, X, spec.task), name="prediction")
+    y = spec.target_values(batch.df[spec.target]) if batch.labelled else None
+    report = bundle.monitor.check(X, target=y, prediction=pred)
+    timings = {"monitor_s": round(time.perf_counter() - t, 4), "monitor_cpu_s": round(time.process_time() - c, 4)}
+    index = store.index(spec)
+    obs = Observation(bundle, version, X, y, pred, report, index, timings=timings)
+    new_X, new_y = ([X], [y]) if batch.labelled else ([], [])
+    if batch.labels is not None:
+        hit = index[spec.id_column].isin(batch.labels[spec.id_column]).to_numpy()
+        late = store.rows(index.loc[hit, [SEQ, POS]]).drop(columns=[spec.target])
+        late = late.merge(batch.labels[[spec.id_column, spec.target]], on=spec.id_column)
+        if len(late):
+            new_X.append(spec.features_frame(late))
+            new_y.append(spec.target_values(late[spec.target]))
+        index.loc[hit, LABELLED] = True  # tonight's labels land on these rows
+        obs.late = {"rows": len(batch.labels)}
+    obs.newly_labelled = (len(batch.df) if batch.labelled else 0) + (obs.late or {}).get("rows", 0)
+    if new_X:
+        value = evaluate(metric, bundle.adapter, pd.concat(new_X, ignore_index=True), pd.concat(new_y, ignore_index=True))
+        obs.metric_value = value
+        obs.champion_metric = {"metric": metric.name, "value": value, "rows": sum(len(v) for v in new_y),
+                               "at_promotion": version.metrics.get(metric.name),
+                               "baseline": state.serving_baseline(version.metrics.get(metric.name))}
+    return obs
+
+
+def decide(policy: Any, spec: TableSpec, state: RunnerState, metric: Any, batch: Batch, obs: Observation, can_rollback: bool):
+    """The policy's decision on tonight's report, with the history facts of the state."""
+    from ..policy import Context, decide as policy_decide
+
+    champ, at_promotion = obs.bundle.adapter, obs.version.metrics.get(metric.name)
+    ctx = Context(
+        batch_time=batch.time,
+        last_retrain_time=utc(state.last_retrain_time),
+        batches_since_retrain=batch.seq - state.last_retrain_seq,
+        updates_since_retrain=state.updates_since_retrain,
+        champion_metric=state.serving_baseline(at_promotion),
+        metric=obs.metric_value,
+        labelled_rows=obs.newly_labelled,
+        rows=len(batch.df),
+        model_trees=getattr(champ, "n_trees", None),
+        model_size_bytes=obs.version.size_bytes,
+        update_style=champ.update_style if champ.supports_update else None,
+        consecutive_gate_refusals=state.consecutive_gate_refusals,
+        can_rollback=can_rollback,
+        task=spec.task,
+        rows_since_retrain=state.rows_since_retrain + obs.newly_labelled,
+        rows_at_retrain=state.rows_at_retrain or None,
+        previous_metric=state.previous_metric,
+        previous_metric_since_retrain=state.previous_metric_since_retrain,
+        retrain_metric=state.retrain_level(at_promotion),
+    )
+    return policy_decide(obs.report, policy, ctx)
+
+
+def index_tonight(spec: TableSpec, obs: Observation, batch: Batch) -> pd.DataFrame:
+    """The store's row index as it will be once tonight's batch is stored."""
+    return pd.concat([obs.index, DataStore.index_of(batch.df, spec, seq=batch.seq)], ignore_index=True)
+
+
+def plan(policy: Any, spec: TableSpec, state: RunnerState, decision: Any, batch: Batch, obs: Observation) -> TrainingPlan | None:
+    """The training plan of a training decision (``None`` for the other actions)."""
+    if decision.action not in TRAINING_ACTIONS:
+        return None
+    champ = obs.bundle.adapter
+    mode = (decision.params or {}).get("mode")
+    params = champ.get_params()
+    if "update_mode" in params:
+        # what the champion accepts once the policy's update mode is set on it
+        probe = champ.clone().set_params(update_mode=mode) if mode else champ
+        accepted = frozenset((*probe.update_overrides, "mode"))
+    else:
+        accepted = frozenset(champ.update_overrides)
+    return plan_training(index_tonight(spec, obs, batch), state, decision, policy, seq=batch.seq, batch_time=batch.time,
+                         update_overrides=accepted, online=champ.update_style == "online_update")
+
+
+def metric_of(policy: Any, spec: TableSpec):
+    return get_metric(policy.resolved_metric(spec.task), spec.task)
+

@@ -1,0 +1,236 @@
+"""Plan a night's training before anything is written: which rows train, which are held out for
+the gate, which batches are relearned, which update parameters apply. Pure.
+
+:func:`plan_training` reads only a row index (batch sequence, position, labelled flag and time
+of every stored row, plus the incoming batch) — never the features — so ``--dry-run`` can show
+the whole plan, and the apply step loads exactly the rows the plan names.
+
+Which rows train what (README, "What each action trains on"):
+
+* the **holdout** is drawn from the labelled rows the champion has not learned yet (batches
+  after its last training): the newest of them, or with ``gate.holdout.pick: random`` a
+  random sample seeded by the batch. It is never in a candidate's training data, and champion
+  and candidate are scored on the same rows;
+* a **retrain** fits a fresh model on the labelled rows of the policy's window (last N days,
+  newest N rows, or all), minus the holdout;
+* an **update** continues the champion on the labelled rows it has not learned, minus the
+  holdout, after the newest ``relearn_batches`` batches it already learned (warm starts only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import ConfigError
+from .store import LABELLED, POS, SEQ, TIME
+
+__all__ = ["UPDATE_KEYS", "RowSet", "TrainingPlan", "holdout_size", "plan_training", "time_order"]
+
+#: Update parameters a policy may set that the runner hands to ``adapter.update``.
+UPDATE_KEYS = ("rounds", "learning_rate", "replay_fraction", "early_stopping_rounds", "l2_regularization")
+
+
+@dataclass(frozen=True)
+class RowSet:
+    """Stored rows named by (batch, position), in the order they are used."""
+
+    seq: tuple[int, ...] = ()
+    pos: tuple[int, ...] = ()
+
+    @classmethod
+    def of(cls, index: pd.DataFrame) -> "RowSet":
+        return cls(tuple(int(s) for s in index[SEQ]), tuple(int(p) for p in index[POS]))
+
+    def __len__(self) -> int:
+        return len(self.seq)
+
+    @property
+    def batches(self) -> list[int]:
+        return sorted(set(self.seq))
+
+    def keys(self) -> pd.DataFrame:
+        return pd.DataFrame({SEQ: np.asarray(self.seq, dtype="int64"), POS: np.asarray(self.pos, dtype="int64")})
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """What a training night will do. ``skip`` set: nothing trains, and why."""
+
+    action: str  # what trains: warm_start | online_update | retrain
+    train: RowSet = RowSet()
+    holdout: RowSet = RowSet()
+    params: dict[str, Any] = field(default_factory=dict)  # the overrides an update passes, or the retrain window
+    mode: str | None = None  # the update mode set on the candidate (LightGBM: continue | refit | correct)
+    ignored_params: tuple[str, ...] = ()
+    relearned_batches: tuple[int, ...] = ()
+    relearned_rows: int = 0  # the first rows of ``train`` are already learned (not offered to a replay reservoir again)
+    notes: dict[str, Any] = field(default_factory=dict)  # relearn capped / skipped, early stopping skipped
+    fallback: "TrainingPlan | None" = None  # the retrain run when an update would break a size cap
+    skip: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan as the run record (and ``--dry-run``) shows it."""
+        d: dict[str, Any] = {"action": self.action, "holdout_rows": len(self.holdout)}
+        if self.skip:
+            d["skipped"] = self.skip
+            return d
+        d.update(rows=len(self.train), batches=self.train.batches, holdout_batches=self.holdout.batches,
+                 params=dict(self.params))
+        if self.mode:
+            d["mode"] = self.mode
+        if self.ignored_params:
+            d["ignored_params"] = list(self.ignored_params)
+        if self.relearned_batches:
+            d["relearned_batches"] = list(self.relearned_batches)
+        d.update(self.notes)
+        if self.fallback is not None:
+            d["fallback"] = {"action": self.fallback.action, "rows": len(self.fallback.train),
+                             "window": self.fallback.params.get("window")}
+        return d
+
+
+def time_order(index: pd.DataFrame) -> np.ndarray:
+    """Row order by time (stable: batch sequence and position break ties)."""
+    if len(index) == 0:
+        return np.arange(0)
+    keys = [index[SEQ].to_numpy(), index[POS].to_numpy()]
+    if TIME in index.columns:
+        keys.insert(0, index[TIME].to_numpy(dtype="datetime64[ns]"))
+    return np.lexsort(tuple(reversed(keys)))
+
+
+def holdout_size(gate: Any, n: int, *, always: bool = False) -> int:
+    """Rows held out from ``n`` rows: the gate's ``holdout`` (``rows: N``, or a fraction of the
+    ``n`` rows, 0.2 by default), at most half of them. ``always`` holds out even with the gate
+    off (init needs a holdout metric as the baseline of ``performance_drop``)."""
+    if not gate.enabled and not always:
+        return 0
+    if gate.holdout_rows:
+        h = int(gate.holdout_rows)
+    else:
+        h = int(round((gate.holdout_fraction or 0.2) * n))
+    return max(0, min(h, n // 2))
+
+
+def _window(pool: pd.DataFrame, window: Any, batch_time: datetime | None) -> pd.DataFrame:
+    """Rows of the retrain window: ``None``/"all", ``{"rows": N}`` or ``{"days": N}`` before the batch time."""
+    if window in (None, "all") or (isinstance(window, dict) and not window):
+        return pool
+    if isinstance(window, dict) and window.get("rows"):
+        return pool.iloc[-int(window["rows"]) :]
+    if isinstance(window, dict) and window.get("days"):
+        if TIME not in pool.columns or batch_time is None:
+            raise ConfigError("the policy's retrain window is in days, but this root has no time column; use {rows: N}")
+        cutoff = pd.Timestamp(batch_time) - pd.Timedelta(days=float(window["days"]))
+        return pool[(pool[TIME] > cutoff).to_numpy()]
+    raise ConfigError(f"unknown retrain window {window!r}; expected 'all', {{days: N}} or {{rows: N}}")
+
+
+def _holdout(new: pd.DataFrame, gate: Any, seq: int) -> pd.DataFrame:
+    n_hold = holdout_size(gate, len(new))
+    if gate.holdout_pick == "random" and n_hold:
+        picked = np.random.default_rng(int(seq)).choice(len(new), size=n_hold, replace=False)
+        return new.iloc[np.sort(picked)]  # seeded by the batch: a rerun picks the same rows
+    return new.iloc[len(new) - n_hold :]
+
+
+def _update_params(params: dict[str, Any], accepted: frozenset[str], online: bool, has_holdout: bool) -> tuple[dict, tuple, dict]:
+    """The policy's update parameters the model understands, those it ignores, and notes.
+    ``accepted`` holds the update overrides of the model, and ``mode`` if it has update modes."""
+    wanted = {k: params[k] for k in (*UPDATE_KEYS, "mode") if params.get(k) is not None}
+    if online and params.get("passes") is not None:
+        wanted["rounds"] = params["passes"]  # an online learner's rounds are passes over the rows
+    overrides = {k: v for k, v in wanted.items() if k in accepted}
+    ignored = tuple(sorted(set(wanted) - set(overrides)))
+    notes = {}
+    if "early_stopping_rounds" in overrides and not has_holdout:
+        # nothing to stop on (gate off, or no rows to hold out): every round is trained
+        notes["early_stopping_skipped"] = "no holdout rows"
+        del overrides["early_stopping_rounds"]
+    return overrides, ignored, notes
+
+
+def _relearn(labelled: pd.DataFrame, state: Any, relearn: int, n_new: int) -> tuple[pd.DataFrame, dict]:
+    """The newest ``relearn`` batches the champion already learned, at most ``relearn × n_new``
+    rows (the newest): the initial data is "batch 0" and may be many batches long."""
+    done = labelled[labelled[SEQ] <= state.last_trained_seq]
+    again = sorted(set(int(x) for x in done[SEQ]))[-relearn:]
+    old = labelled[labelled[SEQ].isin(again)]
+    notes: dict[str, Any] = {"relearned_batches": again}
+    cap = relearn * n_new
+    if len(old) > cap:
+        old = old.iloc[len(old) - cap :]
+        notes["relearned_rows_capped"] = cap
+    return old, notes
+
+
+def _plan_update(action, labelled, new, holdout, state, params, min_rows, accepted, online) -> TrainingPlan:
+    train = new[~new.index.isin(holdout.index)]
+    base = TrainingPlan(action=action, holdout=RowSet.of(holdout))
+    if len(train) < max(1, min_rows):
+        return replace(base, skip=f"{len(train)} new labelled rows outside the holdout; an update needs at least {max(1, min_rows)}")
+    overrides, ignored, notes = _update_params(params, accepted, online, len(holdout) > 0)
+    relearn, known, again = int(params.get("relearn_batches") or 0), 0, ()
+    if relearn and online:
+        # an online learner learned those rows when they arrived: learning them again would
+        # count them twice (relearning is context for warm starts and corrections)
+        notes["relearn_skipped"] = "online learner"
+    elif relearn:
+        old, relearn_notes = _relearn(labelled, state, relearn, len(new))
+        again = tuple(relearn_notes.pop("relearned_batches"))
+        notes.update(relearn_notes)
+        known = len(old)  # relearned rows first, then the new ones (each in time order)
+        train = pd.concat([old, train])
+    mode = overrides.pop("mode", None)
+    return replace(base, train=RowSet.of(train), params=overrides, mode=mode, ignored_params=ignored,
+                   relearned_batches=again, relearned_rows=known, notes=notes)
+
+
+def _plan_retrain(labelled, holdout, window, min_rows, batch_time) -> TrainingPlan:
+    pool = _window(labelled, window, batch_time)
+    train = pool[~pool.index.isin(holdout.index)]
+    base = TrainingPlan(action="retrain", holdout=RowSet.of(holdout), params={"window": window})
+    if len(train) < max(2, min_rows):
+        return replace(base, skip=f"{len(train)} labelled rows in the retrain window; a retrain needs at least {max(2, min_rows)}")
+    return replace(base, train=RowSet.of(train))
+
+
+def plan_training(
+    index: pd.DataFrame,
+    state: Any,
+    decision: Any,
+    policy: Any,
+    *,
+    seq: int,
+    batch_time: datetime | None,
+    update_overrides: frozenset[str] | None,
+    online: bool,
+) -> TrainingPlan:
+    """The plan of a training ``decision`` (``warm_start``, ``online_update`` or ``retrain``).
+
+    ``index``: every stored row plus tonight's (columns ``SEQ``, ``POS``, ``LABELLED`` and,
+    with a time column, ``TIME``). ``state``: the runner state before tonight. ``update_overrides``:
+    the update parameters the champion accepts (``None``: all). ``online``: the champion is an
+    online learner (``passes`` are its rounds; no relearning).
+    """
+    labelled = index[index[LABELLED]]
+    labelled = labelled.iloc[time_order(labelled)].reset_index(drop=True)
+    new = labelled[labelled[SEQ] > state.last_trained_seq]
+    holdout = _holdout(new, policy.gate, seq) if policy.gate.enabled else new.iloc[:0]
+    params = dict(decision.params or {})
+    min_rows = policy.min_training_rows()
+    retrain_window = policy.params_for("retrain").get("window")
+    if decision.action == "retrain":
+        return _plan_retrain(labelled, holdout, params.get("window"), min_rows, batch_time)
+    accepted = frozenset((*UPDATE_KEYS, "mode")) if update_overrides is None else frozenset(update_overrides)
+    plan = _plan_update(decision.action, labelled, new, holdout, state, params, min_rows, accepted, online)
+    if plan.skip:
+        return plan
+    # an update that would break max_model_trees / max_model_bytes retrains instead, on the
+    # policy's retrain window (an update's parameters carry no window)
+    return replace(plan, fallback=_plan_retrain(labelled, holdout, retrain_window, min_rows, batch_time))

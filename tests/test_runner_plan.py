@@ -1,0 +1,180 @@
+"""Plan, then apply: the training plan (pure, from the row index), dry runs that show it, and the
+runner bugs found reading the code (gate metric, size-cap fallback, manual rollback, record action,
+store reads)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import make_stream, tree_snapshot
+from test_runner import drift_policy, init_keeper, small_lgbm
+from typer.testing import CliRunner
+
+from driftkeeper import Keeper
+from driftkeeper.adapters import LightGBMAdapter
+from driftkeeper.cli import app
+from driftkeeper.exceptions import LockError
+from driftkeeper.keeper.plan import TrainingPlan, plan_training
+from driftkeeper.keeper.state import RunnerState
+from driftkeeper.keeper.store import LABELLED, POS, SEQ, TIME
+from driftkeeper.policy import Decision, Policy
+
+
+def _index(batches: list[int], rows: int = 10, start: str = "2024-01-01") -> pd.DataFrame:
+    """A row index of ``batches`` (sequence numbers) of ``rows`` labelled rows, one day apart."""
+    parts = []
+    for b in batches:
+        t = pd.Timestamp(start, tz="UTC") + pd.to_timedelta(b, unit="D") + pd.to_timedelta(np.arange(rows), unit="min")
+        parts.append(pd.DataFrame({SEQ: b, POS: np.arange(rows), LABELLED: True, TIME: t}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _decision(action: str, **params) -> Decision:
+    return Decision(action=action, params=params, rule="r", requested=action)
+
+
+GATE_OFF = Policy.from_yaml("fallback: none\ngate: {enabled: false}\nretrain: {window: {rows: 25}}\n")
+GATE_NEWEST = Policy.from_yaml("fallback: none\ngate: {holdout: {rows: 4, pick: newest}}\n")
+
+
+def test_plan_update_relearns_newest_learned_batches_before_the_new_rows():
+    state = RunnerState(seq=3, last_trained_seq=3)
+    plan = plan_training(_index([0, 1, 2, 3, 4]), state, _decision("warm_start", rounds=5, relearn_batches=2), GATE_OFF,
+                         seq=4, batch_time=None, update_overrides=frozenset({"rounds"}), online=False)
+    assert plan.train.seq == (2,) * 10 + (3,) * 10 + (4,) * 10
+    assert plan.relearned_batches == (2, 3) and plan.relearned_rows == 20
+    assert plan.params == {"rounds": 5} and plan.ignored_params == ()
+    assert plan.fallback is not None and len(plan.fallback.train) == 25  # the retrain window, not all rows
+
+
+def test_plan_holds_out_the_newest_unlearned_rows_and_never_trains_on_them():
+    state = RunnerState(seq=3, last_trained_seq=3)
+    plan = plan_training(_index([0, 1, 2, 3, 4]), state, _decision("retrain", window="all"), GATE_NEWEST,
+                         seq=4, batch_time=None, update_overrides=None, online=False)
+    assert list(zip(plan.holdout.seq, plan.holdout.pos)) == [(4, 6), (4, 7), (4, 8), (4, 9)]
+    assert not set(zip(plan.holdout.seq, plan.holdout.pos)) & set(zip(plan.train.seq, plan.train.pos))
+    assert len(plan.train) == 46
+
+
+def test_plan_lists_update_parameters_the_model_does_not_take_as_ignored():
+    state = RunnerState(seq=1, last_trained_seq=0)
+    decision = _decision("online_update", rounds=40, mode="correct", l2_regularization=1.0, passes=1)
+    plan = plan_training(_index([0, 1]), state, decision, GATE_OFF, seq=1, batch_time=None,
+                         update_overrides=frozenset({"rounds"}), online=True)
+    assert plan.params == {"rounds": 1}  # an online learner's rounds are its passes
+    assert plan.ignored_params == ("l2_regularization", "mode")
+    assert plan.mode is None
+
+
+def test_plan_skips_with_a_reason_when_too_few_rows():
+    policy = Policy.from_yaml("fallback: none\nguards: {min_rows: 50}\ngate: {enabled: false}\n")
+    plan = plan_training(_index([0, 1]), RunnerState(seq=1), _decision("warm_start"), policy, seq=1, batch_time=None,
+                         update_overrides=None, online=False)
+    assert isinstance(plan, TrainingPlan) and plan.skip.startswith("10 new labelled rows")
+    assert plan.to_dict() == {"action": "warm_start", "holdout_rows": 0, "skipped": plan.skip}
+
+
+def test_dry_run_shows_the_plan_and_changes_nothing(tmp_path):
+    batches = make_stream(3, shift_at=1)
+    keeper = init_keeper(tmp_path, drift_policy(tmp_path), batches)
+    before = tree_snapshot(keeper.root)
+    record = keeper.step(batches[1], dry_run=True)
+    assert record.action == "warm_start"
+    assert record.plan["rows"] + record.plan["holdout_rows"] == 300 and record.plan["batches"] == [1]
+    assert "plan: warm_start on 240 rows of batches 1, 60 held out for the gate" in record.summary()
+    assert tree_snapshot(keeper.root) == before
+    real = keeper.step(batches[1], html=False)
+    assert real.training["rows"] == record.plan["rows"]
+
+
+def test_gate_scores_with_gate_metric_not_the_policy_metric(tmp_path):
+    # bug: gate.metric was validated and printed but the runner gated on the policy metric
+    batches = make_stream(3, shift_at=1)
+    policy = drift_policy(tmp_path, ("gate: {enabled: true,", "gate: {metric: mae, enabled: true,"))
+    keeper = init_keeper(tmp_path, policy, batches)
+    record = keeper.step(batches[1], html=False)
+    assert record.gate["metric"] == "mae"
+    v = keeper.registry.get(record.registered)
+    assert v.metrics["mae"] == pytest.approx(record.gate["candidate"])
+    assert "rmse" in v.metrics  # the policy metric stays the baseline at promotion
+
+
+def test_size_cap_fallback_retrains_on_the_retrain_window(tmp_path):
+    # bugs: the fallback retrain used the update's parameters (no window) and trained on all
+    # history; the record then still said the decided action
+    batches = make_stream(3, shift_at=1)
+    policy = drift_policy(tmp_path, ("fallback: none", "fallback: none\nretrain: {window: {rows: 400}}"))
+    model = LightGBMAdapter(small_lgbm(), max_trees=22)  # 20 trees + 5 rounds breaks the cap
+    keeper = init_keeper(tmp_path, policy, batches, model=model)
+    record = keeper.step(batches[1], html=False)
+    assert record.decision["action"] == "warm_start"
+    assert record.action == "retrain" and record.training["action"] == "retrain"
+    assert any("retraining instead" in w for w in record.warnings)
+    # the holdout (tonight's rows) lies inside the newest 400 rows: the window minus the holdout
+    assert record.training["rows"] == 400 - record.training["holdout_rows"]
+
+
+def test_keeper_rollback_resets_what_the_runner_knows_of_the_serving_model(tmp_path):
+    # bug: a manual rollback moved the alias only: baselines and last_trained_seq described
+    # the rolled-back model, so the next update skipped the batches the restored model never saw
+    batches = make_stream(4, shift_at=1)
+    keeper = init_keeper(tmp_path, drift_policy(tmp_path, ("margin: 0.05", "margin: 0.9")), batches)
+    assert keeper.step(batches[1], html=False).promoted == 2
+    assert keeper.step(batches[2], html=False).promoted == 3
+    state = keeper.state()
+    assert state["last_trained_seq"] == 2 and state["retrain_baseline"]
+    v = keeper.rollback(to=1, reason="test")
+    assert v.version == 1
+    state = keeper.state()
+    assert state["last_trained_seq"] == 0 and state["baseline"] == [] and state["retrain_baseline"] == []
+    record = keeper.step(batches[3], html=False)
+    assert record.plan["batches"] == [1, 2, 3]  # every batch v1 has not learned
+
+
+def test_rollback_cli_goes_through_the_keeper_and_its_lock(tmp_path):
+    batches = make_stream(3, shift_at=1)
+    keeper = init_keeper(tmp_path, drift_policy(tmp_path, ("margin: 0.05", "margin: 0.9")), batches)
+    keeper.step(batches[1], html=False)
+    with keeper.locked():
+        with pytest.raises(LockError, match="another run holds the lock"):
+            Keeper.open(keeper.root).rollback()
+    res = CliRunner().invoke(app, ["rollback", str(keeper.root)])
+    assert res.exit_code == 0, res.output
+    assert keeper.state()["last_trained_seq"] == 0
+
+
+def test_a_night_with_late_labels_reads_only_the_rows_it_needs(tmp_path):
+    # bug: such a night loaded the whole data store five times
+    batches = make_stream(6, shift_at=1)
+    keeper = init_keeper(tmp_path, drift_policy(tmp_path), batches)
+    for b in batches[1:4]:
+        keeper.step(b.drop(columns=["y"]), html=False)
+    labels = batches[3][["row_id", "y"]]
+    keeper.store.rows_read = 0
+    record = keeper.step(batches[4], labels=labels, html=False)
+    needed = len(labels) + record.training["rows"] + record.training["holdout_rows"]
+    # late rows are read once to score the champion and once more (their partition) to attach the labels
+    assert keeper.store.rows_read <= needed + 300
+    assert keeper.store.rows_read < 5 * 300  # far from the stored history (1,200 + 900 rows)
+    assert record.champion_metric["rows"] == 600
+
+
+def test_record_json_carries_the_plan(tmp_path):
+    batches = make_stream(2, shift_at=1)
+    keeper = init_keeper(tmp_path, drift_policy(tmp_path), batches)
+    record = keeper.step(batches[1], html=False)
+    stored = json.loads((keeper.root / "runs" / record.run_id / "record.json").read_text())
+    assert stored["plan"]["action"] == "warm_start" and stored["plan"]["rows"] == record.training["rows"]
+
+
+def test_manual_promotion_of_an_old_version_resets_the_runner_state(tmp_path):
+    batches = make_stream(3, shift_at=1)
+    keeper = init_keeper(tmp_path, drift_policy(tmp_path, ("margin: 0.05", "margin: 0.9")), batches)
+    keeper.step(batches[1], html=False)
+    res = CliRunner().invoke(app, ["promote", str(keeper.root), "1", "--reason", "back to the initial model"])
+    assert res.exit_code == 0, res.output
+    assert keeper.state()["last_trained_seq"] == 0
+    assert keeper.step(batches[2], html=False).plan["batches"] == [1, 2]
