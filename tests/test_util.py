@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import stat
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from driftkeeper._util.io import atomic_writer, write_bytes_atomic, write_json_atomic, write_text_atomic
 from driftkeeper._util.suggest import closest, suggest
 from driftkeeper._util.timeutil import aware, iso, utc
 from driftkeeper.exceptions import ConfigError
@@ -55,3 +60,69 @@ def test_aware_keeps_the_offset_and_refuses_what_has_none():
         aware("soon", "context batch_time")
     with pytest.raises(ConfigError, match=r"^time must be an aware datetime or an ISO-8601 string, got int$"):
         aware(20240501, "time")
+
+
+# --------------------------------------------------------------------------- atomic writes
+
+
+@pytest.fixture
+def fsynced(monkeypatch):
+    """Records each os.fsync as ("dir" | "file", inode of the fd)."""
+    calls = []
+    real = os.fsync
+
+    def spy(fd):
+        st = os.fstat(fd)
+        calls.append(("dir" if stat.S_ISDIR(st.st_mode) else "file", st.st_ino))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    return calls
+
+
+@pytest.mark.parametrize("write", [
+    lambda p: write_json_atomic(p, {"a": 1}),
+    lambda p: write_text_atomic(p, "a\n"),
+    lambda p: write_bytes_atomic(p, b"a"),
+])
+def test_an_atomic_write_fsyncs_the_file_then_its_folder(tmp_path, fsynced, write):
+    target = tmp_path / "sub" / "state.json"
+    write(target)
+    # the temp file (renamed to the target: same inode), then the folder that holds it
+    assert fsynced == [("file", target.stat().st_ino), ("dir", target.parent.stat().st_ino)]
+    assert [p.name for p in (tmp_path / "sub").iterdir()] == ["state.json"]
+
+
+def test_atomic_writes_return_and_write_the_exact_content(tmp_path):
+    assert write_bytes_atomic(tmp_path / "b", b"abc") == hashlib.sha256(b"abc").hexdigest()
+    assert (tmp_path / "b").read_bytes() == b"abc"
+    write_json_atomic(tmp_path / "j", {"when": datetime(2024, 5, 1), "n": 2})
+    assert (tmp_path / "j").read_text() == '{\n  "when": "2024-05-01 00:00:00",\n  "n": 2\n}\n'
+
+
+class _Unprintable:
+    def __str__(self):
+        raise ValueError("cannot print me")
+
+
+def test_a_failing_serializer_leaves_the_old_file_and_no_temp_file(tmp_path):
+    target = tmp_path / "state.json"
+    write_json_atomic(target, {"night": 1})
+    with pytest.raises(ValueError, match="cannot print me"):
+        write_json_atomic(target, {"night": 2, "bad": _Unprintable()})
+    assert json.loads(target.read_text()) == {"night": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+
+
+def test_before_replace_sees_the_synced_temp_file_and_can_abort(tmp_path):
+    seen = []
+
+    def refuse(tmp):
+        seen.append((tmp.name, tmp.read_bytes()))
+        raise RuntimeError("killed here")
+
+    with pytest.raises(RuntimeError, match="killed here"):
+        with atomic_writer(tmp_path / "m.bin", before_replace=refuse) as fh:
+            fh.write(b"model")
+    assert seen == [(f".m.bin.tmp-{os.getpid()}", b"model")]
+    assert list(tmp_path.iterdir()) == []

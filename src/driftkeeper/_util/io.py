@@ -1,16 +1,26 @@
-"""Reading user tables (CSV, gzip CSV, parquet) with one-line errors that name the file."""
+"""Files: reading user tables (CSV, gzip CSV, parquet) with one-line errors that name the
+file, and atomic writes."""
 
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
+import os
 import zlib
+from contextlib import contextmanager
 from pathlib import Path
-
-import pandas as pd
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterator
 
 from ..exceptions import InputError
 
-__all__ = ["read_table", "write_json_atomic"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "atomic_writer", "fsync_dir", "read_table", "temp_path", "write_bytes_atomic", "write_json_atomic",
+    "write_text_atomic",
+]
 
 _PARQUET_MAGIC = b"PAR1"
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -35,6 +45,8 @@ def read_table(path: str | Path, *, what: str = "file") -> pd.DataFrame:
     still read or refused with a message saying what it is. Every failure raises
     :class:`~driftkeeper.exceptions.InputError` with a one-line message naming the file.
     """
+    import pandas as pd  # here: the registry writes through this module and stays light
+
     p = Path(path)
     if not p.exists():
         raise InputError(f"{what} {str(p)!r} does not exist")
@@ -73,17 +85,72 @@ def read_table(path: str | Path, *, what: str = "file") -> pd.DataFrame:
     return df
 
 
-def write_json_atomic(path: str | Path, obj: object) -> None:
-    """Write ``obj`` as indented JSON through a temp file + fsync + rename."""
-    import json
-    import os
+# --------------------------------------------------------------------------- atomic writes
+# A file written here is either the old one or the whole new one, also after a power cut:
+# the bytes go to a temp file in the same folder, are fsynced, the temp file is renamed over
+# the target, and the folder is fsynced so the rename itself is on disk. Temp files are named
+# ``.<name>.tmp-<pid>`` (the registry's verify and gc find the ones a killed process left).
 
+
+def temp_path(path: Path) -> Path:
+    """Where :func:`atomic_writer` writes ``path`` before renaming it."""
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def fsync_dir(path: str | Path) -> None:
+    """fsync a folder, so that files created, renamed or removed in it are on disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def atomic_writer(
+    path: str | Path, *, text: bool = False, before_replace: Callable[[Path], None] | None = None
+) -> Iterator[IO[Any]]:
+    """A file handle whose content replaces ``path`` atomically when the block ends.
+
+    The parent folder is created if needed. When the block raises, the temp file is removed
+    and ``path`` is left as it was. ``before_replace(temp)`` runs after the temp file is
+    fsynced and before the rename (the registry hashes the file and marks a kill point there).
+    """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    tmp = temp_path(p)
+    try:
+        with open(tmp, "w" if text else "wb", encoding="utf-8" if text else None) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        if before_replace is not None:
+            before_replace(tmp)
+        os.replace(tmp, p)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(p.parent)
+
+
+def write_bytes_atomic(path: str | Path, payload: bytes) -> str:
+    """Write ``payload`` to ``path`` atomically (see :func:`atomic_writer`); returns its sha256."""
+    with atomic_writer(path) as fh:
+        fh.write(payload)
+    return hashlib.sha256(payload).hexdigest()
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`atomic_writer`)."""
+    with atomic_writer(path, text=True) as fh:
+        fh.write(text)
+
+
+def write_json_atomic(path: str | Path, obj: object) -> None:
+    """Write ``obj`` as indented JSON to ``path`` atomically (see :func:`atomic_writer`).
+
+    Values JSON has no type for (datetimes, paths, numpy scalars) are written as their text.
+    """
+    with atomic_writer(path, text=True) as fh:
         json.dump(obj, fh, indent=2, sort_keys=False, default=str)
         fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, p)

@@ -1,6 +1,7 @@
-"""Files and values for the registry: atomic writes, hashing, JSON checks, data fingerprints.
+"""Files and values for the registry: model artifacts, hashing, JSON checks, data fingerprints.
 
-Private to :mod:`driftkeeper.registry`.
+Private to :mod:`driftkeeper.registry`. Atomic writes are :mod:`driftkeeper._util.io`'s
+(``fsync_dir`` and ``write_bytes_atomic`` are re-exported for the registry's modules).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Mapping
 
+from .._util.io import atomic_writer
+from .._util.io import fsync_dir as fsync_dir, write_bytes_atomic as write_bytes_atomic  # re-exported
 from .._util.testhooks import checkpoint
 from ..exceptions import ConfigError
 
@@ -49,35 +52,12 @@ def library_versions() -> dict[str, str | None]:
     return dict(_library_versions())
 
 
-def tmp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def write_bytes_atomic(path: Path, payload: bytes) -> str:
-    """Temp file + fsync + rename; returns the sha256 of ``payload``."""
-    tmp = tmp_name(path)
-    with open(tmp, "wb") as fh:
-        fh.write(payload)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    return hashlib.sha256(payload).hexdigest()
 
 
 #: Where the classes pickled by earlier releases live now (module renamed -> its new home). A
@@ -111,19 +91,18 @@ def load_model(blob: bytes) -> Any:
 
 
 def dump_model_atomic(path: Path, model: Any) -> tuple[str, int]:
-    """joblib-dump ``model`` to a temp file, fsync, hash it, rename; returns (sha256, size)."""
+    """joblib-dump ``model`` to ``path`` atomically; returns (sha256, size) of the file."""
     import joblib
 
-    tmp = tmp_name(path)
-    with open(tmp, "wb") as fh:
+    sealed: dict[str, Any] = {}
+
+    def seal(tmp: Path) -> None:
+        sealed.update(sha=sha256_file(tmp), size=tmp.stat().st_size)
+        checkpoint("registry:artifact-temp-written")
+
+    with atomic_writer(path, before_replace=seal) as fh:
         joblib.dump(model, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    digest = sha256_file(tmp)
-    size = tmp.stat().st_size
-    checkpoint("registry:artifact-temp-written")
-    os.replace(tmp, path)
-    return digest, size
+    return sealed["sha"], sealed["size"]
 
 
 def _json_default(obj: Any) -> Any:
