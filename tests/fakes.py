@@ -35,10 +35,13 @@ class FakeAdapter(ModelAdapter):
         self.replay_size = replay_size
         self.random_state = random_state
 
-    def get_params(self) -> dict[str, Any]:
-        params = super().get_params()
-        params.update(task=self._task, update_style=self._update_style)
-        return params
+    def set_params(self, **params: Any) -> FakeAdapter:
+        # task and update_style are read-only properties of every adapter: the fake keeps them apart
+        for name in ("task", "update_style"):
+            if name in params:
+                setattr(self, f"_{name}", params.pop(name))
+        super().set_params(**params)
+        return self
 
     def _validate_params(self) -> None:
         super()._validate_params()

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from driftkeeper.adapters import LightGBMAdapter, ModelAdapter, RiverAdapter, SklearnAdapter, make_adapter
-from driftkeeper.exceptions import NotFittedError, SchemaError, UpdateNotSupportedError
+from driftkeeper.exceptions import ConfigError, NotFittedError, SchemaError, UpdateNotSupportedError
 from fakes import FakeAdapter
 
 CLASSES = ["down", "up"]
@@ -116,7 +116,8 @@ def test_fit_predict_contract(case):
     assert not adapter.is_fitted
     assert adapter.fit(X, y) is adapter
     assert adapter.is_fitted and adapter.task == task
-    assert adapter.feature_names_ == ["a", "b", "c"]
+    assert adapter.feature_names_in_.tolist() == ["a", "b", "c"] and adapter.feature_names_in_.dtype == object
+    assert adapter.n_features_in_ == 3
     pred = adapter.predict(X)
     assert isinstance(pred, np.ndarray) and pred.shape == (len(X),)
     if task == "classification":
@@ -289,3 +290,70 @@ def test_make_adapter_wraps_and_passes_through(case):
     wrapped = make_adapter(adapter.model)
     assert type(wrapped) is type(adapter)
     assert make_adapter(adapter) is adapter
+
+
+# ---------------------------------------------------------------- scikit-learn's estimator conventions
+def test_feature_names_in_are_the_fit_columns_in_order(case):
+    _, task, adapter = case
+    X, y = make_data(task)
+    assert not hasattr(adapter, "feature_names_in_") and not hasattr(adapter, "n_features_in_")
+    with pytest.raises(NotFittedError, match=r"call fit\(X, y\) before you read feature_names_in_ of it"):
+        adapter.feature_names_in_  # noqa: B018
+    adapter.fit(X[["c", "a", "b"]], y)
+    np.testing.assert_array_equal(adapter.feature_names_in_, np.array(["c", "a", "b"], dtype=object))
+    adapter.fit(X[["b", "a"]], y)  # a new fit replaces them
+    assert adapter.feature_names_in_.tolist() == ["b", "a"] and adapter.n_features_in_ == 2
+
+
+def test_set_params_changes_a_setting_through_the_api(case):
+    _, task, adapter = case
+    X, y = make_data(task)
+    before = adapter.get_params()
+    assert adapter.set_params(replay_size=40, random_state=3) is adapter
+    assert adapter.get_params() == {**before, "replay_size": 40, "random_state": 3}
+    assert adapter.clone().get_params()["replay_size"] == 40
+    adapter.fit(X, y)
+    assert len(adapter.replay_) == 40  # the reservoir the fit filled has the new capacity
+    with pytest.raises(ConfigError, match=r"has no parameter 'replay_sise' \(did you mean 'replay_size'\?\); its parameters: \["):
+        adapter.set_params(replay_sise=10)
+    with pytest.raises(ConfigError, match=r"has no parameter 'task2'"):
+        adapter.set_params(replay_size=5, task2="x")  # nothing is set when one name is wrong
+    assert adapter.replay_size == 40
+    adapter.set_params(replay_size=-1)  # checked where work starts, as the constructor's arguments
+    with pytest.raises(ConfigError, match=r"The 'replay_size' parameter of \w+ must be an int in the range \[0, inf\)\. Got -1"):
+        adapter.fit(X, y)
+
+
+def test_fit_clears_the_last_update_rounds(case):
+    _, task, adapter = case
+    if not adapter.supports_update:
+        pytest.skip("no incremental update")
+    X, y = make_data(task)
+    adapter.fit(X, y).update(X, y, rounds=2)
+    assert adapter.last_update_rounds_ == 2
+    adapter.fit(X, y)
+    assert not hasattr(adapter, "last_update_rounds_")
+
+
+def test_only_classifiers_have_predict_proba(case):
+    _, task, adapter = case
+    X, y = make_data(task)
+    assert hasattr(adapter, "predict_proba") is (task == "classification")  # also before fit
+    adapter.fit(X, y)
+    assert hasattr(adapter, "predict_proba") is (task == "classification")
+    if task == "regression":
+        with pytest.raises(AttributeError, match=r"is a regression model: predict_proba is only available for classifiers"):
+            adapter.predict_proba(X)
+
+
+def test_only_lightgbm_takes_a_mode_per_update(case):
+    name, task, adapter = case
+    if not adapter.supports_update:
+        pytest.skip("no incremental update")
+    X, y = make_data(task)
+    adapter.fit(X, y)
+    assert ("mode" in adapter.update_overrides) is (name == "lightgbm")
+    if name != "lightgbm":
+        with pytest.raises(ConfigError, match=r"does not support a mode override; supported overrides: \['rounds'"):
+            adapter.update(X, y, mode="correct")
+        assert adapter.n_updates_ == 0

@@ -185,7 +185,7 @@ def test_replay_reservoir_is_bounded_and_pickled():
     np.testing.assert_array_equal(loaded.predict(X), adapter.predict(X))
     assert reg().describe()["n_trees"] is None
     with pytest.raises(NotFittedError, match="call fit"):
-        reg().feature_names_  # noqa: B018
+        reg().feature_names_in_  # noqa: B018
 
 
 def test_updated_booster_keeps_no_training_data_and_copies_exactly():
@@ -232,15 +232,38 @@ def test_correct_mode_replaces_one_correction_booster_and_predicts_base_plus_cor
     adapter.update(Xn, yn, rounds=3)  # replaces, never piles up
     assert adapter.n_trees == 23 and len(adapter.corrections_) == 1 and adapter.corrections_[0] is not first
     # continue on a corrected model adds one more correction; refit and fit start over
-    adapter.update_mode = "continue"
-    adapter.update(Xn, yn, rounds=2)
+    adapter.update(Xn, yn, rounds=2, mode="continue")
     assert adapter.n_trees == 25 and len(adapter.corrections_) == 2
-    adapter.update_mode = "refit"
-    adapter.update(Xn, yn)
+    adapter.update(Xn, yn, mode="refit")
     assert adapter.n_trees == 20 and adapter.corrections_ == []
-    adapter.update_mode = "correct"
     adapter.update(Xn, yn).fit(X, y)
-    assert adapter.n_trees == 20 and adapter.corrections_ == []
+    assert adapter.n_trees == 20 and adapter.corrections_ == [] and adapter.update_mode == "correct"
+
+
+def test_a_mode_per_update_acts_as_the_constructor_mode_and_leaves_it_unchanged():
+    X, y = cat_data()
+    Xn, yn = cat_data(seed=1, shift=3.0)
+    adapter = reg().fit(X, y)
+    assert not adapter.update_relearns_window
+    adapter.update(Xn, yn, mode="correct")
+    assert adapter.update_mode == "continue" and adapter.update_relearns_window
+    by_default = reg(update_mode="correct").fit(X, y).update(Xn, yn)
+    np.testing.assert_array_equal(adapter.predict(Xn), by_default.predict(Xn))
+    assert adapter.n_trees == by_default.n_trees == 25 and len(adapter.corrections_) == 1
+    adapter.update(Xn, yn)  # the default again: continue adds a second correction booster
+    assert len(adapter.corrections_) == 2 and not adapter.update_relearns_window
+    with pytest.raises(ConfigError, match=r"The 'mode' parameter of LightGBMAdapter.update must be a str among "
+                                          r"\{'continue', 'correct', 'refit'\}. Got 'grow' instead."):
+        adapter.update(Xn, yn, mode="grow")
+    assert adapter.n_updates_ == 2
+    adapter.fit(X, y)
+    assert not hasattr(adapter, "last_update_mode_") and not adapter.update_relearns_window
+    # the size cap counts what the update's mode builds: a correction replaces the previous one
+    adapter.set_params(max_trees=24)
+    with pytest.raises(ModelSizeError, match="from 20 to 25 trees, past max_trees=24"):
+        adapter.update(Xn, yn, mode="correct")
+    adapter.update(Xn, yn, rounds=4, mode="correct").update(Xn, yn, rounds=4, mode="correct")
+    assert adapter.n_trees == 24
 
 
 def test_correct_mode_classifiers_keep_probabilities_consistent():
@@ -277,8 +300,7 @@ def test_correct_mode_base_score_cache_is_exact_and_reset_by_a_base_change():
     fresh.update(Xn, yn)
     np.testing.assert_array_equal(cached.predict(Xn), fresh.predict(Xn))
     assert len(pickle.loads(pickle.dumps(cached)).base_cache_[0]) == len(Xn) - 20
-    cached.update_mode = "refit"
-    cached.update(Xn, yn)
+    cached.update(Xn, yn, mode="refit")
     assert not hasattr(cached, "base_cache_")
 
 
@@ -364,9 +386,13 @@ def test_early_stopping_is_refused_without_eval_rows_or_in_refit_mode():
         adapter.update(X, y, early_stopping_rounds=3)
     with pytest.raises(ConfigError, match=r"'early_stopping_rounds' parameter of LightGBMAdapter.update must be an int"):
         adapter.update(X, y, early_stopping_rounds=0, eval_set=(X, y))
-    adapter.update_mode = "refit"
+    assert "early_stopping_rounds" not in adapter.update_overrides_for("refit")
+    with pytest.raises(ConfigError, match=r"does not support l2_regularization in mode='refit'; supported overrides: "
+                                          r"\['rounds', 'learning_rate', 'replay_fraction', 'mode'\]\.$"):
+        adapter.update(X, y, l2_regularization=1.0, mode="refit")
+    adapter.set_params(update_mode="refit")
     assert "early_stopping_rounds" not in adapter.update_overrides
-    with pytest.raises(ConfigError, match="does not support early_stopping_rounds"):
+    with pytest.raises(ConfigError, match="does not support early_stopping_rounds; supported overrides"):
         adapter.update(X, y, early_stopping_rounds=3, eval_set=(X, y))
     assert adapter.n_updates_ == 0  # nothing changed
 

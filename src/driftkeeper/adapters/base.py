@@ -2,7 +2,10 @@
 
 An adapter wraps one model and gives the runner one vocabulary: ``fit`` from scratch, ``update``
 from the current state (warm start or online learning), ``predict``/``predict_proba`` with numpy
-out, ``clone``, and a ``describe()`` dict for the registry. The base class owns everything that is
+out, ``clone``, and a ``describe()`` dict for the registry. It follows scikit-learn's estimator
+conventions: settings are the constructor's arguments, read and changed with ``get_params`` /
+``set_params``; fitted state ends in ``_`` (``feature_names_in_``, ``n_features_in_``,
+``classes_``); only classifiers have ``predict_proba``. The base class owns everything that is
 the same for every library: parameter validation, the feature schema (captured at ``fit``, enforced
 on every later batch), target checks, the class set of classifiers, the replay reservoir and the
 update counter. Subclasses implement the ``_fit``/``_update``/``_predict``/``_predict_proba`` hooks.
@@ -16,9 +19,11 @@ a retrain with ``fit``.
 from __future__ import annotations
 
 import abc
+import functools
 import inspect
 import pickle
-from typing import Any, ClassVar
+import types
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -26,18 +31,43 @@ import pandas as pd
 from driftkeeper.adapters._replay import Reservoir
 from driftkeeper.adapters._schema import FeatureSchema, as_frame, as_target
 from driftkeeper.adapters._validation import check_float, check_int
+from driftkeeper._util.suggest import suggest
 from driftkeeper.exceptions import ConfigError, DataQualityError, NotFittedError, SchemaError, UpdateNotSupportedError
 
 __all__ = ["ModelAdapter"]
 
-_FITTED = ("schema_", "classes_", "n_updates_", "n_rows_seen_", "replay_")
+# fitted state a new fit starts without (the last_update_* attributes describe the last *update*)
+_FITTED = ("schema_", "classes_", "n_updates_", "n_rows_seen_", "replay_", "last_update_rounds_", "last_update_mode_")
+
+
+class _ClassifierOnly:
+    """Method descriptor: the method exists on classifiers only. On a regression adapter the
+    attribute lookup raises AttributeError, so ``hasattr(adapter, name)`` is False (scikit-learn's
+    ``available_if``, without importing scikit-learn)."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+        functools.update_wrapper(self, fn)
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        if obj.task != "classification":
+            raise AttributeError(f"{obj._label()} is a regression model: {self.name} is only available for classifiers")
+        return types.MethodType(self.fn, obj)
 
 
 class ModelAdapter(abc.ABC):
     """Uniform fit / update / predict interface over one wrapped model.
 
-    Fitted state ends in ``_``: ``schema_``, ``classes_`` (classifiers), ``n_updates_``,
-    ``n_rows_seen_``. State-changing methods return ``self``; the caller's data is never modified.
+    Fitted state ends in ``_``: ``schema_``, ``feature_names_in_``, ``n_features_in_``,
+    ``classes_`` (classifiers), ``n_updates_``, ``n_rows_seen_``, and after an update
+    ``last_update_rounds_``. State-changing methods return ``self``; the caller's data is never
+    modified. Constructor arguments are stored unchanged as attributes of the same name and
+    checked where work starts (``fit``/``update``).
     """
 
     kind: ClassVar[str] = ""
@@ -47,6 +77,23 @@ class ModelAdapter(abc.ABC):
         """Constructor arguments as given (the wrapped model unfitted, as passed in)."""
         names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
         return {name: getattr(self, name) for name in names}
+
+    def set_params(self, **params: Any) -> ModelAdapter:
+        """Change constructor settings by name (scikit-learn's ``set_params``); returns ``self``.
+
+        Values are checked where work starts, as the constructor's: an update setting applies
+        from the next ``update``, ``model`` from the next ``fit``. An unknown name raises
+        ConfigError listing the adapter's parameters.
+        """
+        valid = self.get_params()
+        for name in params:
+            if name not in valid:
+                raise ConfigError(
+                    f"{type(self).__name__} has no parameter {name!r}{suggest(name, valid)}; its parameters: {sorted(valid)}"
+                )
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
 
     def clone(self) -> ModelAdapter:
         """A new, unfitted adapter with the same parameters (the wrapped model is cloned too)."""
@@ -79,16 +126,24 @@ class ModelAdapter(abc.ABC):
 
     @property
     def update_overrides(self) -> tuple[str, ...]:
-        """Keyword overrides :meth:`update` accepts with a non-None value."""
+        """Keyword overrides :meth:`update` accepts with a non-None value (in the default ``mode``)."""
+        return self.update_overrides_for(None)
+
+    def update_overrides_for(self, mode: str | None) -> tuple[str, ...]:
+        """Keyword overrides :meth:`update` accepts with a non-None value in ``update(mode=mode)``;
+        ``None``: the constructor's default. Only adapters whose :attr:`update_overrides` list
+        ``mode`` take a mode (LightGBM: a ``refit`` adds no trees, so it takes no
+        ``early_stopping_rounds`` nor ``l2_regularization``)."""
         return ("rounds", "replay_fraction") if self.supports_update else ()
 
     @property
     def update_relearns_window(self) -> bool:
-        """True when :meth:`update` re-learns the rows it is given in place of its previous update.
+        """True when the newest :meth:`update` re-learned the rows it was given in place of its
+        previous update (LightGBM's ``mode="correct"``); before any update, whether one in the
+        default settings would.
 
-        (LightGBM's ``update_mode="correct"``.) The runner then does not feed the gate's holdout
-        rows as an extra update after a candidate passes: the next update gets them again with
-        the policy's ``relearn_batches``.
+        The runner then does not feed the gate's holdout rows as an extra update after a
+        candidate passes: the next update gets them again with the policy's ``relearn_batches``.
         """
         return False
 
@@ -98,10 +153,16 @@ class ModelAdapter(abc.ABC):
         return hasattr(self, "schema_")
 
     @property
-    def feature_names_(self) -> list[str]:
-        """Column names in the order seen at fit."""
-        self._check_fitted("read feature_names_ of")
-        return list(self.schema_.names)
+    def feature_names_in_(self) -> np.ndarray:
+        """The feature columns seen at fit, in order (an object array, as in scikit-learn)."""
+        self._check_fitted("read feature_names_in_ of")
+        return np.asarray(list(self.schema_.names), dtype=object)
+
+    @property
+    def n_features_in_(self) -> int:
+        """Number of feature columns seen at fit."""
+        self._check_fitted("read n_features_in_ of")
+        return len(self.schema_.names)
 
     @property
     def n_trees(self) -> int | None:
@@ -148,7 +209,8 @@ class ModelAdapter(abc.ABC):
 
     def update(self, X: Any, y: Any, *, rounds: int | None = None, learning_rate: float | None = None,
                replay_fraction: float | None = None, known_rows: int = 0, eval_set: tuple[Any, Any] | None = None,
-               early_stopping_rounds: int | None = None, l2_regularization: float | None = None) -> ModelAdapter:
+               early_stopping_rounds: int | None = None, l2_regularization: float | None = None,
+               mode: str | None = None) -> ModelAdapter:
         """Continue training from the current state on a new batch; returns ``self``.
 
         Keyword arguments override the constructor's settings for this call only: ``rounds``
@@ -164,7 +226,10 @@ class ModelAdapter(abc.ABC):
         loss on ``eval_set`` has not improved for that many rounds and keeps the best round count
         (``last_update_rounds_`` says how many were kept). ``l2_regularization`` (only where
         :attr:`update_overrides` lists it): L2 penalty on the leaf values of the trees this update
-        adds (LightGBM ``lambda_l2``).
+        adds (LightGBM ``lambda_l2``). ``mode`` (only where :attr:`update_overrides` lists it;
+        LightGBM: ``"continue"``, ``"refit"`` or ``"correct"``): how this update learns, in place
+        of the constructor's ``update_mode``, which stays as it is; :meth:`update_overrides_for`
+        says which overrides a mode takes.
 
         Raises NotFittedError before ``fit``, UpdateNotSupportedError when only retraining is
         possible, SchemaError when the batch's columns differ from fit or ``y`` holds a class unseen
@@ -178,21 +243,9 @@ class ModelAdapter(abc.ABC):
         self._validate_params()
         owner = f"{type(self).__name__}.update"
         rounds = check_int(owner, "rounds", rounds, low=1, allow_none=True) or self._default_rounds()
-        lr = check_float(owner, "learning_rate", learning_rate, low=0.0, closed="neither", allow_none=True)
-        if lr is not None and "learning_rate" not in self.update_overrides:
-            raise ConfigError(
-                f"{self._label()} does not support a learning_rate override; supported overrides: {list(self.update_overrides)}."
-            )
-        stop = check_int(owner, "early_stopping_rounds", early_stopping_rounds, low=1, allow_none=True)
-        if stop is not None and "early_stopping_rounds" not in self.update_overrides:
-            raise ConfigError(
-                f"{self._label()} does not support early_stopping_rounds; supported overrides: {list(self.update_overrides)}."
-            )
-        l2 = check_float(owner, "l2_regularization", l2_regularization, low=0.0, closed="left", allow_none=True)
-        if l2 is not None and "l2_regularization" not in self.update_overrides:
-            raise ConfigError(
-                f"{self._label()} does not support l2_regularization; supported overrides: {list(self.update_overrides)}."
-            )
+        lr, extra = self._checked_overrides(owner, mode=mode, learning_rate=learning_rate,
+                                            early_stopping_rounds=early_stopping_rounds, l2_regularization=l2_regularization)
+        stop = extra.get("early_stopping_rounds")
         if stop is not None and eval_set is None:
             raise ConfigError(f"{owner}: early_stopping_rounds={stop} needs eval_set=(X_val, y_val), rows to stop on.")
         if replay_fraction is None:
@@ -202,17 +255,14 @@ class ModelAdapter(abc.ABC):
         target = as_target(y, len(frame))
         known_rows = check_int(owner, "known_rows", known_rows, low=0, high=len(frame))
         self._check_classes(target, "y")
-        extra: dict[str, Any] = {}
         if stop is not None:
             if not (isinstance(eval_set, (tuple, list)) and len(eval_set) == 2):
                 raise ConfigError(f"{owner}: eval_set must be a pair (X_val, y_val); got {type(eval_set).__name__}.")
             val_frame = self.schema_.align(eval_set[0])
             val_target = as_target(eval_set[1], len(val_frame))
             self._check_classes(val_target, "eval_set's y")
-            extra = {"eval_set": (val_frame, val_target), "early_stopping_rounds": stop}
-        if l2 is not None:
-            extra["l2_regularization"] = l2
-        self._check_update_size(rounds)
+            extra["eval_set"] = (val_frame, val_target)
+        self._check_update_size(rounds, mode)
         train_X, train_y = frame, target
         if replay_fraction > 0 and len(self.replay_):
             n_replay = int(round(replay_fraction / (1.0 - replay_fraction) * len(frame)))
@@ -227,6 +277,29 @@ class ModelAdapter(abc.ABC):
         self.n_updates_ += 1
         self.n_rows_seen_ += len(frame) - known_rows
         return self
+
+    def _checked_overrides(self, owner: str, *, mode: str | None, learning_rate: float | None,
+                           early_stopping_rounds: int | None, l2_regularization: float | None) -> tuple[float | None, dict[str, Any]]:
+        """``(learning_rate, {name: value} of the other overrides given)``, each checked; ConfigError
+        for a bad value or an override this adapter does not take (in ``mode``)."""
+        if mode is not None and "mode" not in self.update_overrides:
+            raise ConfigError(
+                f"{self._label()} does not support a mode override; supported overrides: {list(self.update_overrides)}."
+            )
+        accepted = self.update_overrides_for(mode)
+        values = {
+            "learning_rate": check_float(owner, "learning_rate", learning_rate, low=0.0, closed="neither", allow_none=True),
+            "early_stopping_rounds": check_int(owner, "early_stopping_rounds", early_stopping_rounds, low=1, allow_none=True),
+            "l2_regularization": check_float(owner, "l2_regularization", l2_regularization, low=0.0, closed="left", allow_none=True),
+            "mode": mode,
+        }
+        for name, value in values.items():
+            if value is not None and name not in accepted:
+                what = "a learning_rate override" if name == "learning_rate" else name
+                where = f" in mode={mode!r}" if mode is not None else ""
+                raise ConfigError(f"{self._label()} does not support {what}{where}; supported overrides: {list(accepted)}.")
+        lr = values.pop("learning_rate")
+        return lr, {k: v for k, v in values.items() if v is not None}
 
     def _check_classes(self, target: np.ndarray, what: str) -> None:
         """SchemaError when a classifier's ``target`` holds a class unseen at fit."""
@@ -244,13 +317,13 @@ class ModelAdapter(abc.ABC):
         self._check_fitted("predict with")
         return np.asarray(self._predict(self.schema_.align(X)))
 
+    @_ClassifierOnly
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, shape ``(n_rows, n_classes)``, columns ordered as ``classes_``.
 
-        For binary classification column 1 is the positive class ``classes_[1]``.
+        For binary classification column 1 is the positive class ``classes_[1]``. Classifiers only:
+        on a regression adapter the attribute does not exist (AttributeError).
         """
-        if self.task != "classification":
-            raise ConfigError(f"predict_proba is only available for classifiers; {self._label()} is a regression model.")
         self._check_fitted("predict with")
         return np.asarray(self._predict_proba(self.schema_.align(X)), dtype=float)
 
@@ -299,8 +372,9 @@ class ModelAdapter(abc.ABC):
     def _clear_fitted(self) -> None:
         """Hook: drop library-specific fitted state before a fresh fit."""
 
-    def _check_update_size(self, rounds: int) -> None:
-        """Hook: raise ModelSizeError when adding ``rounds`` would pass ``max_trees`` (default: no cap)."""
+    def _check_update_size(self, rounds: int, mode: str | None) -> None:
+        """Hook: raise ModelSizeError when an update of ``rounds`` (in ``mode``, None: the default)
+        would pass ``max_trees`` (default: no cap)."""
 
     def _default_rounds(self) -> int:
         """``update_rounds`` or the adapter's default when it is None."""

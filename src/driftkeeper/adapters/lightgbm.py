@@ -10,13 +10,15 @@ Every later batch is aligned to the fitted categories by value, so a batch whose
 another order gets the same codes; values unseen at fit become missing (NaN), which LightGBM sends
 down the "not in any learned category" branch of each categorical split.
 
-``update`` with ``update_mode="continue"`` boosts ``rounds`` new trees from the current booster
-(``init_model``) on the batch (plus replayed rows), optionally with its own learning rate; ``n_trees``
-grows by exactly ``rounds`` (× n_classes for multiclass; fewer only when LightGBM finds no split and
-stops). ``update_mode="refit"`` keeps the tree structure and refits leaf values
-(``Booster.refit``, ``decay_rate=refit_decay_rate``); ``n_trees`` is unchanged.
+How ``update`` learns is its mode: ``update(X, y, mode=...)`` for one update, else the
+constructor's ``update_mode`` (which a per-update mode leaves as it is). ``"continue"`` boosts
+``rounds`` new trees from the current booster (``init_model``) on the batch (plus replayed rows),
+optionally with its own learning rate; ``n_trees`` grows by exactly ``rounds`` (× n_classes for
+multiclass; fewer only when LightGBM finds no split and stops). ``"refit"`` keeps the tree
+structure and refits leaf values (``Booster.refit``, ``decay_rate=refit_decay_rate``); ``n_trees``
+is unchanged.
 
-``update_mode="correct"`` leaves the fitted booster alone and trains a fresh *correction* booster of
+``"correct"`` leaves the fitted booster alone and trains a fresh *correction* booster of
 ``rounds`` trees on the batch, starting from the fitted booster's raw scores (LightGBM
 ``init_score``): the model predicts ``link(base raw score + correction raw score)``. Each correct
 update *replaces* the previous correction, so the model never grows past ``base + rounds`` trees
@@ -66,7 +68,7 @@ class LightGBMAdapter(ModelAdapter):
     Parameters (keyword-only after ``model``): ``update_rounds`` (trees per update, default 50),
     ``update_learning_rate`` (None: the model's learning rate), ``replay_fraction`` (default 0.0),
     ``replay_size`` (reservoir capacity, default 10_000 rows; 0 disables), ``update_mode``
-    ("continue" | "refit" | "correct"), ``refit_decay_rate`` (weight of the old leaf values in a refit),
+    ("continue" | "refit" | "correct": the default of ``update``'s ``mode``), ``refit_decay_rate`` (weight of the old leaf values in a refit),
     ``max_trees`` (cap; an update past it raises ModelSizeError), ``num_threads`` (None: LightGBM's
     default or the model's own setting), ``random_state`` (seed when the model sets none).
     """
@@ -161,17 +163,20 @@ class LightGBMAdapter(ModelAdapter):
         """Always "warm_start" (boosting continues from the current booster)."""
         return "warm_start"
 
-    @property
-    def update_overrides(self) -> tuple[str, ...]:
-        """rounds, learning_rate and replay_fraction can be overridden per update, and (except in
-        ``update_mode="refit"``, which adds no trees) early_stopping_rounds and l2_regularization."""
-        base = ("rounds", "learning_rate", "replay_fraction")
-        return base if self.update_mode == "refit" else (*base, "early_stopping_rounds", "l2_regularization")
+    def update_overrides_for(self, mode: str | None) -> tuple[str, ...]:
+        """rounds, learning_rate, replay_fraction and mode can be overridden per update, and (except
+        in mode ``"refit"``, which adds no trees) early_stopping_rounds and l2_regularization.
+        ``mode`` None: the constructor's ``update_mode``."""
+        if mode is not None:
+            check_options(f"{type(self).__name__}.update", "mode", mode, _MODES)
+        base = ("rounds", "learning_rate", "replay_fraction", "mode")
+        return base if (mode or self.update_mode) == "refit" else (*base, "early_stopping_rounds", "l2_regularization")
 
     @property
     def update_relearns_window(self) -> bool:
-        """True in ``update_mode="correct"``: each update replaces the previous correction."""
-        return self.update_mode == "correct"
+        """True when the newest update was a ``"correct"`` one (it replaced the previous
+        correction); before any update since fit, when ``update_mode`` is ``"correct"``."""
+        return getattr(self, "last_update_mode_", self.update_mode) == "correct"
 
     @property
     def n_trees(self) -> int | None:
@@ -277,12 +282,13 @@ class LightGBMAdapter(ModelAdapter):
         self.booster_ = lgb.train(params, self._dataset(X, y, params), num_boost_round=n_rounds)
         self.corrections_ = []
 
-    def _check_update_size(self, rounds: int) -> None:
-        if self.update_mode == "correct":
+    def _check_update_size(self, rounds: int, mode: str | None) -> None:
+        mode = mode or self.update_mode
+        if mode == "correct":
             self._link()  # ConfigError for an objective a correction cannot be added to
-        if self.update_mode == "refit" or self.max_trees is None:
+        if mode == "refit" or self.max_trees is None:
             return
-        base = int(self.booster_.num_trees()) if self.update_mode == "correct" else self.n_trees
+        base = int(self.booster_.num_trees()) if mode == "correct" else self.n_trees
         new_total = base + rounds * self.params_.get("num_class", 1)
         if new_total > self.max_trees:
             raise ModelSizeError(
@@ -291,9 +297,10 @@ class LightGBMAdapter(ModelAdapter):
 
     def _update(self, X: pd.DataFrame, y: np.ndarray, *, rounds: int, learning_rate: float | None,
                 eval_set: tuple[pd.DataFrame, np.ndarray] | None = None, early_stopping_rounds: int | None = None,
-                l2_regularization: float | None = None) -> None:
-
-        if self.update_mode == "refit":
+                l2_regularization: float | None = None, mode: str | None = None) -> None:
+        mode = mode or self.update_mode
+        self.last_update_mode_ = mode
+        if mode == "refit":
             self.booster_ = self.booster_.refit(
                 self._matrix(X), self._labels(y), decay_rate=self.refit_decay_rate,
                 feature_name=self.lgb_feature_names_, categorical_feature=self.categorical_indices_ or "auto",
@@ -315,11 +322,11 @@ class LightGBMAdapter(ModelAdapter):
                 params.pop(key, None)
             params["lambda_l2"] = l2_regularization
         corrections = list(getattr(self, "corrections_", ()))
-        if self.update_mode == "correct" or corrections:
+        if mode == "correct" or corrections:
             # a fresh booster on top of the current raw scores: replaces the corrections
             # (correct) or adds one more (continue on an already corrected model)
             matrix = self._matrix(X)
-            if self.update_mode == "correct":
+            if mode == "correct":
                 corrections = []
             init = self._raw(matrix, corrections, base=self._cached_base_raw(matrix))
             train_set = self._dataset(matrix, y, params, init_score=init)

@@ -105,10 +105,9 @@ class SklearnAdapter(ModelAdapter):
             return "warm_start"
         return None
 
-    @property
-    def update_overrides(self) -> tuple[str, ...]:
-        """rounds and replay_fraction; plus learning_rate for HistGradientBoosting."""
-        base = super().update_overrides
+    def update_overrides_for(self, mode: str | None) -> tuple[str, ...]:
+        """rounds and replay_fraction; plus learning_rate for HistGradientBoosting (no modes)."""
+        base = super().update_overrides_for(mode)
         if self.update_style == "warm_start" and (_family(self._final_of(self.model)) or "").startswith("Hist"):
             return base + ("learning_rate",)
         return base
@@ -188,7 +187,7 @@ class SklearnAdapter(ModelAdapter):
             final.set_params(warm_start=True, n_estimators=self._n_stages(final) + rounds)
             final.fit(Xt, y)
 
-    def _check_update_size(self, rounds: int) -> None:
+    def _check_update_size(self, rounds: int, mode: str | None) -> None:
         if self.max_trees is None or self.update_style != "warm_start":
             return
         final = self._final_of(self.model_)
