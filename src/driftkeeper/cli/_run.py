@@ -96,27 +96,46 @@ def run_cmd(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the decision and the training plan (rows to train, held out, relearned); change nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print the run record as JSON."),
     no_html: bool = typer.Option(False, "--no-html", help="Skip the HTML drift report."),
+    metrics_file: Optional[Path] = typer.Option(
+        None, "--metrics-file", help="Also write the run's Prometheus metrics here (a .prom file in node_exporter's textfile folder)."
+    ),
 ) -> None:
     """Run one night: check drift, decide, update/retrain, gate, version, report.
 
     Exit codes: 0 run completed (whatever the decision, including "already processed");
-    1 completed but needs a person (the gate refused twice in a row, or drift with no allowed
-    action); 2 bad input or configuration (nothing changed); 3 another run holds the lock.
+    1 completed but needs a person (the gate refused twice in a row, drift with no allowed
+    action, or --metrics-file could not be written); 2 bad input or configuration (nothing
+    changed); 3 another run holds the lock.
     """
     from ..keeper.runner import Keeper
 
-    keeper = Keeper.open(root)
-    if sys.stderr.isatty():  # progress on a terminal; quiet under cron
-        from rich.console import Console
+    metrics = None
+    if metrics_file is not None:  # checked before the night runs: a bad path changes nothing
+        from ..dashboard.prom import MetricsFile
 
-        with Console(stderr=True).status("starting") as status:
-            record = keeper.step(batch, labels=labels, dry_run=dry_run, html=not no_html, progress=status.update)
-    else:
-        record = keeper.step(batch, labels=labels, dry_run=dry_run, html=not no_html)
+        metrics = MetricsFile(metrics_file, root)
+    try:
+        keeper = Keeper.open(root)
+        if sys.stderr.isatty():  # progress on a terminal; quiet under cron
+            from rich.console import Console
+
+            with Console(stderr=True).status("starting") as status:
+                record = keeper.step(batch, labels=labels, dry_run=dry_run, html=not no_html, progress=status.update)
+        else:
+            record = keeper.step(batch, labels=labels, dry_run=dry_run, html=not no_html)
+    except Exception as exc:
+        # the status and exit code this command is about to exit with
+        if metrics is not None and (problem := metrics.write_failure(exc)):
+            typer.echo(f"error: {problem}", err=True)
+        raise
+    problem = metrics.write_run(record.to_dict()) if metrics is not None else None
     if as_json:
         typer.echo(json.dumps(record.to_dict(), indent=2, default=str))
     else:
         typer.echo(record.summary())
         if record.html:
             typer.echo(f"drift report: {record.html}")
+    if problem:  # the night ran; its metrics are stale, which a person should know
+        typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(max(record.exit_code, 1))
     raise typer.Exit(record.exit_code)
