@@ -1,9 +1,10 @@
 """Replay history under several policies: error × compute, with the production runner.
 
-:func:`backtest` splits a time-ordered labelled table into an initial training set and a
-sequence of batches (``every``: calendar periods ``D``/``W``/``M`` of the time column, or
-fixed ``<N>rows`` chunks in row order). For each policy it creates a temporary keeper root
-(``Keeper.init`` on the initial rows) and then, prequentially, for every batch:
+:func:`run_backtest` splits a labelled table into an initial training set and a sequence of
+batches (``every``: calendar periods ``D``/``W``/``M`` of the time column, or fixed ``<N>rows``
+chunks, in time order with a time column, else in row order). For each policy it creates a
+temporary keeper root (``Keeper.init`` on the initial rows) and then, prequentially, for every
+batch:
 
 1. the serving model (the champion before this batch) predicts the batch and is scored with
    the comparison metric, as an error (lower is better, ``Metric.error``);
@@ -43,7 +44,8 @@ from ..exceptions import ConfigError, SchemaError
 __all__ = ["BacktestResult", "PolicyResult", "BatchResult", "run_backtest", "split_batches", "parse_every"]
 
 _PERIODS = {"D": "D", "W": "W", "M": "M"}
-_EVERY_HELP = "D, W or M (periods of the time column) or <N>rows (e.g. 500rows)"
+_EVERY_HELP = ("D, W or M (calendar periods of the time column) or <N>rows (e.g. 500rows: N rows per batch, "
+               "in time order with a time column, else in row order)")
 
 
 # --------------------------------------------------------------------------- results
@@ -277,7 +279,8 @@ def _fresh_model(model: Any) -> Any:
 
 
 def _run_policy(policy: Any, init: pd.DataFrame, batches: list[pd.DataFrame], *, model: Any, target: str, metric: Metric,
-                time_column, id_column, exclude, task, root: Path, others: Sequence[Metric] = ()) -> PolicyResult:
+                time_column, id_column, exclude, task, root: Path, others: Sequence[Metric] = (),
+                progress: Any = None) -> PolicyResult:
     from ..keeper.runner import Keeper
 
     t_wall = time.perf_counter()
@@ -325,6 +328,8 @@ def _run_policy(policy: Any, init: pd.DataFrame, batches: list[pd.DataFrame], *,
         ))
         if rec.serving is not None and rec.serving != serving:
             serving, champ = rec.serving, keeper.champion()
+        if progress is not None:
+            progress(policy.name, i + 1, len(batches))
     final = keeper.registry.get("champion")
     desc = champ.describe()
     weights = np.array([b.rows for b in per], float)
@@ -372,13 +377,15 @@ def run_backtest(
     ``policies``: shipped names or YAML paths; the first is the primary one (its metric is the
     comparison metric unless ``metric`` is given); duplicates are dropped. ``model``: an
     unfitted model (or adapter) — each policy gets its own copy. ``every``: ``D``/``W``/``M``
-    (needs ``time_column``) or ``"<N>rows"`` (row order is time; the runner then gets no time
+    (needs ``time_column``) or ``"<N>rows"`` (N rows per batch, in time order with
+    ``time_column``; without one, row order is taken as time and the runner gets no time
     column, so ``{days: N}`` retrain windows refuse and day-based cooldowns never fire). ``workdir``: keep the
     keeper roots there (one folder per policy) instead of a temporary folder that is removed.
     ``also_metrics``: more metric names scored on the same predictions and reported next to
     the comparison metric (as errors, e.g. ``["log_loss", "roc_auc"]``): an error rate on a
     rare class can rank models by how few of them cross 0.5 rather than by how good they are.
-    ``progress``: optional callable ``(policy_name, batch_index, n_batches)``.
+    ``progress``: optional callable ``(policy_name, batch_index, n_batches)``, called after each
+    batch of each policy (``batch_index`` counts from 1 to ``n_batches`` for every policy).
     """
     from .._util.io import read_table
     from ..table import infer_task
@@ -415,10 +422,8 @@ def run_backtest(
             if workdir is not None and root.exists():
                 shutil.rmtree(root)
             res = _run_policy(pol, init, batches, model=model, target=target, metric=metric_obj, time_column=time_column,
-                              id_column=id_column, exclude=exclude, task=task, root=root, others=others)
+                              id_column=id_column, exclude=exclude, task=task, root=root, others=others, progress=progress)
             results.append(res)
-            if progress is not None:
-                progress(pol.name, len(batches), len(batches))
     finally:
         if workdir is None:
             shutil.rmtree(base, ignore_errors=True)

@@ -26,9 +26,9 @@ def backtest_cmd(
     target: str = typer.Option(..., "--target", help="Target column."),
     every: str = typer.Option(
         ..., "--every",
-        help="Batch size: D, W or M (calendar periods of --time-column) or <N>rows (e.g. 500rows; rows are taken in "
-        "file order and the runner gets no time column, so a policy's {days: N} retrain window refuses and day-based "
-        "cooldowns never fire).",
+        help="Batch size: D, W or M (calendar periods of --time-column) or <N>rows (e.g. 500rows: N rows per batch, "
+        "in time order with --time-column, else in file order; without --time-column the runner gets no time column, "
+        "so a policy's {days: N} retrain window refuses and day-based cooldowns never fire).",
     ),
     policy: str = typer.Option("default", "--policy", help="Policy file or shipped name; always compared."),
     compare: Optional[str] = typer.Option(
