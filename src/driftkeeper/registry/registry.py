@@ -351,16 +351,42 @@ class Registry:
             tags: ``{str: str}``.
             attachments: ``{file name: bytes | str (text) | Path (copied)}`` stored in the folder.
         """
+        entry = self._checked_entry(model, action, metrics, data, decision, tags, attachments)
+        with self._access.writing() as con:
+            parent_v = None if parent is None else self._resolve(con, parent)
+            number = cat.allocate_number(con, self.versions_dir)
+            checkpoint("registry:number-allocated")
+            folder = self.versions_dir / _tag(number)
+            self.versions_dir.mkdir(exist_ok=True)
+            folder.mkdir()
+            try:
+                mv, meta = self._write_folder(folder, number, model, parent_v, entry)
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
+            doc = to_json({k: meta[k] for k in ("data", "metrics", "decision", "model", "tags", "attachments")})
+            with cat.transaction(con):
+                con.execute(
+                    f"INSERT INTO versions({cat.VERSION_COLUMNS}) VALUES ({cat.VERSION_PLACEHOLDERS})",
+                    (number, cat.utc_text(mv.created_at), entry["action"], parent_v, mv.sha256, mv.size_bytes,
+                     folder.name, to_json(mv.libraries), doc),
+                )
+                checkpoint("registry:before-commit")
+            checkpoint("registry:after-commit")
+        return mv
+
+    @staticmethod
+    def _checked_entry(model: Any, action: str, metrics: Any, data: Any, decision: Any, tags: Any,
+                       attachments: Any) -> dict[str, Any]:
+        """``register``'s arguments checked and made JSON-able, before any lock is taken; the
+        folder's files other than the artifact and meta.json are in ``payloads``."""
         if action not in ACTIONS:
             raise ConfigError(
                 f"unknown action {action!r}; {did_you_mean(str(action), ACTIONS)}expected one of {', '.join(ACTIONS)}"
             )
         metrics_j = jsonable(metrics or {}, "metrics")
         decision_j = jsonable(decision, "decision")
-        if data is None or isinstance(data, Mapping):
-            data_j = jsonable(data, "data")
-        else:
-            data_j = fingerprint(data)
+        data_j = jsonable(data, "data") if data is None or isinstance(data, Mapping) else fingerprint(data)
         if tags is not None and (
             not isinstance(tags, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items())
         ):
@@ -372,60 +398,52 @@ class Registry:
         describe = getattr(model, "describe", None)
         model_info = jsonable(describe(), "model.describe()") if callable(describe) else {}
         model_info.setdefault("class", f"{type(model).__module__}.{type(model).__qualname__}")
+        return {
+            "action": action,
+            "metrics": metrics_j,
+            "data": data_j,
+            "decision": decision_j,
+            "tags": dict(tags or {}),
+            "payloads": payloads,
+            "model": model_info,
+        }
 
-        with self._access.writing() as con:
-            parent_v = None if parent is None else self._resolve(con, parent)
-            number = cat.allocate_number(con, self.versions_dir)
-            checkpoint("registry:number-allocated")
-            folder = self.versions_dir / _tag(number)
-            self.versions_dir.mkdir(exist_ok=True)
-            folder.mkdir()
-            try:
-                try:
-                    sha, size = dump_model_atomic(folder / ARTIFACT, model)
-                except Exception as exc:
-                    raise RegistryError(
-                        f"model of class {model_info['class']} cannot be stored with joblib: {exc}"
-                    ) from exc
-                checkpoint("registry:artifact-written")
-                stored = {name: write_bytes_atomic(folder / name, blob) for name, blob in payloads.items()}
-                checkpoint("registry:attachments-written")
-                mv = ModelVersion(
-                    version=number,
-                    tag=_tag(number),
-                    created_at=datetime.now(timezone.utc),
-                    action=action,
-                    parent=parent_v,
-                    data=data_j,
-                    metrics=metrics_j,
-                    decision=decision_j,
-                    model=model_info,
-                    libraries=library_versions(),
-                    sha256=sha,
-                    size_bytes=size,
-                    tags=dict(tags or {}),
-                    attachments=stored,
-                    path=folder,
-                )
-                meta = mv.to_dict()
-                del meta["path"], meta["aliases"]
-                meta["registry_format"] = cat.FORMAT_VERSION
-                write_bytes_atomic(folder / META, (to_json(meta, indent=2) + "\n").encode("utf-8"))
-                fsync_dir(folder)
-                fsync_dir(self.versions_dir)
-                checkpoint("registry:meta-written")
-            except BaseException:
-                shutil.rmtree(folder, ignore_errors=True)
-                raise
-            doc = to_json({k: meta[k] for k in ("data", "metrics", "decision", "model", "tags", "attachments")})
-            with cat.transaction(con):
-                con.execute(
-                    f"INSERT INTO versions({cat.VERSION_COLUMNS}) VALUES ({cat.VERSION_PLACEHOLDERS})",
-                    (number, cat.utc_text(mv.created_at), action, parent_v, sha, size, folder.name, to_json(mv.libraries), doc),
-                )
-                checkpoint("registry:before-commit")
-            checkpoint("registry:after-commit")
-        return mv
+    def _write_folder(self, folder: Path, number: int, model: Any, parent: int | None,
+                      entry: dict[str, Any]) -> tuple[ModelVersion, dict[str, Any]]:
+        """Write version ``number``'s files into ``folder`` (artifact, attachments, meta.json; each
+        through temp file + fsync + rename) and return its ModelVersion and meta.json content."""
+        try:
+            sha, size = dump_model_atomic(folder / ARTIFACT, model)
+        except Exception as exc:
+            raise RegistryError(f"model of class {entry['model']['class']} cannot be stored with joblib: {exc}") from exc
+        checkpoint("registry:artifact-written")
+        stored = {name: write_bytes_atomic(folder / name, blob) for name, blob in entry["payloads"].items()}
+        checkpoint("registry:attachments-written")
+        mv = ModelVersion(
+            version=number,
+            tag=_tag(number),
+            created_at=datetime.now(timezone.utc),
+            action=entry["action"],
+            parent=parent,
+            data=entry["data"],
+            metrics=entry["metrics"],
+            decision=entry["decision"],
+            model=entry["model"],
+            libraries=library_versions(),
+            sha256=sha,
+            size_bytes=size,
+            tags=entry["tags"],
+            attachments=stored,
+            path=folder,
+        )
+        meta = mv.to_dict()
+        del meta["path"], meta["aliases"]
+        meta["registry_format"] = cat.FORMAT_VERSION
+        write_bytes_atomic(folder / META, (to_json(meta, indent=2) + "\n").encode("utf-8"))
+        fsync_dir(folder)
+        fsync_dir(self.versions_dir)
+        checkpoint("registry:meta-written")
+        return mv, meta
 
     def _event_time(self, con: sqlite3.Connection) -> str:
         now, last = cat.now_text(), cat.last_event_at(con)
