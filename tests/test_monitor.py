@@ -309,7 +309,8 @@ def test_classification_with_labels_and_with_probabilities():
     mon = Monitor().fit(ref, target="y")
     assert mon.check(cur, target="y").target.kind == "categorical"
     lab = mon.check(cur, target="y", prediction=labels).performance
-    assert lab == {"task": "classification", "rows": 200, "metrics": {"accuracy": 0.5, "roc_auc": None, "log_loss": None}}
+    assert lab == {"task": "classification", "rows": 200,
+                   "metrics": {"error_rate": 0.5, "accuracy": 0.5, "log_loss": None, "roc_auc": None}}
     pr = mon.check(cur, target="y", prediction=proba).performance["metrics"]
     assert pr["accuracy"] == 0.5
     assert pr["roc_auc"] == pytest.approx(0.75)  # 0.8 beats every negative, 0.4 beats half

@@ -39,7 +39,7 @@ def test_to_dict_has_the_documented_keys_and_is_plain_json(report):
     assert set(d["target"]) == COLUMN_KEYS and set(d["prediction"]) == COLUMN_KEYS
     text = json.dumps(d, allow_nan=False)  # no numpy types, no NaN
     assert json.loads(text) == d
-    assert d["performance"]["task"] == "regression" and set(d["performance"]["metrics"]) == {"mae", "rmse", "r2"}
+    assert d["performance"]["task"] == "regression" and set(d["performance"]["metrics"]) == {"rmse", "mae", "mape", "r2"}
     assert d["sample"] == {"rows": 300, "seed": 0}
 
 

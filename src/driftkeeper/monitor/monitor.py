@@ -30,6 +30,7 @@ import pandas as pd
 from . import stattests as st
 from .._util.suggest import closest, suggest
 from ..exceptions import ConfigError, DataQualityError, InputError, NotFittedError, SchemaError
+from .performance import performance
 from .report import ColumnDrift, DriftReport
 
 __all__ = ["Monitor", "infer_kind"]
@@ -510,9 +511,9 @@ class Monitor:
                 warnings_.append(f"{role} drift needs a reference {role}: pass {role}= to fit")
                 continue
             aux_drift[role] = self._score(fitted["name"], fitted["kind"], fitted["profile"], ser)
-        performance = None
+        perf = None
         if aux_in["target"][1] is not None and aux_in["prediction"][1] is not None:
-            performance = self._performance(aux_in["target"][1], aux_in["prediction"][1])
+            perf = self._performance(aux_in["target"][1], aux_in["prediction"][1])
         return DriftReport(
             columns=columns,
             drift_share_threshold=float(self.drift_share),
@@ -520,63 +521,16 @@ class Monitor:
             current_rows=rows,
             prediction=aux_drift["prediction"],
             target=aux_drift["target"],
-            performance=performance,
+            performance=perf,
             warnings=tuple(warnings_),
             sample=sample,
         )
 
     # ------------------------------------------------------------------ performance
-    def _target_kind(self, y: pd.Series) -> str:
-        fitted = self.aux_.get("target")
-        return fitted["kind"] if fitted else (infer_kind(y) or CAT)
-
     def _performance(self, y: pd.Series, p: pd.Series) -> dict[str, Any]:
-        """Regression: mae, rmse, r2. Classification: accuracy always; roc_auc and log_loss
-        only when predictions are positive-class probabilities of a binary target (the
-        positive class is the larger label), else None; roc_auc None with one class present."""
-        ok = (y.notna() & p.notna()).to_numpy()
-        y, p = y[ok], p[ok]
-        n = int(len(y))
-        if self._target_kind(y) == NUM:
-            yt = y.to_numpy(dtype=float)
-            yp = p.to_numpy(dtype=float)
-            err = yt - yp
-            ss_tot = float(np.sum((yt - yt.mean()) ** 2)) if n else 0.0
-            return {
-                "task": "regression",
-                "rows": n,
-                "metrics": {
-                    "mae": float(np.mean(np.abs(err))) if n else None,
-                    "rmse": float(np.sqrt(np.mean(err**2))) if n else None,
-                    "r2": (1.0 - float(np.sum(err**2)) / ss_tot) if ss_tot > 0 else None,
-                },
-            }
         fitted = self.aux_.get("target")
-        classes = sorted(set(fitted["profile"].keys) | set(y.unique().tolist())) if fitted else sorted(y.unique())
-        is_proba = (
-            pd.api.types.is_float_dtype(p.dtype) and len(classes) <= 2 and n > 0
-            and float(p.min()) >= 0.0 and float(p.max()) <= 1.0
-            and not set(p.unique().tolist()) <= set(classes)
-        )
-        metrics: dict[str, Any] = {"accuracy": None, "roc_auc": None, "log_loss": None}
-        if n == 0:
-            return {"task": "classification", "rows": 0, "metrics": metrics}
-        if is_proba:
-            positive = classes[-1]
-            yt = (y.to_numpy() == positive).astype(float)
-            pp = p.to_numpy(dtype=float)
-            metrics["accuracy"] = float(np.mean((pp >= 0.5) == (yt == 1)))
-            if 0 < yt.sum() < n:
-                from scipy.stats import rankdata
-
-                r = rankdata(pp)
-                npos = yt.sum()
-                metrics["roc_auc"] = float((r[yt == 1].sum() - npos * (npos + 1) / 2) / (npos * (n - npos)))
-            q = np.clip(pp, 1e-15, 1 - 1e-15)
-            metrics["log_loss"] = float(-np.mean(yt * np.log(q) + (1 - yt) * np.log(1 - q)))
-        else:
-            metrics["accuracy"] = float(np.mean(y.to_numpy() == p.to_numpy()))
-        return {"task": "classification", "rows": n, "metrics": metrics}
+        kind = fitted["kind"] if fitted else (infer_kind(y) or CAT)
+        return performance(y, p, kind, list(fitted["profile"].keys) if fitted and kind == CAT else [])
 
     # ------------------------------------------------------------------ HTML
     def evidently_report(self, current: pd.DataFrame, target: Any = None, prediction: Any = None):

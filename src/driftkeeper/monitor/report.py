@@ -22,8 +22,10 @@ Contract (``schema_version`` 1)::
       "reference_rows": 8000, "current_rows": 500,
       "prediction": {...ColumnDrift...} | null,   # drift of the model's predictions
       "target": {...ColumnDrift...} | null,       # drift of the labels
-      "performance": {"task": "regression", "rows": 500,
-                      "metrics": {"mae": ..., "rmse": ..., "r2": ...}} | null,
+      "performance": {"task": "regression", "rows": 500,   # labelled rows with a prediction
+                      "metrics": {"rmse": ..., "mae": ..., "mape": ..., "r2": ...}} | null,
+                                 # every metric of driftkeeper.metrics for the task; null
+                                 # where undefined or (log_loss, roc_auc) given labels only
       "warnings": ["zipcode: 4.0% of values are categories never seen in reference"],
       "sample": {"rows": 100000, "seed": 0} | null
     }

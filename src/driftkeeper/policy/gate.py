@@ -9,6 +9,7 @@ import math
 from typing import Any
 
 from .schema import METRICS
+from .. import metrics as metric_registry
 from .._util.suggest import suggest
 from ..exceptions import ConfigError
 
@@ -16,10 +17,10 @@ _EPS = 1e-12
 
 
 def higher_is_better(metric: str) -> bool:
-    """Direction of a metric (``auto`` is rmse / log_loss: lower is better)."""
+    """Direction of a metric of the registry (``auto`` is rmse / log_loss: lower is better)."""
     if metric not in METRICS:
         raise ConfigError(f"unknown metric {metric!r}{suggest(metric, METRICS)}; metrics: {', '.join(METRICS)}")
-    return METRICS[metric]
+    return metric_registry.higher_is_better(metric)
 
 
 def gate_passes(
@@ -82,8 +83,6 @@ def gate_passes(
 def _paired_test(champion_value, candidate_value, metric, margin, confidence, champion_losses, candidate_losses):
     import numpy as np
 
-    from ..metrics import METRICS
-
     a = np.asarray(champion_losses, dtype=float)
     b = np.asarray(candidate_losses, dtype=float)
     if a.shape != b.shape or a.ndim != 1:
@@ -91,7 +90,7 @@ def _paired_test(champion_value, candidate_value, metric, margin, confidence, ch
     n = len(a)
     if n < 2 or not (np.isfinite(a).all() and np.isfinite(b).all()):
         return None
-    m = METRICS.get(metric)
+    m = metric_registry.METRICS.get(metric)  # None for an unresolved 'auto': plain losses
     k = (1.0 + margin) ** (m.loss_power if m is not None else 1)
     d = b - k * a
     mean, sd = float(d.mean()), float(d.std(ddof=1))

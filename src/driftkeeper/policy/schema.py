@@ -32,6 +32,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from .. import metrics as metric_registry
 from .._util.suggest import suggest
 from ..exceptions import PolicyError
 
@@ -44,28 +45,10 @@ ACTIONS = ("none", "warm_start", "online_update", "update", "retrain", "rollback
 TRAINING_ACTIONS = ("warm_start", "online_update", "retrain")
 UPDATE_ACTIONS = ("warm_start", "online_update")
 
-#: metric -> True when higher is better. ``auto`` is rmse (regression) / log_loss
-#: (classification): lower is better either way.
-METRICS: dict[str, bool] = {
-    "auto": False,
-    "rmse": False,
-    "mae": False,
-    "r2": True,
-    "log_loss": False,
-    "error_rate": False,
-    "accuracy": True,
-    "roc_auc": True,
-}
-METRIC_TASKS = {
-    "rmse": "regression",
-    "mae": "regression",
-    "r2": "regression",
-    "log_loss": "classification",
-    "error_rate": "classification",
-    "accuracy": "classification",
-    "roc_auc": "classification",
-}
-AUTO_METRIC = {"regression": "rmse", "classification": "log_loss"}
+#: Every metric a policy may name -> True when higher is better: ``auto`` and the metric
+#: registry's names (:mod:`driftkeeper.metrics`, where metrics are defined).
+METRICS: dict[str, bool] = {"auto": False, **{n: m.higher_is_better for n, m in metric_registry.METRICS.items()}}
+AUTO_METRIC = metric_registry.AUTO_METRIC
 
 #: signal -> (type, meaning). Types: "number", "int", "bool". ``column`` signals need a
 #: column name: ``column_score:zipcode`` (or ``{signal: column_score, column: zipcode}``).
@@ -94,6 +77,12 @@ SIGNALS: dict[str, tuple[str, str]] = {
     "consecutive_gate_refusals": ("int", "gate refusals in a row"),
     "can_rollback": ("bool", "a previous champion exists to roll back to"),
     "data_growth": ("number", "labelled rows since the last retrain / rows that retrain used (0.5 = 50% more data)"),
+    "retrain_cost_s": ("number", "forecast training CPU seconds of a retrain on the policy's window (measured on this root)"),
+    "update_cost_s": ("number", "forecast training CPU seconds of tonight's update (measured on this root)"),
+    "debt": ("number", "learning debt: excess loss over the last retrain's level x rows, summed since that retrain"),
+    "debt_ratio": ("number", "the debt in CPU seconds (the budget's exchange rate) / (retrain_cost_s + the overdraft a retrain would cause): >= 1, a retrain pays off"),
+    "budget_spent": ("number", "training CPU spent / the budget's allowance so far (1 = on budget)"),
+    "budget_affords": ("number", "allowance not spent yet / retrain_cost_s: >= 1, the budget pays for a retrain now"),
 }
 COLUMN_SIGNALS = ("column_score", "column_drifted")
 OPS = ("<", "<=", ">", ">=", "==", "!=")
@@ -187,7 +176,6 @@ class Params(RetrainParams, UpdateParams):
 
 
 PARAM_NAMES = tuple(Params.model_fields)
-RETRAIN_PARAMS = tuple(RetrainParams.model_fields)
 UPDATE_PARAMS = tuple(UpdateParams.model_fields)
 
 
@@ -506,6 +494,7 @@ class PolicySpec(_Strict):
     gate: Gate = Gate()
     rules: list[Rule] = []
     fallback: ActionSpec
+    budget: float | None = Field(None, gt=0, le=1)  # share of always-retrain's training CPU to spend
 
     @field_validator("metric")
     @classmethod
@@ -519,9 +508,11 @@ class PolicySpec(_Strict):
             if r.name in seen:
                 raise PydanticCustomError("duplicate_rule", "duplicate rule name {name}", {"name": repr(r.name), "at": i})
             seen.add(r.name)
-        g = self.gate.metric
-        if g and g != "auto" and self.metric != "auto" and METRIC_TASKS[g] != METRIC_TASKS[self.metric]:
-            raise _err("bad_metric", f"gate metric {g!r} is for {METRIC_TASKS[g]} but metric {self.metric!r} is for {METRIC_TASKS[self.metric]}")
+        g, m = self.gate.metric, self.metric
+        if g and g != "auto" and m != "auto":
+            g_task, m_task = metric_registry.METRICS[g].task, metric_registry.METRICS[m].task
+            if g_task != m_task:
+                raise _err("bad_metric", f"gate metric {g!r} is for {g_task} but metric {m!r} is for {m_task}")
         return self
 
 
