@@ -8,6 +8,7 @@ import pytest
 
 from driftkeeper.monitor import _evidently as ev
 from driftkeeper.monitor import stattests as st
+from driftkeeper.exceptions import ConfigError
 from driftkeeper.monitor import Monitor
 
 TOL = 1e-9
@@ -158,3 +159,28 @@ def test_html_page_is_written_with_the_same_methods(tmp_path):
     assert html.lstrip().lower().startswith("<!doctype html") or "<html" in html[:500].lower()
     assert "num_a" in html and "cat" in html
     assert report.column("cat").method == "psi" and report.column("num_a").method == "ks"
+
+
+def test_html_from_an_existing_report_runs_no_second_check(tmp_path, monkeypatch):
+    ref, cur = _drift_frames(600, seed=3)
+    mon = Monitor(columns=["num_a", "cat"], method={"cat": "psi"}).fit(ref)
+    scored = []
+    real = Monitor._score
+    monkeypatch.setattr(Monitor, "_score", lambda self, name, *a: scored.append(name) or real(self, name, *a))
+    report = mon.check(cur)
+    assert scored == ["num_a", "cat"]
+    returned = mon.html(cur, tmp_path / "drift.html", report=report)
+    assert scored == ["num_a", "cat"]  # the page reused the report: no column was scored again
+    assert returned is report and "num_a" in (tmp_path / "drift.html").read_text(encoding="utf-8")
+    mon.html(cur, tmp_path / "again.html")  # without a report, html checks once
+    assert scored == ["num_a", "cat"] * 2
+
+
+def test_html_refuses_a_report_of_another_batch(tmp_path):
+    ref, cur = _drift_frames(600, seed=3)
+    mon = Monitor(columns=["num_a"]).fit(ref)
+    other = mon.check(cur.iloc[:100])
+    with pytest.raises(ConfigError, match=r"^report= describes a batch of 100 rows, not this one \(\d+ rows\); "
+                                          r"pass the report check\(\) returned for this batch$"):
+        mon.html(cur, tmp_path / "drift.html", report=other)
+    assert not (tmp_path / "drift.html").exists()

@@ -556,17 +556,48 @@ class Monitor:
             self._reference_frame(list(kinds)), pd.DataFrame(cur), kinds, methods, thresholds, float(self.drift_share)
         )
 
-    def html(self, current: pd.DataFrame, path: str | Path, target: Any = None, prediction: Any = None) -> DriftReport:
-        """Write Evidently's HTML page for ``current`` to ``path`` and return :meth:`check`'s report.
+    def html(
+        self,
+        current: pd.DataFrame,
+        path: str | Path,
+        *,
+        target: Any = None,
+        prediction: Any = None,
+        report: DriftReport | None = None,
+    ) -> DriftReport:
+        """Write Evidently's HTML page for ``current`` to ``path`` and return the drift report.
 
-        The page is built with the same kinds, methods and thresholds as the report.
+        ``report``: what :meth:`check` returned for this same batch (and target/prediction);
+        the page is then built next to it without checking the batch again. Without it the
+        batch is checked first. Either way the page uses the report's kinds, methods and
+        thresholds (Evidently recomputes the scores it draws).
         """
         from . import _evidently
 
-        report = self.check(current, target=target, prediction=prediction)
+        if report is None:
+            report = self.check(current, target=target, prediction=prediction)
+        else:
+            self._check_report_fits(report, current)
         snapshot, _ = self.evidently_report(current, target=target, prediction=prediction)
         _evidently.write_html(snapshot, path)
         return report
+
+    def _check_report_fits(self, report: DriftReport, current: Any) -> None:
+        """Refuse a ``report=`` that :meth:`check` cannot have returned for ``current``."""
+        self._check_fitted()
+        n = len(self._frame(current, "current batch"))
+        rows = n if self.sample is None or n <= self.sample else int(self.sample)
+        if report.current_rows != rows:
+            raise ConfigError(
+                f"report= describes a batch of {report.current_rows} rows, not this one ({rows} rows); "
+                "pass the report check() returned for this batch"
+            )
+        names = [c.name for c in report.columns]
+        if names != list(self.kinds_):
+            raise ConfigError(
+                f"report= checks columns {names}, this monitor checks {list(self.kinds_)}; "
+                "pass the report this monitor's check() returned"
+            )
 
     def __repr__(self) -> str:
         fitted = f", fitted on {self.reference_rows_} rows" if hasattr(self, "profile_") else ""
