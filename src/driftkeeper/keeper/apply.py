@@ -15,6 +15,7 @@ from .._util.testhooks import checkpoint
 from ..exceptions import ModelSizeError
 from ..metrics import evaluate, evaluate_rows, get_metric
 from ..table import TableSpec
+from .costs import work_of
 from .plan import TrainingPlan
 from .store import DataStore
 
@@ -67,6 +68,8 @@ def train(plan: TrainingPlan, champion: Any, store: DataStore, spec: TableSpec) 
     t0 = time.process_time()
     candidate.fit(*_xy(spec, rows))
     info["cpu_s"] = time.process_time() - t0
+    info["trees"] = getattr(candidate, "n_trees", None)
+    info["work"] = work_of("retrain", len(rows), trees=info["trees"])
     return Trained(plan, candidate, rows, holdout, info)
 
 
@@ -90,6 +93,8 @@ def _update(plan: TrainingPlan, champion: Any, rows: pd.DataFrame, holdout: pd.D
     if "early_stopping_rounds" in overrides:
         info["rounds_kept"] = getattr(candidate, "last_update_rounds_", None)
     info["cpu_s"] = time.process_time() - t0
+    info["trees"] = info.get("rounds_kept") or plan.params.get("rounds")  # rounds or passes
+    info["work"] = work_of("update", len(rows), rounds=info["trees"])
     return Trained(plan, candidate, rows, holdout, info)
 
 
@@ -99,8 +104,8 @@ def gate(trained: Trained, champion: Any, champion_metrics: dict[str, Any], poli
     from ..policy import gate_passes
 
     metric = get_metric(policy.resolved_metric(spec.task), spec.task)
-    gate_name = policy.gate.metric or policy.metric
-    gate_metric = metric if gate_name in ("auto", metric.name) else get_metric(gate_name, spec.task)
+    gate_name = policy.resolved_gate_metric(spec.task)
+    gate_metric = metric if gate_name == metric.name else get_metric(gate_name, spec.task)
     holdout, action = trained.holdout, trained.plan.action
     metrics: dict[str, Any] = {"train_rows": len(trained.rows), "train_cpu_s": round(trained.info["cpu_s"], 4)}
     if not policy.gate.enabled or len(holdout) < 1:
@@ -147,3 +152,4 @@ def learn_holdout(trained: Trained, result: GateResult, decision_params: dict[st
     info["cpu_s"] += time.process_time() - t0
     info["holdout_learned"] = len(holdout)
     info["holdout_rounds"] = kwargs.get("rounds")
+    info["work"] += work_of("update", len(holdout), rounds=kwargs.get("rounds"))

@@ -5,6 +5,7 @@ commits what these return.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -19,7 +20,8 @@ from ..exceptions import ConfigError, SchemaError
 from ..metrics import evaluate, get_metric
 from ..table import TableSpec, frame_sha256
 from .bundle import ModelBundle, prediction_signal
-from .plan import TrainingPlan, plan_training
+from .costs import Ledger
+from .plan import TrainingPlan, plan_training, window_rows
 from .state import RunnerState
 from .store import LABELLED, POS, SEQ, DataStore
 
@@ -74,6 +76,8 @@ class Observation:
     newly_labelled: int = 0
     late: dict[str, Any] | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    ledger: Ledger | None = None  # the budget's ledger with tonight's allowance and debt
+    costs: dict[str, Any] = field(default_factory=dict)  # the run record's ``costs``
 
 
 def read(spec: TableSpec, store: DataStore, state: RunnerState, batch: Any, labels: Any) -> Batch:
@@ -154,10 +158,36 @@ def observe(spec: TableSpec, store: DataStore, registry: Any, state: RunnerState
     return obs
 
 
+def account(policy: Any, spec: TableSpec, state: RunnerState, metric: Any, batch: Batch, obs: Observation) -> None:
+    """Tonight's cost forecasts, budget allowance and learning debt (on a copy of the ledger)."""
+    from ..policy import higher_is_better
+
+    index = index_tonight(spec, obs, batch)
+    retrain_rows = window_rows(index, policy.params_for("retrain").get("window"), batch.time)
+    params = policy.params_for("warm_start")
+    update_rows = min(int(index[LABELLED].sum()), obs.newly_labelled * (1 + int(params.get("relearn_batches") or 0)))
+    retrain_cost, update_cost = state.costs.retrain_cost_s(retrain_rows), state.costs.update_cost_s(update_rows)
+    ledger = copy.deepcopy(state.ledger)
+    # debt is measured against the level the last retrain reached on batches it served (the gate's
+    # holdout flatters the model): the first batch after a retrain sets it, it owes nothing
+    level = state.retrain_level(None)
+    excess = None
+    if obs.metric_value is not None and level is not None:
+        excess = (level - obs.metric_value) if higher_is_better(metric.name) else (obs.metric_value - level)
+    ledger.accrue(excess, obs.newly_labelled, retrain_cost, level)
+    ledger.allow(policy.spec.budget, retrain_cost)
+    obs.ledger = ledger
+    obs.costs = {"retrain_cost_s": retrain_cost, "retrain_rows": retrain_rows, "update_cost_s": update_cost,
+                 "update_rows": update_rows, "budget": policy.spec.budget, "allowance_s": ledger.allowance_s,
+                 "spent_s": ledger.spent_s, "budget_spent": ledger.spent_share(), "debt": ledger.debt,
+                 "debt_cost_s": ledger.debt_cost_s(), "rate": ledger.rate, "left_s": ledger.left_s()}
+
+
 def decide(policy: Any, spec: TableSpec, state: RunnerState, metric: Any, batch: Batch, obs: Observation, can_rollback: bool):
     """The policy's decision on tonight's report, with the history facts of the state."""
     from ..policy import Context, decide as policy_decide
 
+    account(policy, spec, state, metric, batch, obs)
     champ, at_promotion = obs.bundle.adapter, obs.version.metrics.get(metric.name)
     ctx = Context(
         batch_time=batch.time,
@@ -179,6 +209,12 @@ def decide(policy: Any, spec: TableSpec, state: RunnerState, metric: Any, batch:
         previous_metric=state.previous_metric,
         previous_metric_since_retrain=state.previous_metric_since_retrain,
         retrain_metric=state.retrain_level(at_promotion),
+        retrain_cost_s=obs.costs["retrain_cost_s"],
+        update_cost_s=obs.costs["update_cost_s"],
+        debt=obs.ledger.debt,
+        debt_cost_s=obs.ledger.debt_cost_s(),
+        budget_spent=obs.ledger.spent_share(),
+        budget_left_s=obs.ledger.left_s() if policy.spec.budget else None,
     )
     return policy_decide(obs.report, policy, ctx)
 

@@ -29,7 +29,7 @@ import pandas as pd
 from ..exceptions import ConfigError
 from .store import LABELLED, POS, SEQ, TIME
 
-__all__ = ["UPDATE_KEYS", "RowSet", "TrainingPlan", "holdout_size", "plan_training", "time_order"]
+__all__ = ["UPDATE_KEYS", "RowSet", "TrainingPlan", "holdout_size", "plan_training", "time_order", "window_rows"]
 
 #: Update parameters a policy may set that the runner hands to ``adapter.update``.
 UPDATE_KEYS = ("rounds", "learning_rate", "replay_fraction", "early_stopping_rounds", "l2_regularization")
@@ -129,6 +129,12 @@ def _window(pool: pd.DataFrame, window: Any, batch_time: datetime | None) -> pd.
         cutoff = pd.Timestamp(batch_time) - pd.Timedelta(days=float(window["days"]))
         return pool[(pool[TIME] > cutoff).to_numpy()]
     raise ConfigError(f"unknown retrain window {window!r}; expected 'all', {{days: N}} or {{rows: N}}")
+
+
+def window_rows(index: pd.DataFrame, window: Any, batch_time: datetime | None) -> int:
+    """Labelled rows a retrain on ``window`` would use (holdout included)."""
+    labelled = index[index[LABELLED]]
+    return len(_window(labelled.iloc[time_order(labelled)], window, batch_time))
 
 
 def _holdout(new: pd.DataFrame, gate: Any, seq: int) -> pd.DataFrame:

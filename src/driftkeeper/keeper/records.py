@@ -31,6 +31,7 @@ class RunRecord:
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     html: str | None = None
+    costs: dict[str, Any] | None = None  # forecasts, the budget's ledger and the learning debt
 
     @property
     def exit_code(self) -> int:

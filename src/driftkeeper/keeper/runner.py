@@ -36,6 +36,7 @@ from ..metrics import evaluate
 from ..table import TableSpec, frame_sha256
 from . import apply, night
 from .bundle import ModelBundle, fit_monitor
+from .costs import work_of
 from .plan import holdout_size, time_order
 from .records import RunRecord
 from .retention import prune
@@ -141,7 +142,8 @@ class Keeper:
             raise SchemaError(f"initial data has {len(df)} rows: too few to train and hold out {holdout_n}")
         t0 = time.process_time()
         adapter.fit(spec.features_frame(train), spec.target_values(train[spec.target]))
-        metrics: dict[str, Any] = {"train_rows": len(train), "train_cpu_s": round(time.process_time() - t0, 4)}
+        cpu = time.process_time() - t0
+        metrics: dict[str, Any] = {"train_rows": len(train), "train_cpu_s": round(cpu, 4)}
         if len(holdout):
             metrics[metric.name] = evaluate(metric, adapter, spec.features_frame(holdout), spec.target_values(holdout[spec.target]))
             metrics["holdout_rows"] = len(holdout)
@@ -163,6 +165,9 @@ class Keeper:
         state = RunnerState(seq=0, last_batch_time=batch_time, last_retrain_time=batch_time, last_trained_seq=0,
                             rows_at_retrain=len(train))
         state.processed[frame_sha256(df)] = "init"
+        trees = getattr(adapter, "n_trees", None)
+        # measured, not spent: the budget counts nightly training (always-retrain trains version 1 too)
+        state.costs.observe("retrain", work_of("retrain", len(train), trees=trees), cpu, trees=trees)
         write_json_atomic(root / CONFIG_FILE, config)
         (root / LOCK_FILE).touch()
         keeper._write_state(state)
@@ -290,7 +295,7 @@ class Keeper:
             decision=decision.to_dict(), decision_text=str(decision), plan=plan.to_dict() if plan else None,
             drift=obs.report.to_dict() if obs.report is not None else None, champion_metric=obs.champion_metric,
             serving=obs.version.version, labels=obs.late, warnings=list(getattr(obs.report, "warnings", [])),
-            timings=dict(obs.timings),
+            timings=dict(obs.timings), costs=dict(obs.costs),
         )
         if not dry_run:
             new_state = self._apply(record, batch, obs, decision, plan, policy, state)
@@ -313,6 +318,7 @@ class Keeper:
         checkpoint("runner:data-written")
         new_state = copy.deepcopy(state)
         new_state.after_batch(batch.seq, night.iso(batch.time), obs.newly_labelled, obs.metric_value)
+        new_state.ledger = obs.ledger
         if plan is not None:
             t = time.perf_counter()
             self._train_gate_register(record, batch, obs, decision, plan, policy, new_state)
@@ -332,6 +338,7 @@ class Keeper:
         record.training, record.warnings = trained.info, record.warnings + trained.warnings
         if trained.candidate is None:
             return
+        info = trained.info
         fp = data_fingerprint(trained.rows, spec)
         trained.info.update({k: fp[k] for k in ("time_min", "time_max") if k in fp})
         checkpoint("runner:trained")
@@ -341,6 +348,7 @@ class Keeper:
         apply.learn_holdout(trained, result, dict(decision.params or {}), champ.update_style == "online_update", spec)
         self._progress("registering")
         action = trained.plan.action
+        state.after_training(action, info["work"], info["cpu_s"], trees=info.get("trees"), rounds=info.get("trees"))
         monitor = fit_monitor(policy, spec, trained.rows, trained.candidate) if action == "retrain" else obs.bundle.monitor
         dec = {**(record.decision or {}), "run_id": record.run_id, "batch_sha256": batch.sha, "seq": batch.seq}
         attachments = {"drift_report.json": json.dumps(record.drift, indent=2)} if record.drift is not None else None
@@ -366,13 +374,17 @@ class Keeper:
         if html and obs.report is not None:
             try:
                 t = time.perf_counter()
-                obs.bundle.monitor.html(obs.X, run_dir / "drift.html", target=obs.y, prediction=obs.prediction)
+                obs.bundle.monitor.html(obs.X, run_dir / "drift.html", target=obs.y, prediction=obs.prediction,
+                                        report=obs.report)  # the night's check, not a second one
                 record.html = str(run_dir / "drift.html")
                 record.timings["html_s"] = round(time.perf_counter() - t, 4)
             except DriftkeeperError:
                 raise
             except Exception as exc:  # a report page must never fail the night
                 record.warnings.append(f"HTML drift report not written: {type(exc).__name__}: {exc}")
+        state.ledger.adapt(policy.spec.budget, obs.costs.get("retrain_cost_s"))
+        record.costs = {**obs.costs, "spent_s": state.ledger.spent_s, "budget_spent": state.ledger.spent_share(),
+                        "debt": state.ledger.debt, "debt_cost_s": state.ledger.debt_cost_s(), "rate": state.ledger.rate}
         state.after_commit(batch.sha, record.run_id)
 
     def _retention(self, policy: Any, state: RunnerState, batch: night.Batch, obs: night.Observation) -> None:

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from .costs import CostModel, Ledger
+
 __all__ = ["BASELINE_BATCHES", "FORMAT_VERSION", "RunnerState"]
 
 #: Format of keeper.json / state.json this release writes (and the newest it reads).
@@ -39,11 +41,16 @@ class RunnerState:
     rows_at_retrain: int = 0  # rows the last retrain (or init) trained on
     rows_since_retrain: int = 0  # labelled rows that arrived since
     runs: list[str] = field(default_factory=list)
+    costs: CostModel = field(default_factory=CostModel)  # measured training CPU per unit of work
+    ledger: Ledger = field(default_factory=Ledger)  # the compute budget's account and the learning debt
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RunnerState":
         names = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in d.items() if k in names})
+        kw = {k: v for k, v in d.items() if k in names}
+        kw["costs"] = CostModel.from_dict(kw.get("costs"))
+        kw["ledger"] = Ledger.from_dict(kw.get("ledger"))
+        return cls(**kw)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -82,6 +89,7 @@ class RunnerState:
         self.baseline, self.previous_metric = [], None
         self.last_trained_seq = seq
         if action == "retrain":
+            self.ledger.after_retrain()
             if batch_time is not None:
                 self.last_retrain_time = batch_time
             self.last_retrain_seq = seq
@@ -112,6 +120,11 @@ class RunnerState:
         self.retrain_baseline, self.previous_metric_since_retrain = [], None
         if trained_seq is not None:
             self.last_trained_seq = trained_seq
+
+    def after_training(self, action: str, work: int, cpu_s: float, *, trees: int | None, rounds: int | None) -> None:
+        """A candidate was trained (promoted or not): its CPU is spent and measured."""
+        self.costs.observe(action, work, cpu_s, trees=trees, rounds=rounds)
+        self.ledger.spend(cpu_s)
 
     def after_commit(self, sha: str, run_id: str) -> None:
         """The run record is written: this batch content is done."""

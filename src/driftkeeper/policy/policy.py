@@ -97,6 +97,12 @@ class Policy:
     def gate_metric(self) -> str:
         return self.spec.gate.metric or self.spec.metric
 
+    def resolved_gate_metric(self, task: str | None) -> str:
+        """The concrete metric the gate compares on for ``task`` (``gate.metric``, else the
+        policy metric; ``auto`` resolves to rmse / log_loss)."""
+        m = self.gate_metric
+        return AUTO_METRIC[task] if m == "auto" and task is not None else m
+
     @property
     def guards(self):
         return self.spec.guards
@@ -130,7 +136,7 @@ class Policy:
         candidate made by ``action`` (``None``: the gate's own, without the ``gate.retrain`` /
         ``gate.update`` overrides; the paired test needs per-row losses: pass
         ``champion_losses`` / ``candidate_losses``)."""
-        metric = self.gate_metric if self.gate_metric != "auto" or task is None else AUTO_METRIC[task]
+        metric = self.resolved_gate_metric(task)
         margin, confidence = self.spec.gate.for_action(action)
         return gate_passes(champion_value, candidate_value, metric, margin, confidence=confidence, **losses)
 

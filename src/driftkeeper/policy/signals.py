@@ -25,6 +25,7 @@ _CONTEXT_TYPES: dict[str, Any] = {
     **dict.fromkeys(
         ("batches_since_retrain", "updates_since_retrain", "labelled_rows", "rows", "model_trees",
          "model_size_bytes", "consecutive_gate_refusals", "rows_since_retrain", "rows_at_retrain"), int),
+    **dict.fromkeys(("retrain_cost_s", "update_cost_s", "debt", "debt_cost_s", "budget_spent", "budget_left_s"), (int, float)),
     **dict.fromkeys(("days_since_retrain", "champion_metric", "metric", "previous_metric", "retrain_metric",
                     "previous_metric_since_retrain"), (int, float)),
     "can_rollback": bool,
@@ -56,7 +57,11 @@ class Context:
     ``previous_metric_since_retrain`` is the serving model's metric on the previous labelled
     batch when no retrain came between (promoted updates may have); with ``metric`` and
     ``retrain_metric`` it gives ``sustained_drop_since_retrain``: one bad week (a holiday) is
-    not a trend.
+    not a trend. ``retrain_cost_s`` / ``update_cost_s`` are the runner's forecasts of training
+    CPU from what training measured on this root; ``debt`` the learning debt (excess loss over
+    the retrain level × rows since the last retrain), ``debt_cost_s`` the debt converted to CPU
+    seconds at the budget's exchange rate, ``budget_spent`` the CPU spent / the allowance and
+    ``budget_left_s`` the allowance not spent yet (``None`` without a budget).
     """
 
     batch_time: datetime | None = None
@@ -79,6 +84,12 @@ class Context:
     previous_metric: float | None = None
     previous_metric_since_retrain: float | None = None
     retrain_metric: float | None = None
+    retrain_cost_s: float | None = None
+    update_cost_s: float | None = None
+    debt: float | None = None
+    debt_cost_s: float | None = None
+    budget_spent: float | None = None
+    budget_left_s: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("batch_time", "last_retrain_time"):
@@ -135,6 +146,18 @@ def performance_drop(current: float | None, champion: float | None, metric: str)
     return delta / max(abs(champion), _EPS)
 
 
+def debt_ratio(context: Context) -> float | None:
+    """The learning debt in CPU seconds over what a retrain costs now: its forecast CPU, plus the
+    overdraft it would cause when the budget's allowance cannot pay for it (so a retrain over
+    budget needs a debt twice as large, and one right at the start of a root's life still comes
+    when the loss is large). >= 1: a retrain pays off."""
+    cost, debt = context.retrain_cost_s, context.debt_cost_s
+    if debt is None or not cost:
+        return None
+    overdraft = 0.0 if context.budget_left_s is None else max(0.0, cost - context.budget_left_s)
+    return debt / (cost + overdraft)
+
+
 def _min_or_none(*values: float | None) -> float | None:
     return None if any(v is None for v in values) else min(values)  # type: ignore[type-var]
 
@@ -175,6 +198,14 @@ def compute_signals(report: "DriftReport | None", policy: "Policy", context: Con
         "model_size_bytes": context.model_size_bytes,
         "consecutive_gate_refusals": context.consecutive_gate_refusals,
         "can_rollback": context.can_rollback,
+        "retrain_cost_s": context.retrain_cost_s,
+        "update_cost_s": context.update_cost_s,
+        "debt": context.debt,
+        "debt_ratio": debt_ratio(context),
+        "budget_spent": context.budget_spent,
+        "budget_affords": context.budget_left_s / context.retrain_cost_s
+        if context.budget_left_s is not None and context.retrain_cost_s
+        else None,
         "data_growth": context.rows_since_retrain / context.rows_at_retrain
         if context.rows_since_retrain is not None and context.rows_at_retrain
         else None,

@@ -1,0 +1,146 @@
+"""What training costs on this root, measured: a small model of training CPU per unit of work,
+the forecasts the policy reads as signals, and the compute budget's ledger.
+
+Work is a deterministic count: rows × trees trained (rows × passes for an online learner). CPU per
+unit of work is what the machine, the library and the data's width decide; it is re-measured on
+every training, so forecasts follow a root that grows, gets wider or moves to another machine.
+
+The budget (policy ``budget: 0.2``) is a share of what retraining every batch would spend. Every
+night the allowance grows by ``budget ×`` the forecast cost of a retrain on tonight's window; the
+ledger adds what training really spent. The *learning debt* is the serving model's excess loss
+over the level the last retrain reached, summed over the labelled rows it served since (in the
+policy metric's units × rows). An exchange rate (CPU seconds per unit of debt) turns debt into
+compute: a retrain pays off when the converted debt reaches the forecast retrain cost, and the
+rate adapts so that spending tracks the allowance — when the ledger is under budget, debt is worth
+more and retrains come sooner; over budget, later.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from statistics import median
+from typing import Any
+
+__all__ = ["CostModel", "Ledger", "work_of"]
+
+#: Measurements kept per action kind: the newest ones describe the root as it is now.
+KEEP = 8
+#: Largest change of the exchange rate in one night (a factor): steady, not jumpy.
+MAX_STEP = 2.0
+
+
+def work_of(action: str, rows: int, *, trees: int | None = None, rounds: int | None = None) -> int:
+    """Rows × trees (or rounds, or passes) trained: the deterministic size of a training."""
+    per_row = trees if action == "retrain" else rounds
+    return int(rows) * max(1, int(per_row or 1))
+
+
+@dataclass
+class CostModel:
+    """Measured CPU per unit of work of retrains and of updates (newest last)."""
+
+    retrains: list[list[float]] = field(default_factory=list)  # [work, cpu_s]
+    updates: list[list[float]] = field(default_factory=list)
+    retrain_trees: int | None = None  # trees of the newest retrained model
+    update_rounds: int | None = None  # rounds (or passes) of the newest update
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> "CostModel":
+        return cls(**(d or {}))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def observe(self, action: str, work: int, cpu_s: float, *, trees: int | None = None, rounds: int | None = None) -> None:
+        if work <= 0 or not math.isfinite(cpu_s) or cpu_s < 0:
+            return
+        log = self.retrains if action == "retrain" else self.updates
+        log.append([int(work), float(cpu_s)])
+        del log[:-KEEP]
+        if action == "retrain" and trees:
+            self.retrain_trees = int(trees)
+        elif action != "retrain" and rounds:
+            self.update_rounds = int(rounds)
+
+    @staticmethod
+    def _forecast(log: list[list[float]], work: int) -> float | None:
+        """CPU at ``work`` from the measurements: a line ``a + b × work`` (fixed cost + cost per
+        unit, both ≥ 0) once three of them differ in size, else the median cost per unit."""
+        if not log:
+            return None
+        w = [x for x, _ in log]
+        c = [y for _, y in log]
+        if len(set(w)) >= 3:
+            mw, mc = sum(w) / len(w), sum(c) / len(c)
+            var = sum((x - mw) ** 2 for x in w)
+            b = max(0.0, sum((x - mw) * (y - mc) for x, y in zip(w, c)) / var)
+            a = max(0.0, mc - b * mw)
+            if b > 0:
+                return a + b * work
+        return median(y / x for x, y in log if x > 0) * work
+
+    def retrain_cost_s(self, rows: int) -> float | None:
+        """Forecast CPU seconds of a retrain on ``rows`` rows (the model's size as last retrained)."""
+        return self._forecast(self.retrains, work_of("retrain", rows, trees=self.retrain_trees))
+
+    def update_cost_s(self, rows: int) -> float | None:
+        """Forecast CPU seconds of an update on ``rows`` rows, at the last update's rounds. Before the
+        first update, retrains stand in (a tree costs about the same either way)."""
+        return self._forecast(self.updates or self.retrains, work_of("update", rows, rounds=self.update_rounds))
+
+
+@dataclass
+class Ledger:
+    """The compute budget's account and the learning debt since the last retrain."""
+
+    allowance_s: float = 0.0  # budget × forecast retrain cost, summed over the nights
+    spent_s: float = 0.0  # training CPU really spent
+    debt: float = 0.0  # excess loss × rows since the last retrain
+    rate: float | None = None  # CPU seconds per unit of debt (set on the first debt)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> "Ledger":
+        return cls(**(d or {}))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def accrue(self, excess: float | None, rows: int, retrain_cost_s: float | None, level: float | None) -> None:
+        """Tonight's debt: the serving model's excess loss over the retrain level on ``rows``
+        labelled rows (a better-than-level night pays nothing back: the debt is what was lost)."""
+        if excess is None or rows <= 0:
+            return
+        self.debt += max(0.0, float(excess)) * rows
+        if self.rate is None and retrain_cost_s and level:
+            # the first rate: one such night served at twice the level pays for a retrain
+            self.rate = retrain_cost_s / max(abs(level) * rows, 1e-12)
+
+    def allow(self, budget: float | None, retrain_cost_s: float | None) -> None:
+        if budget and retrain_cost_s:
+            self.allowance_s += budget * retrain_cost_s
+
+    def spend(self, cpu_s: float) -> None:
+        self.spent_s += max(0.0, float(cpu_s))
+
+    def adapt(self, budget: float | None, retrain_cost_s: float | None) -> None:
+        """Move the exchange rate toward spending the allowance: up when under it, down when over,
+        by the gap measured in retrains (at most a factor :data:`MAX_STEP` a night)."""
+        if not budget or not retrain_cost_s or self.rate is None:
+            return
+        gap = (self.allowance_s - self.spent_s) / retrain_cost_s
+        self.rate *= min(MAX_STEP, max(1 / MAX_STEP, math.exp(0.5 * gap)))
+
+    def after_retrain(self) -> None:
+        self.debt = 0.0
+
+    def debt_cost_s(self) -> float | None:
+        return None if self.rate is None else self.debt * self.rate
+
+    def left_s(self) -> float:
+        """Allowance not spent yet (negative: over budget)."""
+        return self.allowance_s - self.spent_s
+
+    def spent_share(self) -> float | None:
+        """Spent / allowance so far (1.0: exactly on budget)."""
+        return self.spent_s / self.allowance_s if self.allowance_s > 0 else None

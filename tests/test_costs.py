@@ -1,0 +1,136 @@
+"""Measured costs, the learning debt and the compute budget (keeper/costs.py and the runner)."""
+
+from __future__ import annotations
+
+import lightgbm as lgb
+import numpy as np
+import pytest
+from conftest import make_stream
+from test_runner import init_keeper
+
+from driftkeeper.keeper.costs import CostModel, Ledger, work_of
+from driftkeeper.keeper.state import RunnerState
+from driftkeeper.policy import Context
+from driftkeeper.policy.signals import debt_ratio
+
+BUDGET_POLICY = """
+name: budget
+metric: rmse
+budget: {budget}
+rules:
+  - name: debt-pays-for-a-retrain
+    when: debt_ratio >= 1
+    action: retrain
+fallback: update
+update: {{rounds: 5, mode: correct, relearn_batches: 2}}
+guards: {{min_rows: 50}}
+gate: {{enabled: true, holdout: {{fraction: 0.2, pick: random}}, margin: 0.0, confidence: 0.9}}
+"""
+
+
+def test_work_is_rows_times_trees_or_rounds():
+    assert work_of("retrain", 1000, trees=200) == 200_000
+    assert work_of("warm_start", 300, rounds=12) == 3_600
+    assert work_of("online_update", 300) == 300  # one pass
+
+
+def test_cost_model_fits_a_fixed_cost_plus_a_cost_per_unit():
+    cm = CostModel()
+    for work in (1_000, 2_000, 4_000):
+        cm.observe("retrain", work_of("retrain", work, trees=10), 0.05 + 2e-6 * work * 10, trees=10)
+    assert cm.retrain_cost_s(8_000) == pytest.approx(0.05 + 2e-6 * 80_000)
+    assert cm.update_cost_s(100) == pytest.approx(0.05 + 2e-6 * 100)  # retrains stand in before any update
+
+
+def test_cost_model_keeps_the_newest_measurements():
+    cm = CostModel()
+    for i in range(20):
+        cm.observe("warm_start", 100, 1.0 + i, rounds=1)
+    assert len(cm.updates) == 8 and cm.updates[0] == [100, 13.0]
+
+
+def test_forecasts_track_measured_cpu_while_the_data_doubles(tmp_path):
+    policy = tmp_path / "p.yaml"
+    policy.write_text("metric: rmse\nfallback: retrain\ngate: {enabled: false}\n")
+    batches = make_stream(8, rows=500, seed=5)  # 2,000 initial rows, then 3,500 more
+    model = lgb.LGBMRegressor(n_estimators=60, num_leaves=7, random_state=0, verbose=-1, n_jobs=1)
+    keeper = init_keeper(tmp_path, policy, batches, model=model)
+    ratios = []
+    for b in batches[1:]:
+        record = keeper.step(b, html=False)
+        ratios.append(record.costs["retrain_cost_s"] / record.training["cpu_s"])
+    assert record.costs["retrain_rows"] == 5_500
+    assert all(0.5 <= r <= 2.0 for r in ratios), ratios
+
+
+def _simulate(budget: float, nights: int = 60, seed: int = 0) -> Ledger:
+    """The budget's control loop on a stationary noisy stream: the rule of BUDGET_POLICY, a retrain
+    costing 1 s, updates 0.02 s, the metric noise around a level of 1.0."""
+    rng = np.random.default_rng(seed)
+    ledger, retrain_cost = Ledger(), 1.0
+    for _ in range(nights):
+        ledger.accrue(rng.normal(0.0, 0.05), 100, retrain_cost, 1.0)
+        ledger.allow(budget, retrain_cost)
+        ctx = Context(retrain_cost_s=retrain_cost, debt_cost_s=ledger.debt_cost_s(), budget_left_s=ledger.left_s())
+        if (debt_ratio(ctx) or 0) >= 1:
+            ledger.spend(retrain_cost)
+            ledger.after_retrain()
+        else:
+            ledger.spend(0.02)
+        ledger.adapt(budget, retrain_cost)
+    return ledger
+
+
+@pytest.mark.parametrize("budget", [0.1, 0.2, 0.5])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_stationary_noisy_stream_spends_its_budget_not_more(budget, seed):
+    ledger = _simulate(budget, seed=seed)
+    assert 0.7 <= ledger.spent_share() <= 1.3
+
+
+def test_debt_resets_after_a_promoted_retrain_and_survives_rollback_and_updates():
+    state = RunnerState()
+    state.ledger.debt = 5.0
+    state.after_promotion("warm_start", 1, None, 100)
+    assert state.ledger.debt == 5.0
+    state.after_rollback(0)
+    assert state.ledger.debt == 5.0  # the restored model owes what it owed: no retrain paid it
+    state.after_refusal("retrain", 2)
+    assert state.ledger.debt == 5.0
+    state.after_promotion("retrain", 3, None, 100)
+    assert state.ledger.debt == 0.0
+
+
+def test_state_round_trips_costs_and_ledger():
+    state = RunnerState()
+    state.after_training("retrain", 1_000, 0.5, trees=10, rounds=None)
+    state.ledger.debt = 2.5
+    again = RunnerState.from_dict(state.to_dict())
+    assert again.costs.retrains == [[1_000, 0.5]] and again.costs.retrain_trees == 10
+    assert again.ledger.debt == 2.5 and again.ledger.spent_s == 0.5
+
+
+def test_an_abrupt_concept_change_retrains_within_two_batches(tmp_path):
+    policy = tmp_path / "p.yaml"
+    policy.write_text(BUDGET_POLICY.format(budget=0.2))
+    batches = make_stream(9, rows=300, seed=7, change_at=6)
+    keeper = init_keeper(tmp_path, policy, batches, model=lgb.LGBMRegressor(n_estimators=100, num_leaves=7, verbose=-1, n_jobs=1))
+    actions = [keeper.step(b, html=False) for b in batches[1:]]
+    retrained = [i + 1 for i, r in enumerate(actions) if r.action == "retrain" and r.promoted]
+    assert any(6 <= s <= 7 for s in retrained), [(r.action, r.costs["debt"]) for r in actions]
+    assert all(s >= 6 for s in retrained)  # nothing before the change was worth a retrain
+    last = actions[-1].costs
+    assert last["budget"] == 0.2 and last["spent_s"] > 0 and last["allowance_s"] > 0
+
+
+def test_records_say_what_the_trigger_saw(tmp_path):
+    policy = tmp_path / "p.yaml"
+    policy.write_text(BUDGET_POLICY.format(budget=0.2))
+    batches = make_stream(4, seed=8)
+    keeper = init_keeper(tmp_path, policy, batches)
+    for b in batches[1:]:
+        record = keeper.step(b, html=False)
+    sig = record.decision["signals"]
+    assert {"debt", "debt_ratio", "retrain_cost_s", "update_cost_s", "budget_spent", "budget_affords"} <= set(sig)
+    assert sig["retrain_cost_s"] == pytest.approx(record.costs["retrain_cost_s"])
+    assert record.costs["budget_spent"] == pytest.approx(record.costs["spent_s"] / record.costs["allowance_s"])
