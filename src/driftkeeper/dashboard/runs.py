@@ -301,32 +301,41 @@ def read_metric_name(root: str | Path) -> str | None:
 
 def retrain_rules(root: str | Path, records: Iterable[dict[str, Any]] = ()) -> set[str]:
     """Names of the rules whose action is a retrain: the root's policy file, plus every rule a
-    record shows firing a retrain (policies change; old records keep their rules)."""
-    from ..policy import load_policy
+    record shows firing a retrain (policies change; old records keep their rules).
+
+    The policy file is read as plain YAML for these two keys: the root's copy was validated
+    when it was written, and validating it again would load the whole policy engine.
+    """
+    import yaml
 
     names = {
         str(_dict(r.get("decision")).get("rule"))
         for r in records
         if _dict(r.get("decision")).get("requested") == "retrain"
     }
-    path = Path(root) / "policy.yaml"
-    if path.is_file():
-        try:
-            names |= {rule.name for rule in load_policy(path).rules if rule.action == "retrain"}
-        except ConfigError:
-            pass  # a policy the current release cannot read: the records' rules still count
+    try:
+        spec = yaml.safe_load((Path(root) / "policy.yaml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return names  # no readable policy: the records' rules still count
+    rules = _dict(spec).get("rules")
+    for rule in rules if isinstance(rules, list) else ():
+        if isinstance(rule, dict) and rule.get("action") == "retrain" and "name" in rule:
+            names.add(str(rule["name"]))
     return names
 
 
 def load_nights(root: str | Path, since: datetime | None = None) -> list[Night]:
     """Every night under ``root``, oldest first; with ``since``, those whose ``time`` is not earlier."""
-    from ..policy import METRICS
+    from ..metrics import higher_is_better
 
     records = load_records(root)
     metric = read_metric_name(root) or next(
         (_dict(r.get("champion_metric")).get("metric") for _, r in records if r.get("champion_metric")), None
     )
-    higher = bool(METRICS.get(metric or "", False))  # an unknown metric: lower is better, like most
+    try:
+        higher = bool(metric) and higher_is_better(metric)
+    except ConfigError:  # a metric this release does not know: lower is better, like most
+        higher = False
     rules = retrain_rules(root, (r for _, r in records))
     nights = [_night(rec, run_dir, rules, higher) for run_dir, rec in records]
     if since is not None:
