@@ -389,7 +389,9 @@ def test_correct_mode_update_replaces_its_correction_and_relearns_the_holdout_ne
     assert first.action == "warm_start" and first.promoted == 2
     assert first.training["holdout_learned"] == 0  # not fed as an extra update: the next one relearns it
     v2 = keeper.registry.load(2).adapter
-    assert v2.update_mode == "correct" and len(v2.corrections_) == 1 and v2.n_trees == base_trees + 5
+    # the policy's mode goes with each update: the registered model's own settings stay as they were
+    assert v2.get_params()["update_mode"] == "continue" and v2.update_relearns_window
+    assert len(v2.corrections_) == 1 and v2.n_trees == base_trees + 5
     second = keeper.step(batches[2], html=False)
     assert second.action == "warm_start" and second.training["relearned_batches"] == [1]
     assert second.training["rows"] == 300 + 240  # batch 1 with its 60 holdout rows, + the new rows

@@ -82,8 +82,6 @@ def _update(plan: TrainingPlan, champion: Any, rows: pd.DataFrame, holdout: pd.D
         # compares on the same rows, so it judges a candidate tuned on them
         overrides["eval_set"] = _xy(spec, holdout)
     candidate = copy.deepcopy(champion)
-    if plan.mode:
-        candidate.set_params(update_mode=plan.mode)  # the policy's `update.mode` for this candidate
     checkpoint("runner:training")
     t0 = time.process_time()
     try:
@@ -146,7 +144,8 @@ def learn_holdout(trained: Trained, result: GateResult, decision_params: dict[st
     else:
         kept = info.get("rounds_kept") or decision_params.get("rounds") or 10  # early stopping chose fewer
         rounds = max(1, round(kept * len(holdout) / (len(trained.rows) + len(holdout))))
-    wanted = {"rounds": rounds, "replay_fraction": 0.0, "l2_regularization": decision_params.get("l2_regularization")}
+    wanted = {"rounds": rounds, "replay_fraction": 0.0, "l2_regularization": decision_params.get("l2_regularization"),
+              "mode": trained.plan.params.get("mode")}
     kwargs = {k: v for k, v in wanted.items() if v is not None and k in getattr(candidate, "update_overrides", ())}
     candidate.update(*_xy(spec, holdout), **kwargs)
     info["cpu_s"] += time.process_time() - t0

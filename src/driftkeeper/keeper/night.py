@@ -230,13 +230,8 @@ def plan(policy: Any, spec: TableSpec, state: RunnerState, decision: Any, batch:
         return None
     champ = obs.bundle.adapter
     mode = (decision.params or {}).get("mode")
-    params = champ.get_params()
-    if "update_mode" in params:
-        # what the champion accepts once the policy's update mode is set on it
-        probe = champ.clone().set_params(update_mode=mode) if mode else champ
-        accepted = frozenset((*probe.update_overrides, "mode"))
-    else:
-        accepted = frozenset(champ.update_overrides)
+    # what an update in the policy's mode takes; a model without modes takes none
+    accepted = champ.update_overrides_for(mode if "mode" in champ.update_overrides else None)
     return plan_training(index_tonight(spec, obs, batch), state, decision, policy, seq=batch.seq, batch_time=batch.time,
                          update_overrides=accepted, online=champ.update_style == "online_update")
 

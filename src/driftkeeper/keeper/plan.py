@@ -32,7 +32,7 @@ from .store import LABELLED, POS, SEQ, TIME
 __all__ = ["UPDATE_KEYS", "RowSet", "TrainingPlan", "holdout_size", "plan_training", "time_order", "window_rows"]
 
 #: Update parameters a policy may set that the runner hands to ``adapter.update``.
-UPDATE_KEYS = ("rounds", "learning_rate", "replay_fraction", "early_stopping_rounds", "l2_regularization")
+UPDATE_KEYS = ("rounds", "learning_rate", "replay_fraction", "early_stopping_rounds", "l2_regularization", "mode")
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,6 @@ class TrainingPlan:
     train: RowSet = RowSet()
     holdout: RowSet = RowSet()
     params: dict[str, Any] = field(default_factory=dict)  # the overrides an update passes, or the retrain window
-    mode: str | None = None  # the update mode set on the candidate (LightGBM: continue | refit | correct)
     ignored_params: tuple[str, ...] = ()
     relearned_batches: tuple[int, ...] = ()
     relearned_rows: int = 0  # the first rows of ``train`` are already learned (not offered to a replay reservoir again)
@@ -81,8 +80,6 @@ class TrainingPlan:
             return d
         d.update(rows=len(self.train), batches=self.train.batches, holdout_batches=self.holdout.batches,
                  params=dict(self.params))
-        if self.mode:
-            d["mode"] = self.mode
         if self.ignored_params:
             d["ignored_params"] = list(self.ignored_params)
         if self.relearned_batches:
@@ -146,9 +143,8 @@ def _holdout(new: pd.DataFrame, gate: Any, seq: int) -> pd.DataFrame:
 
 
 def _update_params(params: dict[str, Any], accepted: frozenset[str], online: bool, has_holdout: bool) -> tuple[dict, tuple, dict]:
-    """The policy's update parameters the model understands, those it ignores, and notes.
-    ``accepted`` holds the update overrides of the model, and ``mode`` if it has update modes."""
-    wanted = {k: params[k] for k in (*UPDATE_KEYS, "mode") if params.get(k) is not None}
+    """The policy's update parameters the model understands, those it ignores, and notes."""
+    wanted = {k: params[k] for k in UPDATE_KEYS if params.get(k) is not None}
     if online and params.get("passes") is not None:
         wanted["rounds"] = params["passes"]  # an online learner's rounds are passes over the rows
     overrides = {k: v for k, v in wanted.items() if k in accepted}
@@ -192,8 +188,7 @@ def _plan_update(action, labelled, new, holdout, state, params, min_rows, accept
         notes.update(relearn_notes)
         known = len(old)  # relearned rows first, then the new ones (each in time order)
         train = pd.concat([old, train])
-    mode = overrides.pop("mode", None)
-    return replace(base, train=RowSet.of(train), params=overrides, mode=mode, ignored_params=ignored,
+    return replace(base, train=RowSet.of(train), params=overrides, ignored_params=ignored,
                    relearned_batches=again, relearned_rows=known, notes=notes)
 
 
@@ -233,7 +228,7 @@ def plan_training(
     retrain_window = policy.params_for("retrain").get("window")
     if decision.action == "retrain":
         return _plan_retrain(labelled, holdout, params.get("window"), min_rows, batch_time)
-    accepted = frozenset((*UPDATE_KEYS, "mode")) if update_overrides is None else frozenset(update_overrides)
+    accepted = frozenset(UPDATE_KEYS) if update_overrides is None else frozenset(update_overrides)
     plan = _plan_update(decision.action, labelled, new, holdout, state, params, min_rows, accepted, online)
     if plan.skip:
         return plan

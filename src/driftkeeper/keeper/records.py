@@ -96,8 +96,6 @@ def plan_text(plan: dict[str, Any]) -> str:
         lines.append(f"  relearning batches {_batches(plan['relearned_batches'])}"
                      + (f" (capped at {plan['relearned_rows_capped']} rows)" if plan.get("relearned_rows_capped") else ""))
     shown = {k: v for k, v in (plan.get("params") or {}).items() if v is not None}
-    if plan.get("mode"):
-        shown = {"mode": plan["mode"], **shown}
     if shown:
         lines.append("  with " + ", ".join(f"{k}: {v}" for k, v in shown.items()))
     if plan.get("ignored_params"):
