@@ -18,10 +18,18 @@ import pandas as pd
 from ._util.suggest import suggest
 from .exceptions import ConfigError, SchemaError
 
-__all__ = ["TableSpec", "frame_sha256", "infer_task"]
+__all__ = ["CATEGORICAL", "NUMERICAL", "TableSpec", "frame_sha256", "infer_task", "kind_name"]
 
-NUMERIC = "numeric"
+#: The kinds of a feature column, spelled as Evidently spells them (the drift report too).
+NUMERICAL = "numerical"
 CATEGORICAL = "categorical"
+#: Spellings of release 0.1 (a keeper.json, a pickled adapter's schema) and their kind.
+LEGACY_KINDS = {"numeric": NUMERICAL, "category": CATEGORICAL}
+
+
+def kind_name(kind: str) -> str:
+    """The kind ``kind`` spells, also when spelled the way release 0.1 wrote it."""
+    return LEGACY_KINDS.get(kind, kind)
 
 
 def frame_sha256(df: pd.DataFrame) -> str:
@@ -53,7 +61,7 @@ class TableSpec:
 
     target: str
     features: list[str]
-    kinds: dict[str, str]  # feature -> "numeric" | "categorical"
+    kinds: dict[str, str]  # feature -> NUMERICAL | CATEGORICAL
     task: str  # "regression" | "classification"
     time_column: str | None = None
     id_column: str | None = None
@@ -94,7 +102,7 @@ class TableSpec:
                 kinds[c] = CATEGORICAL
                 categories[c] = sorted(map(str, s.dropna().unique()))
             else:
-                kinds[c] = NUMERIC
+                kinds[c] = NUMERICAL
         y = df[target]
         if y.isna().any():
             raise SchemaError(f"target {target!r} has {int(y.isna().sum())} missing values in the initial data; label every row")
@@ -123,9 +131,24 @@ class TableSpec:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TableSpec":
-        return cls(**d)
+        """The spec :meth:`to_dict` wrote (also one written by release 0.1)."""
+        kinds = {c: kind_name(k) for c, k in d.get("kinds", {}).items()}
+        for c, k in kinds.items():
+            if k not in (NUMERICAL, CATEGORICAL):
+                raise ConfigError(f"table spec: column {c!r} has kind {k!r}; expected {NUMERICAL!r} or {CATEGORICAL!r}")
+        return cls(**{**d, "kinds": kinds})
 
     # ------------------------------------------------------------------ use
+    @property
+    def numerical_columns(self) -> list[str]:
+        """The numerical features, in column order."""
+        return [c for c in self.features if self.kinds[c] == NUMERICAL]
+
+    @property
+    def categorical_columns(self) -> list[str]:
+        """The categorical features, in column order."""
+        return [c for c in self.features if self.kinds[c] == CATEGORICAL]
+
     @property
     def expected_columns(self) -> list[str]:
         cols = list(self.features)
@@ -191,7 +214,7 @@ class TableSpec:
             s = df[c]
             if s.isna().all():
                 raise SchemaError(f"column {c!r} in {what} is entirely missing (all {len(s)} values are NaN)")
-            if self.kinds[c] == NUMERIC:
+            if self.kinds[c] == NUMERICAL:
                 if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
                     example = s.dropna().iloc[0]
                     raise SchemaError(

@@ -17,15 +17,16 @@ import pandas as pd
 from pandas.api import types as pdt
 
 from driftkeeper.exceptions import DataQualityError, SchemaError
+from driftkeeper.table import CATEGORICAL, NUMERICAL, kind_name
 
 __all__ = ["FeatureSchema", "as_frame", "as_target"]
 
 
 def _kind(dtype: Any) -> str:
     if isinstance(dtype, pd.CategoricalDtype):
-        return "category"
+        return CATEGORICAL
     if pdt.is_bool_dtype(dtype) or pdt.is_numeric_dtype(dtype):
-        return "numeric"
+        return NUMERICAL
     if pdt.is_datetime64_any_dtype(dtype):
         return "datetime"
     return "object"
@@ -89,8 +90,10 @@ class FeatureSchema:
                    {c: _kind(frame[c].dtype) for c in frame.columns})
 
     def kind(self, name: str) -> str:
-        """'category', 'numeric', 'datetime' or 'object' for a fitted column."""
-        return self.kinds[name]
+        """'categorical' (a pandas category dtype), 'numerical' (numbers and bools),
+        'datetime' or 'object' for a fitted column (also of a schema pickled by release 0.1,
+        which spelled the first two 'category' and 'numeric')."""
+        return kind_name(self.kinds[name])
 
     def align(self, X: Any, what: str = "X") -> pd.DataFrame:
         """Return a new frame with the fitted columns in the fitted order and fitted categories.
@@ -123,7 +126,7 @@ class FeatureSchema:
                     if isinstance(col.dtype, pd.CategoricalDtype):
                         col = col.astype(object)
                     frame[name] = pd.Categorical(col, categories=fitted.categories, ordered=fitted.ordered)
-            elif self.kind(name) == "numeric" and _kind(col.dtype) != "numeric":
+            elif self.kind(name) == NUMERICAL and _kind(col.dtype) != NUMERICAL:
                 raise SchemaError(
                     f"{what} column {name!r} has dtype {col.dtype}; expected a numeric dtype ({self.dtypes[name]}) as at fit time."
                 )

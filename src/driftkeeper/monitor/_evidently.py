@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..table import CATEGORICAL, NUMERICAL
+
 __all__ = [
     "registered_methods",
     "evidently_default_method",
@@ -35,7 +37,7 @@ __all__ = [
 def _column_type(kind: str):
     from evidently.legacy.core import ColumnType
 
-    return ColumnType.Numerical if kind == "numerical" else ColumnType.Categorical
+    return ColumnType.Numerical if kind == NUMERICAL else ColumnType.Categorical
 
 
 def registered_methods() -> dict[str, tuple[frozenset[str], float]]:
@@ -44,7 +46,7 @@ def registered_methods() -> dict[str, tuple[frozenset[str], float]]:
     from evidently.legacy.calculations.stattests.registry import _registered_stat_tests
     from evidently.legacy.core import ColumnType
 
-    names = {ColumnType.Numerical: "numerical", ColumnType.Categorical: "categorical"}
+    names = {ColumnType.Numerical: NUMERICAL, ColumnType.Categorical: CATEGORICAL}
     out: dict[str, tuple[frozenset[str], float]] = {}
     for name, by_type in _registered_stat_tests.items():
         kinds = frozenset(names[t] for t in by_type if t in names)
@@ -72,7 +74,7 @@ def evidently_score(
     from evidently.legacy.core import ColumnType
 
     ctype = _column_type(kind)
-    if method in ("chisquare", "z") and kind == "numerical":
+    if method in ("chisquare", "z") and kind == NUMERICAL:
         test = _registered_stat_tests[method][ColumnType.Categorical]
     else:
         test = get_registered_stattest(method, ctype)
@@ -124,8 +126,8 @@ def build_report(
 
     cols = list(kinds)
     definition = DataDefinition(
-        numerical_columns=[c for c in cols if kinds[c] == "numerical"],
-        categorical_columns=[c for c in cols if kinds[c] == "categorical"],
+        numerical_columns=[c for c in cols if kinds[c] == NUMERICAL],
+        categorical_columns=[c for c in cols if kinds[c] == CATEGORICAL],
     )
     metrics: list[Any] = [
         ValueDrift(column=c, method=methods.get(c), threshold=thresholds.get(c)) for c in cols

@@ -19,6 +19,8 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from ..table import CATEGORICAL, NUMERICAL
+
 __all__ = [
     "METHODS",
     "MethodInfo",
@@ -30,8 +32,7 @@ __all__ = [
     "score_fast",
 ]
 
-NUM = "numerical"
-CAT = "categorical"
+NUM, CAT = NUMERICAL, CATEGORICAL  # the column kinds, short for the method table
 
 
 @dataclass(frozen=True)
