@@ -134,3 +134,19 @@ def test_records_say_what_the_trigger_saw(tmp_path):
     assert {"debt", "debt_ratio", "retrain_cost_s", "update_cost_s", "budget_spent", "budget_affords"} <= set(sig)
     assert sig["retrain_cost_s"] == pytest.approx(record.costs["retrain_cost_s"])
     assert record.costs["budget_spent"] == pytest.approx(record.costs["spent_s"] / record.costs["allowance_s"])
+
+
+def test_policy_check_explains_the_budget():
+    from driftkeeper.policy import Policy
+
+    text = Policy.from_yaml(BUDGET_POLICY.format(budget=0.1)).describe()
+    assert "budget: 10% of the training CPU retraining every batch would spend" in text
+    assert "1. debt-pays-for-a-retrain: if debt_ratio >= 1 → retrain" in text
+
+
+def test_budget_outside_zero_one_is_refused_with_the_key():
+    from driftkeeper.exceptions import PolicyError
+    from driftkeeper.policy import Policy
+
+    with pytest.raises(PolicyError, match=r"budget"):
+        Policy.from_yaml(BUDGET_POLICY.format(budget=1.5))
