@@ -203,7 +203,7 @@ def _metric_traces(fig: _Figure, nights: Sequence[Night], row: int) -> None:
 
 
 def _decision_hover(n: Night) -> str:
-    parts = [f"<b>{html.escape(n.action)}</b> — {html.escape(n.outcome)}", f"rule: {html.escape(n.rule or '-')}"]
+    parts = [f"<b>{html.escape(n.action)}</b> — {html.escape(n.outcome)} ({_ts(n.time)[:16]} UTC)", f"rule: {html.escape(n.rule or '-')}"]
     if n.decision_text:
         parts.append(_wrap(n.decision_text))
     for g in n.guards:

@@ -198,6 +198,7 @@ def render_page(root: Path, nights: Sequence[Night], out_dir: Path, since: datet
     shown = f"{len(nights)} night{'s' if len(nights) != 1 else ''}, {span}" + (f" (since {since.date()})" if since else "")
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     name = Path(root).resolve().name
+    metric = next((n.metric_name for n in reversed(nights) if n.metric_name), "Metric")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>driftkeeper — {_e(name)}</title><style>{_CSS}</style>
@@ -207,7 +208,7 @@ def render_page(root: Path, nights: Sequence[Night], out_dir: Path, since: datet
 {_cards(nights, aliases)}
 <div class="panel">{plot}</div>
 <h2>Nights</h2>
-{_table(["Time (UTC)", "Decision", "Rule", "Outcome", "Metric", "Drift", "Serving", "Train CPU s", "Exit", "Report", "Notes"],
+{_table(["Time (UTC)", "Decision", "Rule", "Outcome", metric, "Drift", "Serving", "Train CPU s", "Exit", "Report", "Notes"],
         _night_rows(nights, out_dir), "No nights yet.")}
 <h2>Versions</h2>
 {_table(["Version", "Created (UTC)", "Action", "Parent", "Aliases", "Champion (UTC)", "Metrics at registration"],
