@@ -13,7 +13,7 @@ from test_dashboard_data import V01, invoke, make_root, records
 
 import driftkeeper.cli._dashboard  # noqa: F401  (registers the command on the app)
 from driftkeeper.dashboard import load_nights
-from driftkeeper.dashboard._synthetic import add_nights
+from test_dashboard_data import add_nights
 from driftkeeper.dashboard.page import build_dashboard
 
 

@@ -13,7 +13,7 @@ import pytest
 from test_dashboard_data import make_root
 
 from driftkeeper.dashboard import load_nights
-from driftkeeper.dashboard._synthetic import add_nights
+from test_dashboard_data import add_nights
 from driftkeeper.dashboard.figures import COLORS, METRIC_COLOR
 from driftkeeper.dashboard.page import build_dashboard
 

@@ -3,11 +3,12 @@
 
 Roots come from the real runner (:func:`make_root`: a few LightGBM nights), from the 0.1 release
 (``tests/data/root-v0.1``) and, for long histories, from synthetic nights cloned off a real
-record (``driftkeeper.dashboard._synthetic``).
+record (:func:`add_nights`, from ``benchmarks/dashboard_speed.py``).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shutil
@@ -22,6 +23,18 @@ from driftkeeper.dashboard import load_nights
 from driftkeeper.dashboard.runs import parse_since
 
 V01 = Path(__file__).parent / "data" / "root-v0.1"
+
+
+def _benchmark(name: str):
+    """A script of benchmarks/ as a module (they are scripts, not a package)."""
+    path = Path(__file__).parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+add_nights = _benchmark("dashboard_speed").add_nights
 
 
 def make_root(path: Path, nights: int = 3, *, seed: int = 5) -> Path:
