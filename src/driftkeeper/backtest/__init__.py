@@ -1,6 +1,9 @@
 """Replay history through the real runner under several policies (``run_backtest``): error ×
-training CPU per policy, per batch, with pictures."""
+training CPU per policy, per batch, with pictures; and choose a policy on the earlier part of
+the history, measured on the later part (``tune``)."""
 
 from .replay import BacktestResult, BatchResult, PolicyResult, parse_every, run_backtest, split_batches
+from .tune import TuneResult, tune
 
-__all__ = ["BacktestResult", "BatchResult", "PolicyResult", "parse_every", "run_backtest", "split_batches"]
+__all__ = ["BacktestResult", "BatchResult", "PolicyResult", "TuneResult", "parse_every", "run_backtest", "split_batches",
+           "tune"]
