@@ -3,7 +3,8 @@
 Scores equal Evidently 0.7's own (same stattests, same default-method rule, same
 thresholds and comparisons) but are computed from a reference profile cached at fit time,
 so a check costs one pass over the current batch. Evidently itself is only imported for the
-HTML page and for the few methods without a numpy fast path (see :mod:`._stattests`).
+HTML page and for the few methods without a numpy fast path (see :mod:`.stattests`). Column
+kinds and data-quality checks live in :mod:`.columns`, the labelled metrics in :mod:`.performance`.
 
 Example::
 
@@ -30,37 +31,14 @@ import pandas as pd
 from . import stattests as st
 from .._util.suggest import closest, suggest
 from ..exceptions import ConfigError, DataQualityError, InputError, NotFittedError, SchemaError
+from .columns import category_counts, clean, column_kinds, infer_kind, reference_profile
 from .performance import performance
 from .report import ColumnDrift, DriftReport
 
 __all__ = ["Monitor", "infer_kind"]
 
 NUM, CAT = st.NUM, st.CAT
-_INTEGER_CARDINALITY_LIMIT = 10  # evidently.core.datasets.INTEGER_CARDINALITY_LIMIT
 _PARALLEL_MIN_VALUES = 2_000_000  # below this, threads cost more than they save
-
-
-def infer_kind(series: pd.Series) -> str | None:
-    """Evidently 0.7's column-type inference (``evidently.core.datasets.infer_column_type``).
-
-    float -> numerical; int -> categorical with <= 10 distinct values, else numerical;
-    bool/category/str -> categorical. Returns ``None`` for what Evidently would not treat as
-    numerical or categorical (datetimes, free text with more distinct values than half its
-    rows, empty or mixed object columns): the monitor skips those unless named explicitly.
-    """
-    name = series.dtype.name
-    if name in ("bool", "boolean", "category"):
-        return CAT
-    if pd.api.types.is_float_dtype(series.dtype):
-        return NUM
-    if pd.api.types.is_integer_dtype(series.dtype):
-        return CAT if series.nunique() <= _INTEGER_CARDINALITY_LIMIT else NUM
-    if name in ("string", "str") or name == "object":
-        values = series.dropna()
-        if values.empty or not (isinstance(values.iloc[0], str) and isinstance(values.iloc[-1], str)):
-            return None
-        return None if series.nunique() > series.count() * 0.5 else CAT
-    return None
 
 
 def _param_error(name: str, expected: str, got: Any) -> ConfigError:
@@ -214,7 +192,6 @@ class Monitor:
         pname, pser = self._aux(reference, prediction, "prediction", "reference")
         aux_cols = {c for c in (target, prediction) if isinstance(c, str)}
         all_cols = [c for c in reference.columns if c not in aux_cols]
-        skipped: list[str] = []
         if self.columns is None:
             cols = all_cols
         else:
@@ -230,26 +207,9 @@ class Monitor:
                     raise ConfigError(
                         f"column {c!r} of {pname_}= is not a checked column{suggest(c, cols)}"
                     )
-        kinds: dict[str, str] = {}
-        for c in cols:
-            s = reference[c]
-            if c in (self.numerical or ()):
-                if not (pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)):
-                    raise SchemaError(
-                        f"column {c!r} is declared numerical but the reference holds {s.dtype} values; expected numbers"
-                    )
-                kinds[c] = NUM
-            elif c in (self.categorical or ()):
-                kinds[c] = CAT
-            else:
-                k = infer_kind(s)
-                if k is None:
-                    if self.columns is not None:
-                        k = CAT if not pd.api.types.is_datetime64_any_dtype(s.dtype) else None
-                    if k is None:
-                        skipped.append(c)
-                        continue
-                kinds[c] = k
+        kinds, skipped = column_kinds(
+            reference, cols, numerical=self.numerical or (), categorical=self.categorical or (), named=self.columns is not None
+        )
         if not kinds:
             raise SchemaError("reference has no numerical or categorical columns to check")
         known = [str(c) for c in reference.columns] + [n for n in (tname, pname) if n]
@@ -262,7 +222,7 @@ class Monitor:
             self._validate_method(c, k)
 
         items = [(reference[c], c, k) for c, k in kinds.items()]
-        made = self._map(lambda s, c, k: self._profile(s, c, k), items, len(reference) * len(items))
+        made = self._map(reference_profile, items, len(reference) * len(items))
         profiles: dict[str, st.ColumnProfile] = dict(zip(kinds, made))
         aux: dict[str, dict[str, Any]] = {}
         for role, name, ser in (("target", tname, tser), ("prediction", pname, pser)):
@@ -277,7 +237,7 @@ class Monitor:
                 "name": name,
                 "kind": k,
                 "dtype": str(ser.dtype),
-                "profile": self._profile(ser, name, k),
+                "profile": reference_profile(ser, name, k),
             }
 
         self.schema_ = {c: str(reference[c].dtype) for c in kinds}
@@ -306,67 +266,6 @@ class Monitor:
                                     np.full(n - v.size, np.nan, dtype=object if v.dtype.kind not in "f" else float)])
             cols[c] = v
         return pd.DataFrame(cols)
-
-    # ------------------------------------------------------------------ cleaning
-    @staticmethod
-    def _clean(s: pd.Series, col: str, kind: str, what: str) -> np.ndarray:
-        """Non-missing values of one column, after the hard data-quality checks."""
-        n = len(s)
-        if kind == NUM:
-            if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
-                example = s.dropna().iloc[0] if s.notna().any() else None
-                raise SchemaError(
-                    f"column {col!r} in the {what} holds {s.dtype} values (e.g. {example!r}); expected numbers"
-                )
-            if s.dtype == np.float64:
-                arr = s.to_numpy()  # a view: never written to
-            else:
-                arr = s.to_numpy(dtype=np.float64, na_value=np.nan)
-            if not np.isfinite(arr).all():  # one pass in the common all-finite case
-                inf = np.isinf(arr)
-                if inf.any():
-                    raise DataQualityError(
-                        f"column {col!r} in the {what} has {int(inf.sum())} infinite values; expected finite numbers"
-                    )
-                arr = arr[~np.isnan(arr)]
-        else:
-            mask = s.isna().to_numpy()
-            arr = s.to_numpy()[~mask]
-            if arr.dtype.kind == "f" and np.isinf(arr).any():
-                raise DataQualityError(
-                    f"column {col!r} in the {what} has {int(np.isinf(arr).sum())} infinite values; expected finite values"
-                )
-        if arr.size == 0:
-            raise DataQualityError(
-                f"column {col!r} in the {what} is entirely missing ({n} rows); expected at least one value"
-            )
-        return arr
-
-    @staticmethod
-    def _category_counts(s: pd.Series, col: str, what: str) -> dict[Any, int]:
-        """Counts of the non-missing values of a categorical column (checks like ``_clean``)."""
-        keys, counts, _ = st.factorize_counts(s)
-        return Monitor._check_counts(keys, counts, s, col, what)
-
-    @staticmethod
-    def _check_counts(keys: list, counts: np.ndarray, s: pd.Series, col: str, what: str) -> dict[Any, int]:
-        if not len(keys):
-            raise DataQualityError(
-                f"column {col!r} in the {what} is entirely missing ({len(s)} rows); expected at least one value"
-            )
-        n_inf = sum(int(c) for k, c in zip(keys, counts) if isinstance(k, float) and math.isinf(k))
-        if n_inf:
-            raise DataQualityError(
-                f"column {col!r} in the {what} has {n_inf} infinite values; expected finite values"
-            )
-        return dict(zip(keys, counts.tolist()))
-
-    def _profile(self, s: pd.Series, col: str, kind: str) -> st.ColumnProfile:
-        if kind == CAT:
-            prof = st.categorical_profile(s)
-            self._check_counts(prof.keys, prof.counts, s, col, "reference")  # the same data-quality checks
-            return prof
-        return st.make_profile(self._clean(s, col, kind, "reference"), kind)
 
     # ------------------------------------------------------------------ check
     def _check_fitted(self) -> None:
@@ -405,10 +304,10 @@ class Monitor:
         """Clean one current column and score it against its cached reference profile."""
         rows = int(len(series))
         if kind == CAT:  # one hashing pass: the counts are all the fast methods need
-            cur, cmap, n_cur = None, self._category_counts(series, name, "current batch"), 0
+            cur, cmap, n_cur = None, category_counts(series, name, "current batch"), 0
             n_cur = sum(cmap.values())
         else:
-            cur, cmap = self._clean(series, name, kind, "current batch"), None
+            cur, cmap = clean(series, name, kind, "current batch"), None
             n_cur = int(cur.size)
         method, thr = self._resolve(name, prof, cur, cmap)
         try:
@@ -418,7 +317,7 @@ class Monitor:
                 from . import _evidently
 
                 if cur is None:
-                    cur = self._clean(series, name, kind, "current batch")
+                    cur = clean(series, name, kind, "current batch")
                 score, _, _ = _evidently.evidently_score(method, prof.values, cur, kind, thr)
         except ValueError as exc:
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .schema import METRICS
+from .vocabulary import METRICS
 from .. import metrics as metric_registry
 from .._util.suggest import suggest
 from ..exceptions import ConfigError

@@ -1,9 +1,11 @@
 """Policy files: the YAML schema, its validation and one-line error messages.
 
-Part of :mod:`driftkeeper.policy`. The schema is a tree of frozen pydantic v2 models in
-strict mode (``rounds: "50"`` is refused, not coerced). Every error — an unknown key, a
-wrong type, an unknown signal, action or operator, a YAML syntax error — becomes one
-:class:`~driftkeeper.exceptions.PolicyError` line naming the file, the line and the key::
+Part of :mod:`driftkeeper.policy`; the words a policy may use (actions, signals, metrics,
+operators, drift methods) are listed in :mod:`.vocabulary`. The schema is a tree of frozen
+pydantic v2 models in strict mode (``rounds: "50"`` is refused, not coerced). Every error —
+an unknown key, a wrong type, an unknown signal, action or operator, a YAML syntax error —
+becomes one :class:`~driftkeeper.exceptions.PolicyError` line naming the file, the line and
+the key::
 
     policies/x.yaml:12: unknown key 'treshold' in rules[0] (did you mean 'threshold'?)
 
@@ -35,64 +37,9 @@ from pydantic_core import PydanticCustomError
 from .. import metrics as metric_registry
 from .._util.suggest import suggest
 from ..exceptions import PolicyError
-
-# --------------------------------------------------------------------------- vocabulary
-
-#: Every action a rule (or the fallback) may name. ``update`` is resolved by :func:`decide`
-#: to the model's own update style; a :class:`Decision` never carries ``update``.
-ACTIONS = ("none", "warm_start", "online_update", "update", "retrain", "rollback")
-#: Actions that train something (``min_rows`` applies to them).
-TRAINING_ACTIONS = ("warm_start", "online_update", "retrain")
-UPDATE_ACTIONS = ("warm_start", "online_update")
-
-#: Every metric a policy may name -> True when higher is better: ``auto`` and the metric
-#: registry's names (:mod:`driftkeeper.metrics`, where metrics are defined).
-METRICS: dict[str, bool] = {"auto": False, **{n: m.higher_is_better for n, m in metric_registry.METRICS.items()}}
-AUTO_METRIC = metric_registry.AUTO_METRIC
-
-#: signal -> (type, meaning). Types: "number", "int", "bool". ``column`` signals need a
-#: column name: ``column_score:zipcode`` (or ``{signal: column_score, column: zipcode}``).
-SIGNALS: dict[str, tuple[str, str]] = {
-    "drift_share": ("number", "share of feature columns that drifted (0..1)"),
-    "drifted_columns": ("int", "number of feature columns that drifted"),
-    "dataset_drift": ("bool", "drift_share reached the monitor's drift_share threshold"),
-    "column_score": ("number", "drift score of one column (a p-value or a distance, see the report)"),
-    "column_drifted": ("bool", "whether one column drifted"),
-    "prediction_drift": ("number", "drift score of the model's predictions"),
-    "prediction_drifted": ("bool", "whether the model's predictions drifted"),
-    "target_drift": ("number", "drift score of the labels"),
-    "target_drifted": ("bool", "whether the labels drifted"),
-    "metric": ("number", "the serving model's metric on the newest labelled rows"),
-    "performance_drop": ("number", "relative degradation of metric vs the champion's baseline (context.champion_metric); > 0 is worse"),
-    "sustained_performance_drop": ("number", "the smaller performance_drop of this batch and the previous one (the same model on both)"),
-    "drop_since_retrain": ("number", "relative degradation of metric vs its level after the last retrain (kept across updates); > 0 is worse"),
-    "sustained_drop_since_retrain": ("number", "the smaller drop_since_retrain of this batch and the previous one (no retrain between; updates may)"),
-    "rows": ("int", "rows in this batch"),
-    "labelled_rows": ("int", "labelled rows in this batch"),
-    "batches_since_retrain": ("int", "batches since the last retrain"),
-    "days_since_retrain": ("number", "days of data time since the last retrain"),
-    "updates_since_retrain": ("int", "updates since the last retrain"),
-    "model_trees": ("int", "trees in the serving model"),
-    "model_size_bytes": ("int", "size of the serving model in bytes"),
-    "consecutive_gate_refusals": ("int", "gate refusals in a row"),
-    "can_rollback": ("bool", "a previous champion exists to roll back to"),
-    "data_growth": ("number", "labelled rows since the last retrain / rows that retrain used (0.5 = 50% more data)"),
-    "retrain_cost_s": ("number", "forecast training CPU seconds of a retrain on the policy's window (measured on this root)"),
-    "update_cost_s": ("number", "forecast training CPU seconds of tonight's update (measured on this root)"),
-    "debt": ("number", "learning debt: excess loss over the last retrain's level x rows, summed since that retrain"),
-    "debt_ratio": ("number", "the debt in CPU seconds (the budget's exchange rate) / (retrain_cost_s + the overdraft a retrain would cause): >= 1, a retrain pays off"),
-    "budget_spent": ("number", "training CPU spent / the budget's allowance so far (1 = on budget)"),
-    "budget_affords": ("number", "allowance not spent yet / retrain_cost_s: >= 1, the budget pays for a retrain now"),
-}
-COLUMN_SIGNALS = ("column_score", "column_drifted")
-OPS = ("<", "<=", ">", ">=", "==", "!=")
-
-#: Statistical tests the monitor may be told to use (Evidently's names).
-MONITOR_METHODS = (
-    "auto", "anderson", "chisquare", "cramer_von_mises", "ed", "empirical_mmd", "es",
-    "fisher_exact", "g_test", "hellinger", "jensenshannon", "kl_div", "ks", "mannw", "psi",
-    "t_test", "TVD", "wasserstein", "z",
-)
+from .vocabulary import ACTIONS, COLUMN_SIGNALS, METRICS, MONITOR_METHODS, OPS, SIGNALS
+from .vocabulary import AUTO_METRIC as AUTO_METRIC, TRAINING_ACTIONS as TRAINING_ACTIONS  # re-exported
+from .vocabulary import UPDATE_ACTIONS as UPDATE_ACTIONS  # re-exported
 
 
 def _err(kind: str, message: str) -> PydanticCustomError:

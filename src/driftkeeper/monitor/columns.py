@@ -1,0 +1,143 @@
+"""Columns of the monitor: which kind each one is, and the data-quality checks its values
+pass before they are profiled (reference) or scored (current batch).
+
+Kinds follow Evidently 0.7's inference, so the monitor tests each column the way Evidently's
+own report would.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Collection
+
+import numpy as np
+import pandas as pd
+
+from . import stattests as st
+from ..exceptions import DataQualityError, SchemaError
+
+__all__ = ["category_counts", "clean", "column_kinds", "infer_kind", "reference_profile"]
+
+NUM, CAT = st.NUM, st.CAT
+_INTEGER_CARDINALITY_LIMIT = 10  # evidently.core.datasets.INTEGER_CARDINALITY_LIMIT
+
+
+def infer_kind(series: pd.Series) -> str | None:
+    """Evidently 0.7's column-type inference (``evidently.core.datasets.infer_column_type``).
+
+    float -> numerical; int -> categorical with <= 10 distinct values, else numerical;
+    bool/category/str -> categorical. Returns ``None`` for what Evidently would not treat as
+    numerical or categorical (datetimes, free text with more distinct values than half its
+    rows, empty or mixed object columns): the monitor skips those unless named explicitly.
+    """
+    name = series.dtype.name
+    if name in ("bool", "boolean", "category"):
+        return CAT
+    if pd.api.types.is_float_dtype(series.dtype):
+        return NUM
+    if pd.api.types.is_integer_dtype(series.dtype):
+        return CAT if series.nunique() <= _INTEGER_CARDINALITY_LIMIT else NUM
+    if name in ("string", "str") or name == "object":
+        values = series.dropna()
+        if values.empty or not (isinstance(values.iloc[0], str) and isinstance(values.iloc[-1], str)):
+            return None
+        return None if series.nunique() > series.count() * 0.5 else CAT
+    return None
+
+
+def column_kinds(
+    reference: pd.DataFrame, cols: list[str], *, numerical: Collection[str], categorical: Collection[str], named: bool
+) -> tuple[dict[str, str], list[str]]:
+    """``({column: kind}, skipped columns)`` of the checked columns ``cols``.
+
+    Columns in ``numerical`` / ``categorical`` get that kind (a numerical one must hold
+    numbers); the others are inferred (:func:`infer_kind`). A column the inference would not
+    test is skipped, unless the caller ``named`` the columns: then it is categorical, except a
+    datetime column, which is still skipped.
+    """
+    kinds: dict[str, str] = {}
+    skipped: list[str] = []
+    for c in cols:
+        s = reference[c]
+        if c in numerical:
+            if not (pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)):
+                raise SchemaError(
+                    f"column {c!r} is declared numerical but the reference holds {s.dtype} values; expected numbers"
+                )
+            kinds[c] = NUM
+        elif c in categorical:
+            kinds[c] = CAT
+        else:
+            k = infer_kind(s)
+            if k is None and named and not pd.api.types.is_datetime64_any_dtype(s.dtype):
+                k = CAT
+            if k is None:
+                skipped.append(c)
+            else:
+                kinds[c] = k
+    return kinds, skipped
+
+
+# --------------------------------------------------------------------------- values
+
+
+def clean(s: pd.Series, col: str, kind: str, what: str) -> np.ndarray:
+    """Non-missing values of one column, after the hard data-quality checks."""
+    n = len(s)
+    if kind == NUM:
+        if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+            example = s.dropna().iloc[0] if s.notna().any() else None
+            raise SchemaError(
+                f"column {col!r} in the {what} holds {s.dtype} values (e.g. {example!r}); expected numbers"
+            )
+        if s.dtype == np.float64:
+            arr = s.to_numpy()  # a view: never written to
+        else:
+            arr = s.to_numpy(dtype=np.float64, na_value=np.nan)
+        if not np.isfinite(arr).all():  # one pass in the common all-finite case
+            inf = np.isinf(arr)
+            if inf.any():
+                raise DataQualityError(
+                    f"column {col!r} in the {what} has {int(inf.sum())} infinite values; expected finite numbers"
+                )
+            arr = arr[~np.isnan(arr)]
+    else:
+        mask = s.isna().to_numpy()
+        arr = s.to_numpy()[~mask]
+        if arr.dtype.kind == "f" and np.isinf(arr).any():
+            raise DataQualityError(
+                f"column {col!r} in the {what} has {int(np.isinf(arr).sum())} infinite values; expected finite values"
+            )
+    if arr.size == 0:
+        raise DataQualityError(
+            f"column {col!r} in the {what} is entirely missing ({n} rows); expected at least one value"
+        )
+    return arr
+
+
+def category_counts(s: pd.Series, col: str, what: str) -> dict[Any, int]:
+    """Counts of the non-missing values of a categorical column (checks like :func:`clean`)."""
+    keys, counts, _ = st.factorize_counts(s)
+    return _check_counts(keys, counts, s, col, what)
+
+
+def _check_counts(keys: list, counts: np.ndarray, s: pd.Series, col: str, what: str) -> dict[Any, int]:
+    if not len(keys):
+        raise DataQualityError(
+            f"column {col!r} in the {what} is entirely missing ({len(s)} rows); expected at least one value"
+        )
+    n_inf = sum(int(c) for k, c in zip(keys, counts) if isinstance(k, float) and math.isinf(k))
+    if n_inf:
+        raise DataQualityError(
+            f"column {col!r} in the {what} has {n_inf} infinite values; expected finite values"
+        )
+    return dict(zip(keys, counts.tolist()))
+
+
+def reference_profile(s: pd.Series, col: str, kind: str) -> st.ColumnProfile:
+    """The cached profile of one reference column (after the same data-quality checks)."""
+    if kind == CAT:
+        prof = st.categorical_profile(s)
+        _check_counts(prof.keys, prof.counts, s, col, "reference")
+        return prof
+    return st.make_profile(clean(s, col, kind, "reference"), kind)
