@@ -178,3 +178,26 @@ def test_manual_promotion_of_an_old_version_resets_the_runner_state(tmp_path):
     assert res.exit_code == 0, res.output
     assert keeper.state()["last_trained_seq"] == 0
     assert keeper.step(batches[2], html=False).plan["batches"] == [1, 2]
+
+
+def test_a_night_reads_the_saved_row_index_not_every_partition(tmp_path, monkeypatch):
+    batches = make_stream(5, shift_at=1)
+    keeper = init_keeper(tmp_path, drift_policy(tmp_path), batches)
+    for b in batches[1:3]:
+        keeper.step(b, html=False)
+    projected = []
+    real = pd.read_parquet
+
+    def spy(path, *args, **kw):
+        if kw.get("columns") is not None:
+            projected.append(path)
+        return real(path, *args, **kw)
+
+    monkeypatch.setattr(pd, "read_parquet", spy)
+    keeper.step(batches[3], html=False)
+    assert projected == []  # no partition read for its index columns
+    (keeper.root / "data" / "index.parquet").unlink()  # as in a root of an earlier release
+    record = keeper.step(batches[4], html=False)
+    assert len(projected) == 4  # rebuilt once from the partitions (batches 0-3)
+    assert record.plan["batches"] == [3, 4] or record.plan["rows"] > 0
+    assert sorted(pd.read_parquet(keeper.root / "data" / "index.parquet")["__dk_seq"].unique()) == [0, 1, 2, 3, 4]

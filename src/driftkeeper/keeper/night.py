@@ -80,8 +80,9 @@ class Observation:
     costs: dict[str, Any] = field(default_factory=dict)  # the run record's ``costs``
 
 
-def read(spec: TableSpec, store: DataStore, state: RunnerState, batch: Any, labels: Any) -> Batch:
-    """Read and validate the batch (and late labels) against the schema; refuse what is bad."""
+def read(spec: TableSpec, stored: pd.DataFrame, state: RunnerState, batch: Any, labels: Any) -> Batch:
+    """Read and validate the batch (and late labels, against the ids of the ``stored`` row
+    index) against the schema; refuse what is bad."""
     name = str(batch) if isinstance(batch, (str, Path)) else "batch"
     df = read_table(batch, what="batch") if isinstance(batch, (str, Path)) else batch.reset_index(drop=True)
     labelled = spec.validate(df, what=f"batch {name!r}" if name != "batch" else "batch")
@@ -89,7 +90,7 @@ def read(spec: TableSpec, store: DataStore, state: RunnerState, batch: Any, labe
     if labels is not None:
         lname = str(labels) if isinstance(labels, (str, Path)) else "labels"
         lab_df = read_table(labels, what="labels file") if isinstance(labels, (str, Path)) else labels
-        _validate_labels(spec, store, lab_df, lname)
+        _validate_labels(spec, stored, lab_df, lname)
     sha = frame_sha256(df)
     if lab_df is not None:  # the same batch with new labels is new work
         sha = hashlib.sha256(f"{sha}+labels:{frame_sha256(lab_df)}".encode()).hexdigest()
@@ -108,7 +109,7 @@ def read(spec: TableSpec, store: DataStore, state: RunnerState, batch: Any, labe
     return Batch(name, df, labelled, lab_df, sha, run_id, state.seq + 1, info, batch_time)
 
 
-def _validate_labels(spec: TableSpec, store: DataStore, lab: pd.DataFrame, name: str) -> None:
+def _validate_labels(spec: TableSpec, stored: pd.DataFrame, lab: pd.DataFrame, name: str) -> None:
     if spec.id_column is None:
         raise ConfigError("--labels needs an id column; this root was initialised without --id-column")
     missing = [c for c in (spec.id_column, spec.target) if c not in lab.columns]
@@ -120,12 +121,13 @@ def _validate_labels(spec: TableSpec, store: DataStore, lab: pd.DataFrame, name:
     if dup.any():
         raise SchemaError(f"labels file {name!r} has {int(dup.sum())} duplicate id(s), e.g. {lab.loc[dup, spec.id_column].iloc[0]!r}")
     spec.validate_target(lab[spec.target], what=f"labels file {name!r}")
-    unknown = lab.loc[~lab[spec.id_column].isin(store.ids(spec.id_column)), spec.id_column]
+    unknown = lab.loc[~lab[spec.id_column].isin(stored[spec.id_column]), spec.id_column]
     if len(unknown):
         raise SchemaError(f"labels file {name!r} has {len(unknown)} id(s) never seen in a processed batch, e.g. {unknown.tolist()[0]!r}")
 
 
-def observe(spec: TableSpec, store: DataStore, registry: Any, state: RunnerState, metric: Any, batch: Batch) -> Observation:
+def observe(spec: TableSpec, store: DataStore, stored: pd.DataFrame, registry: Any, state: RunnerState, metric: Any,
+            batch: Batch) -> Observation:
     """Drift of the batch against the champion's reference, and the champion's metric on the
     rows that got labels tonight (the batch's own and late ones)."""
     version = registry.get("champion")
@@ -136,7 +138,7 @@ def observe(spec: TableSpec, store: DataStore, registry: Any, state: RunnerState
     y = spec.target_values(batch.df[spec.target]) if batch.labelled else None
     report = bundle.monitor.check(X, target=y, prediction=pred)
     timings = {"monitor_s": round(time.perf_counter() - t, 4), "monitor_cpu_s": round(time.process_time() - c, 4)}
-    index = store.index(spec)
+    index = stored.copy()
     obs = Observation(bundle, version, X, y, pred, report, index, timings=timings)
     new_X, new_y = ([X], [y]) if batch.labelled else ([], [])
     if batch.labels is not None:

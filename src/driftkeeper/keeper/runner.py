@@ -161,6 +161,7 @@ class Keeper:
         registry.promote(v.version, alias="champion", reason="initial version")
         keeper = cls(root, config)
         keeper.store.add_batch(0, df, spec.target)
+        keeper.store.save_index(DataStore.index_of(df, spec, seq=0))
         batch_time = night.iso(times.max()) if times is not None else None
         state = RunnerState(seq=0, last_batch_time=batch_time, last_retrain_time=batch_time, last_trained_seq=0,
                             rows_at_retrain=len(train))
@@ -280,13 +281,14 @@ class Keeper:
         t_start = time.perf_counter()
         spec, state, policy = self.spec, read_state(self.root), self.policy()
         metric = night.metric_of(policy, spec)
-        batch = night.read(spec, self.store, state, batch_in, labels)
+        stored = self.store.index(spec)  # the row index: what is stored, without features
+        batch = night.read(spec, stored, state, batch_in, labels)
         if batch.sha in state.processed:
             batch.info["processed_by"] = state.processed[batch.sha]
             return RunRecord(run_id=batch.run_id, status="already_processed", batch=batch.info,
                              serving=self.registry.get("champion").version)
         self._progress("checking drift")
-        obs = night.observe(spec, self.store, self.registry, state, metric, batch)
+        obs = night.observe(spec, self.store, stored, self.registry, state, metric, batch)
         self._progress("deciding")
         decision = night.decide(policy, spec, state, metric, batch, obs, self._can_rollback())
         plan = night.plan(policy, spec, state, decision, batch, obs)
@@ -312,9 +314,13 @@ class Keeper:
         """Store the batch, then carry out the decision. Returns the state after tonight."""
         self._progress(f"applying: {decision.action}")
         self.clean_leftovers()  # temp files of a killed run; we hold the lock, so none is live
+        spec, index = self.spec, night.index_tonight(self.spec, obs, batch)
         if batch.labels is not None:
-            self.store.attach_labels(batch.labels, id_column=self.spec.id_column, target=self.spec.target, what="labels file")
-        self.store.add_batch(batch.seq, batch.df, self.spec.target)
+            hit = index[spec.id_column].isin(batch.labels[spec.id_column])
+            self.store.attach_labels(batch.labels, id_column=spec.id_column, target=spec.target, what="labels file",
+                                     seqs=sorted(set(int(s) for s in index.loc[hit, SEQ])))
+        self.store.add_batch(batch.seq, batch.df, spec.target)
+        self.store.save_index(index)
         checkpoint("runner:data-written")
         new_state = copy.deepcopy(state)
         new_state.after_batch(batch.seq, night.iso(batch.time), obs.newly_labelled, obs.metric_value)
@@ -391,6 +397,8 @@ class Keeper:
         index = night.index_tonight(self.spec, obs, batch)
         pruned = prune(self.root, self.config.get("retention") or {}, policy, state, self.store, index,
                        self.registry, batch.time)
+        if pruned.get("data_batches"):
+            self.store.save_index(index)
         if any(pruned.values()):
             write_json_atomic(self.root / STATE_FILE, state.to_dict())
 

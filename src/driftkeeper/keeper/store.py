@@ -28,6 +28,7 @@ POS = "__dk_pos"  # the row's position in its batch
 # columns of the row index only (never stored)
 TIME = "__dk_time"  # the row's time, parsed (UTC), when the root has a time column
 LABELLED = "__dk_labelled"
+INDEX_FILE = "index.parquet"  # the row index of every partition (no features), saved each night
 
 
 class DataStore:
@@ -47,8 +48,10 @@ class DataStore:
         return sorted(int(p.stem[1:]) for p in self.dir.glob("b*.parquet"))
 
     def _write(self, seq: int, df: pd.DataFrame) -> None:
+        self._write_file(self._path(seq), df)
+
+    def _write_file(self, path: Path, df: pd.DataFrame) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
-        path = self._path(seq)
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         df.to_parquet(tmp, index=False)
         with open(tmp, "rb+") as fh:
@@ -78,13 +81,26 @@ class DataStore:
 
     def index(self, spec: Any) -> pd.DataFrame:
         """One row per stored row, without features: ``SEQ``, ``POS``, ``LABELLED``, with a time
-        column ``TIME`` (parsed by ``spec.times``), with an id column the id. Reads only those
-        columns of each partition."""
+        column ``TIME`` (parsed by ``spec.times``), with an id column the id. Read from the index
+        file the last night saved (:meth:`save_index`), so a night does not read every partition;
+        rebuilt from the partitions' index columns when the file is missing or out of step with
+        them (a root of an earlier release, or a run killed between two writes)."""
+        seqs = self.sequences()
+        path = self.dir / INDEX_FILE
+        if path.exists():
+            index = pd.read_parquet(path)
+            if sorted(set(int(s) for s in index[SEQ])) == seqs:
+                return index
         wanted = [c for c in (SEQ, POS, spec.target, spec.time_column, spec.id_column) if c is not None]
-        frames = [self.index_of(pd.read_parquet(self._path(s), columns=wanted), spec) for s in self.sequences()]
+        frames = [self.index_of(pd.read_parquet(self._path(s), columns=wanted), spec) for s in seqs]
         if not frames:
-            return pd.DataFrame({SEQ: [], POS: [], LABELLED: []})
+            return pd.DataFrame({SEQ: pd.Series([], dtype="int64"), POS: pd.Series([], dtype="int64"), LABELLED: []})
         return pd.concat(frames, ignore_index=True)
+
+    def save_index(self, index: pd.DataFrame) -> None:
+        """Write the row index of the stored partitions (atomically), for the next night."""
+        kept = index[index[SEQ].isin(self.sequences())]
+        self._write_file(self.dir / INDEX_FILE, kept.reset_index(drop=True))
 
     @staticmethod
     def index_of(part: pd.DataFrame, spec: Any, *, seq: int | None = None) -> pd.DataFrame:
@@ -116,11 +132,6 @@ class DataStore:
         df.index = pd.MultiIndex.from_arrays([df[SEQ].astype("int64"), df[POS].astype("int64")])
         return df.loc[order].reset_index(drop=True)
 
-    def ids(self, id_column: str) -> pd.Series:
-        """The id column of every stored row (one column read per partition)."""
-        cols = [pd.read_parquet(self._path(s), columns=[id_column])[id_column] for s in self.sequences()]
-        return pd.concat(cols, ignore_index=True) if cols else pd.Series([], dtype=object)
-
     @staticmethod
     def partition_info(index: pd.DataFrame) -> list[dict]:
         """Per stored batch of a row ``index``: ``seq``, ``rows``, ``labelled`` rows and newest ``time_max``."""
@@ -134,15 +145,17 @@ class DataStore:
             })
         return out
 
-    def attach_labels(self, labels: pd.DataFrame, *, id_column: str, target: str, what: str = "labels") -> dict:
+    def attach_labels(self, labels: pd.DataFrame, *, id_column: str, target: str, what: str = "labels",
+                      seqs: list[int] | None = None) -> dict:
         """Write labels onto stored rows by id. Ids not stored → SchemaError (nothing written).
+        ``seqs``: the partitions that hold those ids, when the caller knows (from the row index).
 
         Returns ``{"rows": n, "relabelled": k, "batches": [seq, ...]}``.
         """
         wanted = labels.set_index(id_column)[target]
         found: dict[int, pd.DataFrame] = {}
         seen = set()
-        for seq in self.sequences():
+        for seq in (self.sequences() if seqs is None else seqs):
             ids = pd.read_parquet(self._path(seq), columns=[id_column])[id_column]
             hit = ids.isin(wanted.index)
             if hit.any():

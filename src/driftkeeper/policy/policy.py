@@ -31,13 +31,22 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .gate import gate_passes
-from .schema import AUTO_METRIC, UPDATE_ACTIONS, UPDATE_PARAMS, ActionSpec, PolicySpec, Rule, parse_policy_text, suggest
+from .schema import AUTO_METRIC, UPDATE_ACTIONS, UPDATE_PARAMS, ActionSpec, PolicySpec, Rule, suggest
+from .schema import parse_policy_text as _parse
 from ..exceptions import PolicyError
+
+@functools.lru_cache(maxsize=32)
+def parse_policy_text(text: str, where: str) -> PolicySpec:
+    """The validated spec of a policy text (cached: a runner reads the same file every night, and
+    the spec is immutable)."""
+    return _parse(text, where)
+
 
 __all__ = ["BUILTIN_PARAMS", "DECISION_ACTIONS", "Policy", "load_policy", "shipped_policies"]
 
