@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from .._util.io import read_table
+from .._util.timeutil import iso, utc
 from ..exceptions import ConfigError, SchemaError
 from ..metrics import evaluate, get_metric
 from ..table import TableSpec, frame_sha256
@@ -25,24 +26,9 @@ from .plan import TrainingPlan, plan_training, window_rows
 from .state import RunnerState
 from .store import LABELLED, POS, SEQ, DataStore
 
-__all__ = ["Batch", "Observation", "decide", "index_tonight", "iso", "metric_of", "observe", "plan", "read", "utc"]
+__all__ = ["Batch", "Observation", "account", "decide", "index_tonight", "metric_of", "observe", "plan", "read"]
 
 TRAINING_ACTIONS = ("warm_start", "online_update", "retrain")
-
-
-def utc(ts: Any) -> datetime | None:
-    """A timestamp as an aware UTC datetime (naive times are taken as UTC)."""
-    if ts is None:
-        return None
-    t = pd.Timestamp(ts)
-    if t.tzinfo is None:
-        t = t.tz_localize("UTC")
-    return t.to_pydatetime()
-
-
-def iso(ts: Any) -> str | None:
-    t = utc(ts)
-    return t.isoformat() if t is not None else None
 
 
 @dataclass

@@ -31,6 +31,7 @@ import pandas as pd
 
 from .._util.io import read_table, write_json_atomic
 from .._util.testhooks import checkpoint
+from .._util.timeutil import iso
 from ..exceptions import ConfigError, DriftkeeperError, RegistryError, SchemaError
 from ..metrics import evaluate
 from ..table import TableSpec, frame_sha256
@@ -64,7 +65,7 @@ def data_fingerprint(rows: pd.DataFrame, spec: TableSpec) -> dict[str, Any]:
     fp: dict[str, Any] = {"sha256": frame_sha256(rows.drop(columns=[SEQ, POS], errors="ignore")), "rows": len(rows)}
     times = spec.times(rows, what="training rows")
     if times is not None:
-        fp.update(time_min=night.iso(times.min()), time_max=night.iso(times.max()))
+        fp.update(time_min=iso(times.min()), time_max=iso(times.max()))
     return fp
 
 
@@ -162,7 +163,7 @@ class Keeper:
         keeper = cls(root, config)
         keeper.store.add_batch(0, df, spec.target)
         keeper.store.save_index(DataStore.index_of(df, spec, seq=0))
-        batch_time = night.iso(times.max()) if times is not None else None
+        batch_time = iso(times.max()) if times is not None else None
         state = RunnerState(seq=0, last_batch_time=batch_time, last_retrain_time=batch_time, last_trained_seq=0,
                             rows_at_retrain=len(train))
         state.processed[frame_sha256(df)] = "init"
@@ -323,7 +324,7 @@ class Keeper:
         self.store.save_index(index)
         checkpoint("runner:data-written")
         new_state = copy.deepcopy(state)
-        new_state.after_batch(batch.seq, night.iso(batch.time), obs.newly_labelled, obs.metric_value)
+        new_state.after_batch(batch.seq, iso(batch.time), obs.newly_labelled, obs.metric_value)
         new_state.ledger = obs.ledger
         if plan is not None:
             t = time.perf_counter()
@@ -365,7 +366,7 @@ class Keeper:
         if result.passed:
             self.registry.promote(v.version, alias="champion", reason=f"run {record.run_id}: {decision.rule}")
             record.promoted = record.serving = v.version
-            state.after_promotion(action, batch.seq, night.iso(batch.time), len(trained.rows) + len(trained.holdout))
+            state.after_promotion(action, batch.seq, iso(batch.time), len(trained.rows) + len(trained.holdout))
         else:
             self.registry.promote(v.version, alias="challenger", reason=f"run {record.run_id}: gate refused")
             state.after_refusal(action, batch.seq)

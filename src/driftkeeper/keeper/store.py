@@ -10,7 +10,6 @@ that the next write or ``driftkeeper gc`` removes).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from .._util.io import atomic_writer
 from .._util.testhooks import checkpoint
 from ..exceptions import SchemaError
 
@@ -51,13 +51,8 @@ class DataStore:
         self._write_file(self._path(seq), df)
 
     def _write_file(self, path: Path, df: pd.DataFrame) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        df.to_parquet(tmp, index=False)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        checkpoint("store:before-rename")
-        os.replace(tmp, path)
+        with atomic_writer(path, before_replace=lambda tmp: checkpoint("store:before-rename")) as fh:
+            df.to_parquet(fh, index=False)
 
     def add_batch(self, seq: int, df: pd.DataFrame, target: str) -> None:
         out = df.copy()
