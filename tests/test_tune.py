@@ -171,6 +171,12 @@ def test_the_default_space_is_small_and_fits_the_default_policy():
     assert {"drop_since_retrain": 0.2, "data_growth": 0.5, "rounds": 40, "relearn_batches": 5} in DEFAULT_SPACE
 
 
+def test_numpy_values_are_written_as_plain_numbers():
+    _, (k,) = tune_mod._candidates("default", [{"rounds": np.int64(20), "data_growth": np.linspace(0.5, 1, 3)[1]}], None, False)
+    assert k.label() == "rounds 20, data_growth 0.75"
+    assert yaml.safe_load(k.yaml)["update"]["rounds"] == 20
+
+
 @pytest.mark.parametrize("edits, base, match", [
     ({"round": 20}, "default", r"unknown edit 'round' \(did you mean 'rounds'\?\)"),
     ({"drop_since_retrain": 0.1}, "always-retrain", r"no rule named 'drop-since-retrain'"),

@@ -108,6 +108,11 @@ def _set_threshold(data: dict, rule: str, signals: Sequence[str], value: Any, ke
         parent[at] = re.sub(r"[^\s<>=!]+\s*$", _scalar(value), parent[at])
 
 
+def _plain(value: Any) -> Any:
+    """A NumPy scalar as the Python number YAML can write (``np.linspace`` makes them)."""
+    return value.item() if hasattr(value, "item") and not isinstance(value, (str, bytes)) else value
+
+
 def _scalar(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else repr(value) if isinstance(value, float) else str(value)
 
@@ -131,6 +136,7 @@ def apply_edits(data: Mapping[str, Any], edits: Mapping[str, Any]) -> dict[str, 
     """A copy of the parsed policy ``data`` with ``edits`` applied (see the module docstring)."""
     out = copy.deepcopy(dict(data))
     for key, value in edits.items():
+        value = _plain(value)
         how = _resolve(str(key))
         if how[0] == "rule":
             _set_threshold(out, how[1], how[2], value, str(key))
@@ -227,8 +233,8 @@ class TuneResult:
     def _header(self) -> list[str]:
         c, r = self.chosen, self.reference_earlier
         lines = [
-            f"Chosen by `driftkeeper tune` on {self.created}: the {self.base} policy with the edits below had",
-            f"the lowest mean {self.metric} on the earlier batches of the history{self._budget_words()}.",
+            f"Chosen by `driftkeeper tune` on {self.created}: the {self.base} policy with the edits below",
+            self._why(),
             "",
             f"data: {_oneline(self.dataset)}, target {_oneline(self.target)}, {self.initial_rows} initial rows, then "
             f"{self.earlier_batches + self.later_batches} batches (every {self.every})",
@@ -258,15 +264,16 @@ class TuneResult:
         ]
         return lines
 
-    def _budget_words(self) -> str:
+    def _why(self) -> str:
+        lowest = f"had the lowest mean {self.metric} on the earlier batches of the history"
         if self.budget is None:
-            return ""
+            return f"{lowest}."
         if self.budget_mode == "policy":
-            return f"; every candidate carried budget: {self.budget}"
-        if not self.budget_met:
-            return (f" -- none stayed within training CPU <= {self.budget} x {REFERENCE}'s, so the cheapest "
-                    "was chosen")
-        return f" among those whose training CPU stayed <= {self.budget} x {REFERENCE}'s"
+            return f"{lowest}; every candidate carried budget: {self.budget}."
+        if self.budget_met:
+            return f"{lowest} among those whose training CPU stayed <= {self.budget} x {REFERENCE}'s."
+        return (f"was the cheapest on the earlier batches of the history: none stayed within training CPU <= "
+                f"{self.budget} x {REFERENCE}'s.")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -414,7 +421,7 @@ def _candidates(base: str | Path, space: Sequence[Mapping[str, Any]] | None, bud
         if budget is not None and budget_in_policy:
             cand["budget"] = budget
         name = f"{base_pol.name}-tune{i:02d}"
-        k = Candidate(index=i, name=name, edits=dict(edits), yaml="")
+        k = Candidate(index=i, name=name, edits={str(e): _plain(v) for e, v in edits.items()}, yaml="")
         cand["name"], cand["description"] = name, f"The {base_pol.name} policy {_with(k)}."
         k.yaml = yaml.safe_dump(cand, sort_keys=False, allow_unicode=True, width=100)
         Policy.from_yaml(k.yaml, source=f"candidate {i} ({k.label()})")
