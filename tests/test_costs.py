@@ -150,3 +150,31 @@ def test_budget_outside_zero_one_is_refused_with_the_key():
 
     with pytest.raises(PolicyError, match=r"budget"):
         Policy.from_yaml(BUDGET_POLICY.format(budget=1.5))
+
+
+def test_the_exchange_rate_stays_bounded_on_a_calm_root_under_budget():
+    ledger = Ledger()
+    ledger.accrue(0.0, 100, 1.0, 1.0)
+    first = ledger.rate
+    for _ in range(2_000):  # years of nights with no debt, the allowance piling up
+        ledger.allow(0.2, 0.001)
+        ledger.adapt(0.2, 0.001)
+    assert first < ledger.rate <= first * 1e3
+    ledger.allowance_s, ledger.spent_s = 3.0, 0.5  # thousands of retrains' worth unspent: no overflow
+    ledger.adapt(0.2, 0.001)
+    assert np.isfinite(ledger.rate) and ledger.debt_cost_s() == 0.0
+
+
+def test_a_root_of_the_previous_release_gets_its_first_cost_measurement_from_the_registry(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    import pandas as pd
+
+    from driftkeeper import Keeper
+
+    data = Path(__file__).parent / "data"
+    root = tmp_path / "root"
+    shutil.copytree(data / "root-v0.1", root)
+    record = Keeper.open(root).step(pd.read_csv(data / "root-v0.1-next-batch.csv"), html=False)
+    assert record.costs["retrain_cost_s"] is not None and record.costs["retrain_cost_s"] > 0

@@ -188,7 +188,7 @@ def test_register_model_without_describe_and_parent_by_alias(reg):
 
 
 def test_register_validates_inputs(reg):
-    with pytest.raises(ConfigError, match=r"^unknown action 'retrian'; did you mean 'retrain'\? expected one of initial, warm_start, online_update, retrain, manual$"):
+    with pytest.raises(ConfigError, match=r"^unknown action 'retrian' \(did you mean 'retrain'\?\); expected one of initial, warm_start, online_update, retrain, manual$"):
         reg.register({}, action="retrian")
     with pytest.raises(NotFoundError, match=r"^version 7 is not in registry '.*reg'; it holds no versions; aliases: none$"):
         reg.register({}, action="manual", parent=7)

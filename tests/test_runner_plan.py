@@ -44,7 +44,7 @@ def test_plan_update_relearns_newest_learned_batches_before_the_new_rows():
     state = RunnerState(seq=3, last_trained_seq=3)
     plan = plan_training(_index([0, 1, 2, 3, 4]), state, _decision("warm_start", rounds=5, relearn_batches=2), GATE_OFF,
                          seq=4, batch_time=None, update_overrides=frozenset({"rounds"}), online=False)
-    assert plan.train.seq == (2,) * 10 + (3,) * 10 + (4,) * 10
+    assert list(plan.train.seq) == [2] * 10 + [3] * 10 + [4] * 10
     assert plan.relearned_batches == (2, 3) and plan.relearned_rows == 20
     assert plan.params == {"rounds": 5} and plan.ignored_params == ()
     assert plan.fallback is not None and len(plan.fallback.train) == 25  # the retrain window, not all rows
@@ -201,3 +201,43 @@ def test_a_night_reads_the_saved_row_index_not_every_partition(tmp_path, monkeyp
     assert len(projected) == 4  # rebuilt once from the partitions (batches 0-3)
     assert record.plan["batches"] == [3, 4] or record.plan["rows"] > 0
     assert sorted(pd.read_parquet(keeper.root / "data" / "index.parquet")["__dk_seq"].unique()) == [0, 1, 2, 3, 4]
+
+
+def test_a_night_that_failed_after_writing_its_data_is_replayed_cleanly(tmp_path, monkeypatch):
+    # the partition and the row index of a night that never committed must not be read back
+    batches = make_stream(3, shift_at=1)
+    clean = init_keeper(tmp_path / "a", drift_policy(tmp_path), batches).step(batches[1], html=False)
+    keeper = init_keeper(tmp_path / "b", drift_policy(tmp_path), batches)
+    from driftkeeper.keeper import apply
+
+    def boom(*args, **kw):
+        raise RuntimeError("killed while training")
+
+    with monkeypatch.context() as m:
+        m.setattr(apply, "train", boom)
+        with pytest.raises(RuntimeError, match="killed while training"):
+            keeper.step(batches[1], html=False)
+    record = keeper.step(batches[1], html=False)
+    assert (record.training["rows"], record.training["holdout_rows"]) == (clean.training["rows"], clean.training["holdout_rows"])
+    index = pd.read_parquet(keeper.root / "data" / "index.parquet")
+    assert index.groupby("__dk_seq").size().to_dict() == {0: 1200, 1: 300}
+
+
+def test_labels_for_ids_that_come_again_tonight_are_attached_to_the_stored_rows(tmp_path):
+    batches = make_stream(3, shift_at=1)
+    keeper = init_keeper(tmp_path, drift_policy(tmp_path), batches)
+    keeper.step(batches[1].drop(columns=["y"]), html=False)
+    again = batches[2].copy()
+    again.loc[:9, "row_id"] = batches[1]["row_id"].iloc[:10].to_numpy()  # ids seen before, sent again
+    record = keeper.step(again, labels=batches[1][["row_id", "y"]], html=False)
+    assert record.labels == {"rows": 300} and record.champion_metric["rows"] == 600
+
+
+def test_a_days_window_without_a_time_column_does_not_stop_a_quiet_night(tmp_path):
+    policy = tmp_path / "p.yaml"
+    policy.write_text("fallback: none\nretrain: {window: {days: 30}}\n")
+    batches = make_stream(2)
+    batches = [b.drop(columns=["date"]) for b in batches]
+    keeper = init_keeper(tmp_path, policy, batches, time_column=None)
+    record = keeper.step(batches[1], html=False)
+    assert record.action == "none" and record.costs["retrain_cost_s"] is None

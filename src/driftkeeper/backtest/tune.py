@@ -23,7 +23,6 @@ Example::
 from __future__ import annotations
 
 import copy
-import io
 import math
 import re
 import tempfile
@@ -307,7 +306,9 @@ class TuneResult:
 
     def figure_png(self) -> bytes:
         """Error vs training CPU of every candidate on the earlier batches (PNG bytes)."""
-        return _figure_png(self)
+        from .tune_plot import figure_png
+
+        return figure_png(self)
 
     def write_plot(self, path: str | Path) -> Path:
         path = Path(path)
@@ -533,47 +534,3 @@ def _final_text(chosen: Candidate, base_name: str, dataset: str) -> str:
     data["description"] = (f"The {base_name} policy {_with(chosen)}; the lowest error on the earlier batches of "
                            f"{_oneline(dataset)} among the candidates driftkeeper tune tried.")
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
-
-
-# --------------------------------------------------------------------------- the picture
-def _figure_png(result: TuneResult) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    n = len(result.candidates)
-    legend_in = 0.35 + 0.15 * n  # inches below the axes for the key of the candidate numbers
-    fig, ax = plt.subplots(figsize=(9, 4.6 + legend_in))
-    pts = [(k, k.cpu_ratio if k.cpu_ratio is not None else math.nan, k.earlier.mean_error) for k in result.candidates]
-    front = sorted((x, y) for k, x, y in pts if k.pareto and math.isfinite(x))
-    if front:
-        ax.step(*zip(*front), where="post", color="C0", lw=1.2, alpha=0.6, label="Pareto front")
-    for k, x, y in pts:
-        style = dict(color="C0" if k.pareto else "0.55", s=46 if k.pareto else 30, zorder=3)
-        if not k.within_budget:
-            style.update(color="C3", marker="x")
-        ax.scatter([x], [y], **style)
-        off = (9, 7) if k is result.chosen else (6, 4)
-        ax.annotate(str(k.index), (x, y), textcoords="offset points", xytext=off, fontsize=9)
-    c = result.chosen
-    ax.scatter([c.cpu_ratio], [c.earlier.mean_error], s=260, marker="*", color="C1", edgecolor="k", zorder=4,
-               label=f"chosen: #{c.index}")
-    ax.scatter([1.0], [result.reference_earlier.mean_error], s=70, marker="s", color="k", zorder=3, label=REFERENCE)
-    if result.budget is not None and result.budget_mode == "filter":
-        ax.axvline(result.budget, color="C3", ls="--", lw=1, label=f"budget {result.budget} (x marks over it)")
-    ax.set_xlabel(f"training CPU / {REFERENCE}'s (earlier batches)")
-    ax.set_ylabel(f"mean {result.metric} (lower is better)")
-    ax.set_title(f"{result.dataset}: {len(result.candidates)} candidates on batches 1-{result.earlier_batches}; "
-                 f"chosen #{c.index}" + (f"; each with budget {result.budget}" if result.budget_mode == "policy" else ""),
-                 fontsize=11)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=9, loc="best")
-    legend = "\n".join(f"{k.index:>2}: {k.label()}" for k in result.candidates)
-    height = fig.get_figheight()
-    fig.text(0.01, 0.12 / height, legend, fontsize=8, family="monospace", va="bottom")
-    fig.subplots_adjust(bottom=(legend_in + 0.55) / height, left=0.09, right=0.98, top=1 - 0.4 / height)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return buf.getvalue()

@@ -156,15 +156,6 @@ def verify_cmd(root: Path = typer.Argument(..., help=ROOT_HELP)) -> None:
     raise typer.Exit(1)
 
 
-def _keeper(root: Path):
-    """The runner's view of ROOT when ROOT was made by `driftkeeper init`, else None."""
-    if not (Path(root) / "keeper.json").exists():
-        return None
-    from ..keeper.runner import Keeper
-
-    return Keeper.open(root)
-
-
 @app.command("gc")
 def gc_cmd(
     root: Path = typer.Argument(..., help=ROOT_HELP),

@@ -61,8 +61,6 @@ def train(plan: TrainingPlan, champion: Any, store: DataStore, spec: TableSpec) 
         retrained.warnings[:0] = out.warnings
         return retrained
     info = plan.to_dict()
-    if plan.skip:
-        return Trained(plan, None, rows, holdout, info)
     candidate = champion.clone()
     checkpoint("runner:training")
     t0 = time.process_time()
@@ -146,7 +144,8 @@ def learn_holdout(trained: Trained, result: GateResult, decision_params: dict[st
         rounds = max(1, round(kept * len(holdout) / (len(trained.rows) + len(holdout))))
     wanted = {"rounds": rounds, "replay_fraction": 0.0, "l2_regularization": decision_params.get("l2_regularization"),
               "mode": trained.plan.params.get("mode")}
-    kwargs = {k: v for k, v in wanted.items() if v is not None and k in getattr(candidate, "update_overrides", ())}
+    accepted = candidate.update_overrides_for(wanted["mode"] if "mode" in candidate.update_overrides else None)
+    kwargs = {k: v for k, v in wanted.items() if v is not None and k in accepted}
     candidate.update(*_xy(spec, holdout), **kwargs)
     info["cpu_s"] += time.process_time() - t0
     info["holdout_learned"] = len(holdout)

@@ -50,9 +50,8 @@ def fit_monitor(policy: Any, spec: TableSpec, train: pd.DataFrame, adapter: Any)
 
     train = train.iloc[-REFERENCE_ROWS:]
     X = spec.features_frame(train)
-    categorical = [c for c, k in spec.kinds.items() if k == "categorical"]
-    numerical = [c for c, k in spec.kinds.items() if k != "categorical"]
-    mon = Monitor(categorical=categorical or None, numerical=numerical or None, **policy.monitor_kwargs())
+    mon = Monitor(categorical=spec.categorical_columns or None, numerical=spec.numerical_columns or None,
+                  **policy.monitor_kwargs())
     y = spec.target_values(train[spec.target]).reset_index(drop=True)
     pred = prediction_signal(adapter, X, spec.task)
     return mon.fit(X.reset_index(drop=True), target=y, prediction=pd.Series(pred, name="prediction"))

@@ -28,6 +28,9 @@ __all__ = ["CostModel", "Ledger", "work_of"]
 KEEP = 8
 #: Largest change of the exchange rate in one night (a factor): steady, not jumpy.
 MAX_STEP = 2.0
+#: How far the exchange rate may move from its first value (a factor, either way): a calm root
+#: under budget for months must not wind the rate up until any noise triggers a retrain.
+MAX_DRIFT = 1e3
 
 
 def work_of(action: str, rows: int, *, trees: int | None = None, rounds: int | None = None) -> int:
@@ -84,10 +87,11 @@ class CostModel:
         """Forecast CPU seconds of a retrain on ``rows`` rows (the model's size as last retrained)."""
         return self._forecast(self.retrains, work_of("retrain", rows, trees=self.retrain_trees))
 
-    def update_cost_s(self, rows: int) -> float | None:
-        """Forecast CPU seconds of an update on ``rows`` rows, at the last update's rounds. Before the
-        first update, retrains stand in (a tree costs about the same either way)."""
-        return self._forecast(self.updates or self.retrains, work_of("update", rows, rounds=self.update_rounds))
+    def update_cost_s(self, rows: int, rounds: int | None = None) -> float | None:
+        """Forecast CPU seconds of an update on ``rows`` rows of ``rounds`` trees (default: the last
+        update's). Before the first update, retrains stand in: a tree's cost per row is about the
+        same whether it starts a model or corrects one."""
+        return self._forecast(self.updates or self.retrains, work_of("update", rows, rounds=rounds or self.update_rounds))
 
 
 @dataclass
@@ -98,6 +102,7 @@ class Ledger:
     spent_s: float = 0.0  # training CPU really spent
     debt: float = 0.0  # excess loss × rows since the last retrain
     rate: float | None = None  # CPU seconds per unit of debt (set on the first debt)
+    rate0: float | None = None  # the first rate: the bounds of the rate are set around it
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> "Ledger":
@@ -112,9 +117,10 @@ class Ledger:
         if excess is None or rows <= 0:
             return
         self.debt += max(0.0, float(excess)) * rows
-        if self.rate is None and retrain_cost_s and level:
-            # the first rate: one such night served at twice the level pays for a retrain
-            self.rate = retrain_cost_s / max(abs(level) * rows, 1e-12)
+        if self.rate is None and retrain_cost_s and level is not None:
+            # the first rate: a night whose loss is twice the level (its excess as large as the
+            # level itself) pays for a retrain
+            self.rate = self.rate0 = retrain_cost_s / max(abs(level) * rows, 1e-12)
 
     def allow(self, budget: float | None, retrain_cost_s: float | None) -> None:
         if budget and retrain_cost_s:
@@ -128,8 +134,10 @@ class Ledger:
         by the gap measured in retrains (at most a factor :data:`MAX_STEP` a night)."""
         if not budget or not retrain_cost_s or self.rate is None:
             return
-        gap = (self.allowance_s - self.spent_s) / retrain_cost_s
-        self.rate *= min(MAX_STEP, max(1 / MAX_STEP, math.exp(0.5 * gap)))
+        gap = max(-10.0, min(10.0, (self.allowance_s - self.spent_s) / retrain_cost_s))
+        rate = self.rate * min(MAX_STEP, max(1 / MAX_STEP, math.exp(0.5 * gap)))
+        first = self.rate0 or self.rate
+        self.rate = min(first * MAX_DRIFT, max(first / MAX_DRIFT, rate))
 
     def after_retrain(self) -> None:
         self.debt = 0.0

@@ -151,10 +151,14 @@ def account(policy: Any, spec: TableSpec, state: RunnerState, metric: Any, batch
     from ..policy import higher_is_better
 
     index = index_tonight(spec, obs, batch)
-    retrain_rows = window_rows(index, policy.params_for("retrain").get("window"), batch.time)
+    try:
+        retrain_rows = window_rows(index, policy.params_for("retrain").get("window"), batch.time)
+    except ConfigError:  # a window in days on a root without time: the retrain itself will say so
+        retrain_rows = None
     params = policy.params_for("warm_start")
     update_rows = min(int(index[LABELLED].sum()), obs.newly_labelled * (1 + int(params.get("relearn_batches") or 0)))
-    retrain_cost, update_cost = state.costs.retrain_cost_s(retrain_rows), state.costs.update_cost_s(update_rows)
+    retrain_cost = state.costs.retrain_cost_s(retrain_rows) if retrain_rows is not None else None
+    update_cost = state.costs.update_cost_s(update_rows, params.get("passes") or params.get("rounds"))
     ledger = copy.deepcopy(state.ledger)
     # debt is measured against the level the last retrain reached on batches it served (the gate's
     # holdout flatters the model): the first batch after a retrain sets it, it owes nothing

@@ -35,26 +35,31 @@ __all__ = ["UPDATE_KEYS", "RowSet", "TrainingPlan", "holdout_size", "plan_traini
 UPDATE_KEYS = ("rounds", "learning_rate", "replay_fraction", "early_stopping_rounds", "l2_regularization", "mode")
 
 
+def _ints(values: Any = ()) -> np.ndarray:
+    return np.asarray(values, dtype="int64")
+
+
 @dataclass(frozen=True)
 class RowSet:
-    """Stored rows named by (batch, position), in the order they are used."""
+    """Stored rows named by (batch, position), in the order they are used (numpy arrays: a
+    retrain may name millions of rows)."""
 
-    seq: tuple[int, ...] = ()
-    pos: tuple[int, ...] = ()
+    seq: np.ndarray = field(default_factory=_ints)
+    pos: np.ndarray = field(default_factory=_ints)
 
     @classmethod
     def of(cls, index: pd.DataFrame) -> "RowSet":
-        return cls(tuple(int(s) for s in index[SEQ]), tuple(int(p) for p in index[POS]))
+        return cls(_ints(index[SEQ].to_numpy()), _ints(index[POS].to_numpy()))
 
     def __len__(self) -> int:
         return len(self.seq)
 
     @property
     def batches(self) -> list[int]:
-        return sorted(set(self.seq))
+        return [int(s) for s in np.unique(self.seq)]
 
     def keys(self) -> pd.DataFrame:
-        return pd.DataFrame({SEQ: np.asarray(self.seq, dtype="int64"), POS: np.asarray(self.pos, dtype="int64")})
+        return pd.DataFrame({SEQ: self.seq, POS: self.pos})
 
 
 @dataclass(frozen=True)
@@ -62,8 +67,8 @@ class TrainingPlan:
     """What a training night will do. ``skip`` set: nothing trains, and why."""
 
     action: str  # what trains: warm_start | online_update | retrain
-    train: RowSet = RowSet()
-    holdout: RowSet = RowSet()
+    train: RowSet = field(default_factory=RowSet)
+    holdout: RowSet = field(default_factory=RowSet)
     params: dict[str, Any] = field(default_factory=dict)  # the overrides an update passes, or the retrain window
     ignored_params: tuple[str, ...] = ()
     relearned_batches: tuple[int, ...] = ()
@@ -232,6 +237,6 @@ def plan_training(
     plan = _plan_update(decision.action, labelled, new, holdout, state, params, min_rows, accepted, online)
     if plan.skip:
         return plan
-    # an update that would break max_model_trees / max_model_bytes retrains instead, on the
-    # policy's retrain window (an update's parameters carry no window)
+    # an update the model refuses as too large (the adapter's own max_trees) retrains instead, on
+    # the policy's retrain window (an update's parameters carry no window)
     return replace(plan, fallback=_plan_retrain(labelled, holdout, retrain_window, min_rows, batch_time))

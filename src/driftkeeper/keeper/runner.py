@@ -168,7 +168,8 @@ class Keeper:
                             rows_at_retrain=len(train))
         state.processed[frame_sha256(df)] = "init"
         trees = getattr(adapter, "n_trees", None)
-        # measured, not spent: the budget counts nightly training (always-retrain trains version 1 too)
+        # measured, not spent: the budget is a share of what retraining every *night* costs, and
+        # version 1 is trained whatever the policy
         state.costs.observe("retrain", work_of("retrain", len(train), trees=trees), cpu, trees=trees)
         write_json_atomic(root / CONFIG_FILE, config)
         (root / LOCK_FILE).touch()
@@ -231,7 +232,9 @@ class Keeper:
     def rollback(self, to: int | str | None = None, reason: str | None = None):
         """Move the champion back one step (or to ``to``) under the run lock, and reset what the
         runner knows of the serving model: its baselines, and which batches it has learned (so the
-        next update learns every batch the restored version has not). Returns the new champion."""
+        next update learns every batch the restored version has not — known for versions this
+        release registered, and for older ones while the root keeps every run). Returns the new
+        champion."""
         with self.locked():
             state = read_state(self.root)
             v = self.registry.rollback(to=to, reason=reason)
@@ -282,12 +285,14 @@ class Keeper:
         t_start = time.perf_counter()
         spec, state, policy = self.spec, read_state(self.root), self.policy()
         metric = night.metric_of(policy, spec)
-        stored = self.store.index(spec)  # the row index: what is stored, without features
+        stored = self.store.index(spec, upto=state.seq)  # what committed nights stored, without features
         batch = night.read(spec, stored, state, batch_in, labels)
         if batch.sha in state.processed:
             batch.info["processed_by"] = state.processed[batch.sha]
             return RunRecord(run_id=batch.run_id, status="already_processed", batch=batch.info,
                              serving=self.registry.get("champion").version)
+        if not state.costs.retrains:
+            self._seed_costs(state)
         self._progress("checking drift")
         obs = night.observe(spec, self.store, stored, self.registry, state, metric, batch)
         self._progress("deciding")
@@ -314,12 +319,16 @@ class Keeper:
                policy: Any, state: RunnerState) -> RunnerState:
         """Store the batch, then carry out the decision. Returns the state after tonight."""
         self._progress(f"applying: {decision.action}")
-        self.clean_leftovers()  # temp files of a killed run; we hold the lock, so none is live
+        # what a killed run left: temp files, and partitions of a night that never committed (we
+        # hold the lock, so none is live)
+        self.clean_leftovers()
+        self.store.drop_after(state.seq)
         spec, index = self.spec, night.index_tonight(self.spec, obs, batch)
+        self.store.forget_index()
         if batch.labels is not None:
-            hit = index[spec.id_column].isin(batch.labels[spec.id_column])
+            hit = obs.index[spec.id_column].isin(batch.labels[spec.id_column])
             self.store.attach_labels(batch.labels, id_column=spec.id_column, target=spec.target, what="labels file",
-                                     seqs=sorted(set(int(s) for s in index.loc[hit, SEQ])))
+                                     seqs=sorted(set(int(s) for s in obs.index.loc[hit, SEQ])))
         self.store.add_batch(batch.seq, batch.df, spec.target)
         self.store.save_index(index)
         checkpoint("runner:data-written")
@@ -333,7 +342,7 @@ class Keeper:
         elif decision.action == "rollback":
             v = self.registry.rollback(reason=str(decision))
             record.serving = v.version
-            new_state.after_rollback(self._trained_seq(v, new_state))
+            new_state.after_rollback(self._trained_seq(v, state))
         if decision.action == "none" and obs.report is not None and obs.report.dataset_drift and decision.guards:
             record.needs_attention.append("dataset drift, but the policy's guards allowed no action")
         return new_state
@@ -375,7 +384,8 @@ class Keeper:
 
     def _commit(self, record: RunRecord, batch: night.Batch, obs: night.Observation, state: RunnerState,
                 policy: Any, html: bool) -> None:
-        """The HTML drift page; the record and the state are written by the caller, state last."""
+        """The HTML drift page, the budget's exchange rate for tomorrow, the record's costs, and
+        the batch marked processed in ``state``; the caller writes the record, then the state."""
         self._progress("writing the run record")
         run_dir = self.root / "runs" / record.run_id
         if html and obs.report is not None:
@@ -402,6 +412,16 @@ class Keeper:
             self.store.save_index(index)
         if any(pruned.values()):
             write_json_atomic(self.root / STATE_FILE, state.to_dict())
+
+    def _seed_costs(self, state: RunnerState) -> None:
+        """A root of a release that did not measure costs: its newest retrain (or version 1), as
+        the registry recorded it, is the first measurement."""
+        for v in self.registry.history():
+            rows, cpu = v.metrics.get("train_rows"), v.metrics.get("train_cpu_s")
+            if v.action in ("initial", "retrain") and rows and cpu:
+                trees = (v.model or {}).get("n_trees")
+                state.costs.observe("retrain", work_of("retrain", int(rows), trees=trees), float(cpu), trees=trees)
+                return
 
     def _can_rollback(self) -> bool:
         try:

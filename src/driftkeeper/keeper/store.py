@@ -5,7 +5,9 @@ they arrived plus two bookkeeping columns: ``__dk_seq`` (the batch's sequence nu
 ``__dk_pos`` (row position in the batch). Unlabelled rows keep a missing target until
 ``--labels`` attaches one by id. Every write goes through a temp file, fsync and rename, so a
 killed process leaves either the old file or the new one (plus, at worst, a ``.tmp-*`` file
-that the next write or ``driftkeeper gc`` removes).
+that the next run or ``driftkeeper gc`` removes). ``index.parquet`` is the row index of the
+partitions (no features); a night removes it before it writes any partition and saves it again
+after, so a night killed in between leaves no index to trust, and the next one rebuilds it.
 """
 
 from __future__ import annotations
@@ -74,13 +76,14 @@ class DataStore:
             df = df[df[target].notna()]
         return df.reset_index(drop=True)
 
-    def index(self, spec: Any) -> pd.DataFrame:
-        """One row per stored row, without features: ``SEQ``, ``POS``, ``LABELLED``, with a time
-        column ``TIME`` (parsed by ``spec.times``), with an id column the id. Read from the index
-        file the last night saved (:meth:`save_index`), so a night does not read every partition;
-        rebuilt from the partitions' index columns when the file is missing or out of step with
-        them (a root of an earlier release, or a run killed between two writes)."""
-        seqs = self.sequences()
+    def index(self, spec: Any, upto: int | None = None) -> pd.DataFrame:
+        """One row per stored row of batches up to ``upto`` (the last committed one), without
+        features: ``SEQ``, ``POS``, ``LABELLED``, with a time column ``TIME`` (parsed by
+        ``spec.times``), with an id column the id. Read from the index file the last night saved
+        (:meth:`save_index`), so a night does not read every partition; rebuilt from the
+        partitions' index columns when the file is missing (a root of an earlier release, a night
+        killed while writing) or out of step with them."""
+        seqs = [s for s in self.sequences() if upto is None or s <= upto]
         path = self.dir / INDEX_FILE
         if path.exists():
             index = pd.read_parquet(path)
@@ -91,6 +94,17 @@ class DataStore:
         if not frames:
             return pd.DataFrame({SEQ: pd.Series([], dtype="int64"), POS: pd.Series([], dtype="int64"), LABELLED: []})
         return pd.concat(frames, ignore_index=True)
+
+    def forget_index(self) -> None:
+        """Remove the index file before partitions change (see the module docstring)."""
+        (self.dir / INDEX_FILE).unlink(missing_ok=True)
+
+    def drop_after(self, seq: int) -> list[int]:
+        """Delete partitions of batches after ``seq``: what a killed night wrote before its commit."""
+        removed = [s for s in self.sequences() if s > seq]
+        for s in removed:
+            self._path(s).unlink(missing_ok=True)
+        return removed
 
     def save_index(self, index: pd.DataFrame) -> None:
         """Write the row index of the stored partitions (atomically), for the next night."""
@@ -119,7 +133,7 @@ class DataStore:
             return pd.DataFrame()
         parts = []
         for seq, grp in keys.groupby(SEQ, sort=False):
-            table = pq.read_table(self._path(int(seq)), filters=[(POS, "in", [int(p) for p in grp[POS]])])
+            table = pq.read_table(self._path(int(seq)), filters=[(POS, "in", grp[POS].to_numpy())])
             parts.append(table.to_pandas())
         df = pd.concat(parts, ignore_index=True)
         self.rows_read += len(df)

@@ -4,7 +4,7 @@
 from .decision import Decision, decide
 from .gate import gate_passes, higher_is_better
 from .policy import DECISION_ACTIONS, Policy, load_policy, shipped_policies
-from .schema import ACTIONS, METRICS, SIGNALS
+from .vocabulary import ACTIONS, METRICS, SIGNALS
 from .signals import Context, compute_signals, performance_drop
 
 __all__ = [

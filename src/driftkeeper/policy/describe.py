@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .schema import METRICS, ActionSpec
+from .schema import ActionSpec
+from .vocabulary import METRICS
 
 if TYPE_CHECKING:
     from .policy import Policy

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .schema import TRAINING_ACTIONS, UPDATE_ACTIONS, ActionSpec
+from .schema import ActionSpec
+from .vocabulary import TRAINING_ACTIONS, UPDATE_ACTIONS
 
 if TYPE_CHECKING:
     from .policy import Context, Policy

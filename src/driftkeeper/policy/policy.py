@@ -37,7 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from .gate import gate_passes
-from .schema import AUTO_METRIC, UPDATE_ACTIONS, UPDATE_PARAMS, ActionSpec, PolicySpec, Rule, suggest
+from .._util.suggest import suggest
+from .schema import UPDATE_PARAMS, ActionSpec, PolicySpec, Rule
+from .vocabulary import AUTO_METRIC, UPDATE_ACTIONS
 from .schema import parse_policy_text as _parse
 from ..exceptions import PolicyError
 

@@ -38,8 +38,6 @@ from .. import metrics as metric_registry
 from .._util.suggest import suggest
 from ..exceptions import PolicyError
 from .vocabulary import ACTIONS, COLUMN_SIGNALS, METRICS, MONITOR_METHODS, OPS, SIGNALS
-from .vocabulary import AUTO_METRIC as AUTO_METRIC, TRAINING_ACTIONS as TRAINING_ACTIONS  # re-exported
-from .vocabulary import UPDATE_ACTIONS as UPDATE_ACTIONS  # re-exported
 
 
 def _err(kind: str, message: str) -> PydanticCustomError:

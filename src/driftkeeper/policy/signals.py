@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .gate import _EPS, higher_is_better
-from .schema import AUTO_METRIC
+from .vocabulary import AUTO_METRIC
 from .._util.suggest import suggest
 from .._util.timeutil import aware
 from ..exceptions import ConfigError

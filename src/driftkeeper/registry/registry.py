@@ -78,11 +78,11 @@ from .types import (
     ModelVersion,
     Problem,
     check_alias,
-    did_you_mean,
     from_catalog_rows,
     parse_when,
 )
 from .types import tag as _tag
+from .._util.suggest import suggest
 from .._util.testhooks import checkpoint
 from ..exceptions import ConfigError, IntegrityError, NotFoundError, RegistryError
 
@@ -382,7 +382,7 @@ class Registry:
         folder's files other than the artifact and meta.json are in ``payloads``."""
         if action not in ACTIONS:
             raise ConfigError(
-                f"unknown action {action!r}; {did_you_mean(str(action), ACTIONS)}expected one of {', '.join(ACTIONS)}"
+                f"unknown action {action!r}{suggest(str(action), ACTIONS)}; expected one of {', '.join(ACTIONS)}"
             )
         metrics_j = jsonable(metrics or {}, "metrics")
         decision_j = jsonable(decision, "decision")

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from . import catalog as cat
-from .._util.suggest import closest
 from .._util.timeutil import aware
 from ..exceptions import ConfigError
 
@@ -228,13 +227,6 @@ class GcResult:
     removed_paths: tuple[Path, ...]
     protected: tuple[int, ...]
     dry_run: bool
-
-
-def did_you_mean(value: str, choices: tuple[str, ...] | list[str]) -> str:
-    """``"did you mean 'x'? "`` (the registry's unknown-action message puts it before its
-    list of choices); new messages use :func:`driftkeeper._util.suggest.suggest`."""
-    match = closest(value, choices)
-    return f"did you mean {match!r}? " if match is not None else ""
 
 
 def check_alias(alias: Any) -> str:
