@@ -262,3 +262,10 @@ def test_cli_bad_input_exits_2_with_one_line(data_file, args, match):
     assert r.exit_code == 2, r.output
     assert len(r.output.strip().splitlines()) == 1
     assert re.search(match, r.output), r.output
+
+
+def test_plot_labels_of_coinciding_candidates_are_joined():
+    from driftkeeper.backtest.tune_plot import _clusters
+
+    pts = [(1, 0.2, 10.0), (2, 0.201, 10.01), (3, 0.9, 12.0), (4, float("nan"), 11.0), (5, 0.25, 10.0)]
+    assert [t for t, _, _ in _clusters(pts, xspan=1.0, yspan=2.0)] == ["1,2", "3", "5"]
