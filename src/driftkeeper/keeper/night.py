@@ -64,6 +64,7 @@ class Observation:
     timings: dict[str, float] = field(default_factory=dict)
     ledger: Ledger | None = None  # the budget's ledger with tonight's allowance and debt
     costs: dict[str, Any] = field(default_factory=dict)  # the run record's ``costs``
+    tonight: pd.DataFrame | None = None  # the row index with tonight's batch (see index_tonight)
 
 
 def read(spec: TableSpec, stored: pd.DataFrame, state: RunnerState, batch: Any, labels: Any) -> Batch:
@@ -212,8 +213,10 @@ def decide(policy: Any, spec: TableSpec, state: RunnerState, metric: Any, batch:
 
 
 def index_tonight(spec: TableSpec, obs: Observation, batch: Batch) -> pd.DataFrame:
-    """The store's row index as it will be once tonight's batch is stored."""
-    return pd.concat([obs.index, DataStore.index_of(batch.df, spec, seq=batch.seq)], ignore_index=True)
+    """The store's row index as it will be once tonight's batch is stored (built once a night)."""
+    if obs.tonight is None:
+        obs.tonight = pd.concat([obs.index, DataStore.index_of(batch.df, spec, seq=batch.seq)], ignore_index=True)
+    return obs.tonight
 
 
 def plan(policy: Any, spec: TableSpec, state: RunnerState, decision: Any, batch: Batch, obs: Observation) -> TrainingPlan | None:
