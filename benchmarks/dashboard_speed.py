@@ -92,7 +92,9 @@ def _record(tpl: dict[str, Any], rng: np.random.Generator, night: int, state: di
     rec["html"] = None
     if extras:
         rec["estimated_metric"] = {"metric": state["name"], "value": metric * float(rng.normal(1.0, 0.05))}
-        rec["budget"] = {"cpu_s": 60.0, "spent_s": float(sum(state["cpu"][-7:]))}
+        state["allowance"] += 0.2 * 40.0  # a budget of 20% of a 40 s retrain a night
+        spent = float(sum(state["cpu"]))
+        rec["costs"] = {"budget": 0.2, "allowance_s": state["allowance"], "spent_s": spent, "budget_spent": spent / state["allowance"]}
     return rec
 
 
@@ -130,7 +132,8 @@ def add_nights(root: str | Path, n: int, *, seed: int = 0, extras: bool = False)
     """Write ``n`` synthetic nights under ``root`` (it needs one real record); return their files.
 
     The nights follow the newest record, one a day, in run time and in data time.
-    ``extras`` adds keys later runners write (``estimated_metric``, ``budget``).
+    ``extras`` adds what a policy with a compute budget and a label-free estimate add to records
+    (``costs`` with a budget, ``estimated_metric``).
     """
 
     records = load_records(root)
@@ -142,7 +145,7 @@ def add_nights(root: str | Path, n: int, *, seed: int = 0, extras: bool = False)
     metric = float(champ.get("value") or 1.0)
     state = {"name": champ.get("metric") or "rmse", "metric": metric, "base": metric, "retrained": 0,
              "version": int(tpl.get("registered") or tpl.get("serving") or 1), "serving": int(tpl.get("serving") or 1),
-             "refusals": 0, "cpu": []}
+             "refusals": 0, "cpu": [], "allowance": 0.0}
     started = datetime.strptime(str(tpl["run_id"]).split("-")[0], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=timezone.utc)
     state["started"] = started
     data_end = (tpl.get("batch") or {}).get("time_max")

@@ -86,7 +86,8 @@ def test_keys_added_by_later_runners_are_plotted(root):
     nights = load_nights(root)
     traces = {t.get("name"): t for t in plotted(build_dashboard(root).read_text())}
     assert traces["rmse (estimated)"]["y"][-40:] == [n.estimated_metric for n in nights[-40:]]
-    assert traces["budget spent_s"]["y"][-1] == nights[-1].budget["spent_s"]
+    assert traces["budget spent"]["y"][-40:] == [n.budget["spent_s"] / n.budget["allowance_s"] for n in nights[-40:]]
+    assert traces["budget spent"]["yaxis"] not in {t["yaxis"] for name, t in traces.items() if name != "budget spent"}
     assert len(traces["needs a person"]["x"]) == sum(bool(n.needs_attention) for n in nights) > 0
 
 

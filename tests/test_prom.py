@@ -65,11 +65,14 @@ def test_families_of_a_recorded_night_parse_with_their_values(v01, tmp_path):
     assert "driftkeeper_estimated_metric" not in m  # not in 0.1 records: no series rather than a made-up one
 
 
-def test_estimated_metric_is_exported_when_records_have_it():
+def test_estimated_metric_and_budget_are_exported_when_records_have_them():
     rec = {"status": "completed", "exit_code": 0, "champion_metric": {"metric": "rmse", "value": 1.5},
-           "estimated_metric": {"metric": "rmse", "value": 1.25}}
-    text = "".join(f"{f.name} {s.value}\n" for f in families("r", rec, [rec], now=0) for s in f.samples)
+           "estimated_metric": {"metric": "rmse", "value": 1.25}, "costs": {"budget": 0.2, "budget_spent": 0.75}}
+    text = "".join(f"{s.name} {s.value}\n" for f in families("r", rec, [rec], now=0) for s in f.samples)
     assert "driftkeeper_estimated_metric 1.25" in text and "driftkeeper_metric 1.5" in text
+    assert "driftkeeper_budget_spent 0.75" in text
+    rec["costs"]["budget"] = None  # the ledger of a policy without a budget is not a budget
+    assert "budget_spent" not in "".join(f.name for f in families("r", rec, [rec], now=0))
 
 
 def test_failures_write_status_and_exit_code_only(v01, tmp_path):

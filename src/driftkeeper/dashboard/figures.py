@@ -9,7 +9,8 @@
 4. the share of drifted feature columns (dataset drift in red);
 5. the most drifted columns, column x night, scored relative to their thresholds, drifted
    verdicts marked;
-6. training and monitoring CPU per night, and the CPU budget when records carry one.
+6. training and monitoring CPU per night, and the share of the compute budget spent so far
+   when the policy sets one.
 
 The figure is built as plain dicts in plotly's JSON schema and drawn by the plotly.js the page
 inlines: plotly's Python figure objects validate every property on every assignment, which took
@@ -87,6 +88,13 @@ class _Figure:
 
     def yaxis(self, row: int, **props: Any) -> None:
         self.layout[self.axis("y", row)].update(props)
+
+    def overlay(self, row: int, **props: Any) -> str:
+        """A second y axis on the right of ``row``'s panel; returns its reference (``y7``...)."""
+        n = sum(1 for k in self.layout if k.startswith("yaxis")) + 1
+        self.layout[f"yaxis{n}"] = {"overlaying": self.ref("y", row), "side": "right", "anchor": self.ref("x", row),
+                                    "zeroline": False, "automargin": True, **props}
+        return f"y{n}"
 
     def hline(self, row: int, y: float, color: str, text: str) -> None:
         x = f"{self.ref('x', row)} domain"
@@ -302,12 +310,6 @@ def _column_traces(fig: _Figure, nights: Sequence[Night], row: int) -> None:
     fig.yaxis(row, type="category", autorange="reversed", showgrid=False)
 
 
-def _budget_series(nights: Sequence[Night]) -> dict[str, list[float | None]]:
-    """Numeric budget entries measured in seconds (``*_s``, ``*seconds``), one series each."""
-    keys = sorted({k for n in nights for k, v in (n.budget or {}).items() if _num(v) is not None and (k.endswith("_s") or k.endswith("seconds"))})
-    return {k: [_num((n.budget or {}).get(k)) for n in nights] for k in keys}
-
-
 def _cpu_traces(fig: _Figure, nights: Sequence[Night], row: int) -> None:
     x = [_ts(n.time) for n in nights]
     for label, values, color in (("training", [n.train_cpu_s for n in nights], "#f28e2b"),
@@ -315,10 +317,21 @@ def _cpu_traces(fig: _Figure, nights: Sequence[Night], row: int) -> None:
         if any(v is not None for v in values):
             fig.add(row, dict(type="bar", x=x, y=values, name=f"{label} CPU", marker=dict(color=color), legend="legend6",
                               width=_bar_width_ms(nights), hovertemplate=f"{label} %{{y:.3g}} s CPU<extra></extra>"))
-    for key, values in _budget_series(nights).items():
-        fig.add(row, dict(type="scatter", x=x, y=values, name=f"budget {key}", mode="lines", legend="legend6",
-                          line=dict(color="#555", dash="dash", shape="hv"), hovertemplate=f"budget {key} %{{y:.3g}} s<extra></extra>"))
     fig.yaxis(row, title={"text": "seconds"}, rangemode="tozero")
+    if any(n.budget_spent is not None for n in nights):
+        _budget_trace(fig, nights, row)
+
+
+def _budget_trace(fig: _Figure, nights: Sequence[Night], row: int) -> None:
+    """The budget's ledger on a right-hand axis: training CPU spent / allowance so far (1 = on budget)."""
+    axis = fig.overlay(row, title={"text": "budget spent"}, tickformat=".0%", rangemode="tozero", showgrid=False)
+    hover = [f"spent {_num((n.budget or {}).get('spent_s')) or 0:.3g} s of {_num((n.budget or {}).get('allowance_s')) or 0:.3g} s allowed"
+             for n in nights]
+    fig.data.append(dict(
+        type="scatter", x=[_ts(n.time) for n in nights], y=[n.budget_spent for n in nights], name="budget spent",
+        mode="lines", line=dict(color="#555", dash="dash", width=1.5), legend="legend6", customdata=hover,
+        xaxis=fig.ref("x", row), yaxis=axis, hovertemplate="budget %{y:.0%} spent<br>%{customdata}<extra></extra>",
+    ))
 
 
 def build_figure(nights: Sequence[Night]) -> dict[str, Any]:
@@ -335,10 +348,11 @@ def build_figure(nights: Sequence[Night]) -> dict[str, Any]:
     edges = [_ts(t) for t in _edges(nights)]  # the heatmap cells' span, so no bar or cell is cut
     for row in range(1, len(PANELS) + 1):
         fig.layout[fig.axis("x", row)]["range"] = [edges[0], edges[-1]]
-    for i in (1, 2, 6):  # a legend beside each panel that has one
+    budget_axis = any(n.budget_spent is not None for n in nights)
+    for i in (1, 2, 6):  # a legend beside each panel that has one (past the budget's axis, if any)
         fig.layout["legend" if i == 1 else f"legend{i}"] = dict(
-            y=fig.domains[i - 1][1], yanchor="top", x=1.01, xanchor="left", font=dict(size=11),
-            bgcolor="rgba(255,255,255,0)", tracegroupgap=2)
+            y=fig.domains[i - 1][1], yanchor="top", x=1.08 if i == 6 and budget_axis else 1.01, xanchor="left",
+            font=dict(size=11), bgcolor="rgba(255,255,255,0)", tracegroupgap=2)
     fig.layout.update(
         height=1500, margin=dict(l=70, r=190, t=40, b=40), barmode="stack", hovermode="closest",
         paper_bgcolor="#fff", plot_bgcolor="#fff", hoverlabel=dict(align="left"),

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from ..exceptions import ConfigError, DriftkeeperError, LockError
-from .runs import _num, record_action
+from .runs import _budget, _num, record_action
 
 __all__ = ["MetricsFile", "families"]
 
@@ -62,6 +62,8 @@ def _last_run(root: str, rec: dict[str, Any]) -> Iterator:
         ("training_seconds", "CPU seconds the last run spent training (0 when it trained nothing).",
          _num((rec.get("training") or {}).get("cpu_s")) or 0.0, {}),
         ("needs_attention", "Problems of the last run that need a person.", len(rec.get("needs_attention") or ()), {}),
+        ("budget_spent", "Training CPU spent / the compute budget's allowance so far (1 = on budget).",
+         _num((_budget(rec) or {}).get("budget_spent")), {}),
     ]
     for name, doc, value, labels in values:
         if value is not None:

@@ -102,7 +102,9 @@ class Night:
     ``time`` is the newest row time of the batch when the batch has a time column, else the
     run's start. ``outcome`` says what happened in a word: ``promoted``, ``refused`` (the gate
     kept the champion), ``skipped`` (training skipped, e.g. too few rows), ``rolled back``,
-    ``no action``, ``dry run`` or ``already processed``. ``retrain_level`` is the metric value
+    ``no action``, ``dry run`` or ``already processed``. ``budget`` is the night's ledger of the
+    policy's compute budget (``costs``: allowance, spent, ``budget_spent`` = spent / allowance),
+    None when the policy sets no budget. ``retrain_level`` is the metric value
     at which a retrain rule of the policy fires (None when no retrain rule watches the metric
     or its reference is unknown that night). ``record`` is the whole record as read.
     """
@@ -138,6 +140,7 @@ class Night:
     monitor_cpu_s: float | None
     duration_s: float | None
     budget: dict[str, Any] | None
+    budget_spent: float | None
     warnings: list[str]
     needs_attention: list[str]
     html: Path | None
@@ -205,6 +208,12 @@ def _retrain_level(decision: dict[str, Any], rules: set[str], higher: bool) -> f
     return max(levels) if higher else min(levels)
 
 
+def _budget(rec: dict[str, Any]) -> dict[str, Any] | None:
+    """The night's compute-budget ledger (``costs``), when its policy sets a budget."""
+    costs = _dict(rec.get("costs"))
+    return costs if costs.get("budget") else None
+
+
 def _html(rec: dict[str, Any], run_dir: Path) -> Path | None:
     # the recorded path may point to where the root lived when the night ran; the file beside
     # the record is what a moved or copied root still has
@@ -253,7 +262,8 @@ def _night(rec: dict[str, Any], run_dir: Path, rules: set[str], higher: bool) ->
         train_cpu_s=_num(training.get("cpu_s")),
         monitor_cpu_s=_num(timings.get("monitor_cpu_s")),
         duration_s=_num(timings.get("total_s")),
-        budget=rec.get("budget") if isinstance(rec.get("budget"), dict) else None,
+        budget=_budget(rec),
+        budget_spent=_num(_dict(_budget(rec)).get("budget_spent")),
         warnings=[str(w) for w in rec.get("warnings") or ()],
         needs_attention=[str(n) for n in rec.get("needs_attention") or ()],
         html=_html(rec, run_dir),
