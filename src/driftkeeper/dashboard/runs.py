@@ -102,7 +102,8 @@ class Night:
     ``time`` is the newest row time of the batch when the batch has a time column, else the
     run's start. ``outcome`` says what happened in a word: ``promoted``, ``refused`` (the gate
     kept the champion), ``skipped`` (training skipped, e.g. too few rows), ``rolled back``,
-    ``no action``, ``dry run`` or ``already processed``. ``budget`` is the night's ledger of the
+    ``no action``, ``done`` (trained, neither promoted nor refused), ``dry run`` or
+    ``already processed``. ``budget`` is the night's ledger of the
     policy's compute budget (``costs``: allowance, spent, ``budget_spent`` = spent / allowance),
     None when the policy sets no budget. ``retrain_level`` is the metric value
     at which a retrain rule of the policy fires (None when no retrain rule watches the metric
