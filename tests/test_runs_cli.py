@@ -92,3 +92,13 @@ def test_a_broken_record_exits_2_naming_it(v01):
     bad.write_text("[1, 2")
     r = invoke("runs", v01)
     assert r.exit_code == 2 and str(bad) in r.output and "move it out of runs/" in r.output
+
+
+@pytest.mark.parametrize("command", ["runs", "dashboard", "tune"])
+def test_the_command_is_registered_on_the_driftkeeper_cli(command):
+    import subprocess
+    import sys
+
+    p = subprocess.run([sys.executable, "-m", "driftkeeper", command, "--help"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert f"Usage: driftkeeper {command}" in " ".join(p.stdout.split())

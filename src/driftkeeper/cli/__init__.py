@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 
 # each module registers its commands on `app`, in the order `driftkeeper --help` lists them
-from . import _report, _run, _registry, _policy, _backtest, _tune  # noqa: F401
+from . import _report, _run, _runs, _dashboard, _registry, _policy, _backtest, _tune  # noqa: F401
 from ._app import ErrorGroup, app
 
 __all__ = ["ErrorGroup", "app", "main"]
