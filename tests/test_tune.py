@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 
@@ -15,13 +14,13 @@ from conftest import make_stream
 from typer.testing import CliRunner
 
 from driftkeeper.backtest import PolicyResult, run_backtest, tune
-from driftkeeper.backtest.tune import DEFAULT_SPACE, Candidate, apply_edits, pick
+from driftkeeper.backtest.tuning import DEFAULT_SPACE, Candidate, apply_edits, pick
 from driftkeeper.cli import app
 from driftkeeper.exceptions import ConfigError, PolicyError, SchemaError
 from driftkeeper.policy import Policy, load_policy
 
 # the package exports the function `tune`, which hides the module of the same name from attribute access
-tune_mod = importlib.import_module("driftkeeper.backtest.tune")
+from driftkeeper.backtest import tuning as tune_mod
 
 ROWS, INIT = 150, 600  # make_stream: batch 0 is 4x larger and trains version 1
 N_BATCHES = 9  # 8 weekly batches after the initial rows: 4 to choose on, 4 to report on

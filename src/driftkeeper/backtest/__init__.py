@@ -3,7 +3,7 @@ training CPU per policy, per batch, with pictures; and choose a policy on the ea
 the history, measured on the later part (``tune``)."""
 
 from .replay import BacktestResult, BatchResult, PolicyResult, parse_every, run_backtest, split_batches
-from .tune import TuneResult, tune
+from .tuning import TuneResult, tune
 
 __all__ = ["BacktestResult", "BatchResult", "PolicyResult", "TuneResult", "parse_every", "run_backtest", "split_batches",
            "tune"]

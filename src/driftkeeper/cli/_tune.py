@@ -103,7 +103,7 @@ def tune_cmd(
     from rich.console import Console
 
     from ..backtest.replay import parse_every
-    from ..backtest.tune import tune
+    from ..backtest.tuning import tune
     from ..table import infer_task
 
     if every is not None:
