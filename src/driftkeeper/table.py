@@ -2,8 +2,11 @@
 checks every incoming batch passes before anything is computed or written.
 
 :class:`TableSpec` is fixed at ``Keeper.init`` from the initial data and stored in
-``ROOT/keeper.json``. :meth:`TableSpec.validate` refuses a bad batch with one line naming the
-column and what was expected (the CLI turns that into exit code 2, nothing changed).
+``ROOT/keeper.json``. :meth:`TableSpec.validate` refuses a batch the model cannot be run on
+with one line naming the column and what was expected (the CLI turns that into exit code 2,
+nothing changed). Missing feature values are not refused, even a column missing on every row of
+a batch: models that take missing values predict through them, and the drift monitor reports
+such a column as a data-quality finding.
 """
 
 from __future__ import annotations
@@ -181,6 +184,10 @@ class TableSpec:
         """Feature columns in schema order with categorical columns typed the same way every time
         (pandas ``category`` with the categories seen at init plus any new ones appended)."""
         X = df[self.features].copy()
+        for c in self.numerical_columns:
+            # an entirely missing column may arrive as None in an object column: it is NaN
+            if not pd.api.types.is_numeric_dtype(X[c]) and not X[c].notna().any():
+                X[c] = np.full(len(X), np.nan)
         for c, cats in self.categories.items():
             values = X[c].astype("string").astype(object).where(X[c].notna(), None)
             extra = sorted({v for v in values.dropna().unique() if v not in set(cats)})
@@ -191,7 +198,8 @@ class TableSpec:
         """Refuse a batch that does not match the schema. Returns whether it carries labels.
 
         Every failure is a :class:`~driftkeeper.exceptions.SchemaError` whose one-line message
-        names the column and what was expected.
+        names the column and what was expected. Missing feature values pass, also a column
+        that is missing on every row (:meth:`features_frame` types it as at init).
         """
         if len(df.columns) == 0:
             raise SchemaError(f"{what} has no columns; expected {self.expected_columns}")
@@ -212,9 +220,7 @@ class TableSpec:
             raise SchemaError(f"{what} does not match the training schema: " + "; ".join(parts))
         for c in self.features:
             s = df[c]
-            if s.isna().all():
-                raise SchemaError(f"column {c!r} in {what} is entirely missing (all {len(s)} values are NaN)")
-            if self.kinds[c] == NUMERICAL:
+            if self.kinds[c] == NUMERICAL and s.notna().any():
                 if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
                     example = s.dropna().iloc[0]
                     raise SchemaError(

@@ -1,6 +1,10 @@
 """Columns of the monitor: which kind each one is, and the data-quality checks its values
 pass before they are profiled (reference) or scored (current batch).
 
+Values a statistic cannot take (text in a numerical column, infinities) are refused. Missing
+values are not: they are dropped, and a column left with no value at all (entirely missing)
+yields an empty array or profile, whose drift the monitor reports as not computed.
+
 Kinds follow Evidently 0.7's inference, so the monitor tests each column the way Evidently's
 own report would.
 """
@@ -16,7 +20,7 @@ import pandas as pd
 from . import stattests as st
 from ..exceptions import DataQualityError, SchemaError
 
-__all__ = ["category_counts", "clean", "column_kinds", "infer_kind", "reference_profile"]
+__all__ = ["category_counts", "clean", "column_kinds", "empty_profile", "infer_kind", "reference_profile"]
 
 NUM, CAT = st.NUM, st.CAT
 _INTEGER_CARDINALITY_LIMIT = 10  # evidently.core.datasets.INTEGER_CARDINALITY_LIMIT
@@ -82,11 +86,13 @@ def column_kinds(
 
 
 def clean(s: pd.Series, col: str, kind: str, what: str) -> np.ndarray:
-    """Non-missing values of one column, after the hard data-quality checks."""
-    n = len(s)
+    """Non-missing values of one column, after the hard data-quality checks (empty when the
+    column is entirely missing, whatever its dtype)."""
     if kind == NUM:
         if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
-            example = s.dropna().iloc[0] if s.notna().any() else None
+            if not s.notna().any():  # None in an object column: missing, not text
+                return np.empty(0, dtype=np.float64)
+            example = s.dropna().iloc[0]
             raise SchemaError(
                 f"column {col!r} in the {what} holds {s.dtype} values (e.g. {example!r}); expected numbers"
             )
@@ -108,10 +114,6 @@ def clean(s: pd.Series, col: str, kind: str, what: str) -> np.ndarray:
             raise DataQualityError(
                 f"column {col!r} in the {what} has {int(np.isinf(arr).sum())} infinite values; expected finite values"
             )
-    if arr.size == 0:
-        raise DataQualityError(
-            f"column {col!r} in the {what} is entirely missing ({n} rows); expected at least one value"
-        )
     return arr
 
 
@@ -122,10 +124,6 @@ def category_counts(s: pd.Series, col: str, what: str) -> dict[Any, int]:
 
 
 def _check_counts(keys: list, counts: np.ndarray, s: pd.Series, col: str, what: str) -> dict[Any, int]:
-    if not len(keys):
-        raise DataQualityError(
-            f"column {col!r} in the {what} is entirely missing ({len(s)} rows); expected at least one value"
-        )
     n_inf = sum(int(c) for k, c in zip(keys, counts) if isinstance(k, float) and math.isinf(k))
     if n_inf:
         raise DataQualityError(
@@ -134,10 +132,18 @@ def _check_counts(keys: list, counts: np.ndarray, s: pd.Series, col: str, what: 
     return dict(zip(keys, counts.tolist()))
 
 
+def empty_profile(kind: str) -> st.ColumnProfile:
+    """The profile of a reference column without a single value."""
+    values = np.empty(0, dtype=np.float64 if kind == NUM else object)
+    return st.ColumnProfile(kind, values, values if kind == NUM else None, None, [], np.empty(0, dtype=np.int64), 0)
+
+
 def reference_profile(s: pd.Series, col: str, kind: str) -> st.ColumnProfile:
-    """The cached profile of one reference column (after the same data-quality checks)."""
+    """The cached profile of one reference column (after the same data-quality checks); an
+    empty profile (``n == 0``) when the column is entirely missing."""
     if kind == CAT:
         prof = st.categorical_profile(s)
         _check_counts(prof.keys, prof.counts, s, col, "reference")
         return prof
-    return st.make_profile(clean(s, col, kind, "reference"), kind)
+    values = clean(s, col, kind, "reference")
+    return st.make_profile(values, kind) if values.size else empty_profile(kind)

@@ -41,6 +41,21 @@ NUM, CAT = st.NUM, st.CAT
 _PARALLEL_MIN_VALUES = 2_000_000  # below this, threads cost more than they save
 
 
+def _no_reference_values(role: str, name: str, features: pd.DataFrame) -> str:
+    """Why a target or prediction without a single value in the reference cannot be monitored:
+    all-missing predictions mean the model could not predict, most often because it cannot take
+    the missing values of some feature."""
+    msg = f"{role} {name!r} is missing on all {len(features)} reference rows"
+    if role != "prediction":
+        return msg + f"; expected a {role} value on at least one row"
+    share = features.isna().mean()
+    gaps = [f"{c!r} ({v:.1%})" for c, v in share.items() if v > 0]
+    if not gaps:
+        return msg + ": the model predicted NaN on every row; expected its predictions"
+    return (msg + f": a model that cannot take missing values predicts NaN, and the reference has them in "
+            f"{', '.join(gaps)}; impute them in a pipeline, e.g. sklearn's SimpleImputer / River's StatImputer")
+
+
 def _param_error(name: str, expected: str, got: Any) -> ConfigError:
     return ConfigError(f"The {name!r} parameter of Monitor must be {expected}. Got {got!r} instead.")
 
@@ -233,12 +248,10 @@ class Monitor:
                 if pd.api.types.is_float_dtype(ser.dtype):
                     k = NUM  # positive-class probabilities
             self._validate_method(name, k)
-            aux[role] = {
-                "name": name,
-                "kind": k,
-                "dtype": str(ser.dtype),
-                "profile": reference_profile(ser, name, k),
-            }
+            prof = reference_profile(ser, name, k)
+            if prof.n == 0:
+                raise DataQualityError(_no_reference_values(role, name, reference[list(kinds)]))
+            aux[role] = {"name": name, "kind": k, "dtype": str(ser.dtype), "profile": prof}
 
         self.schema_ = {c: str(reference[c].dtype) for c in kinds}
         self.kinds_ = kinds
@@ -301,7 +314,11 @@ class Monitor:
         return m, (st.METHODS[m].default_threshold if thr is None else thr)
 
     def _score(self, name: str, kind: str, prof: st.ColumnProfile, series: pd.Series) -> ColumnDrift:
-        """Clean one current column and score it against its cached reference profile."""
+        """Clean one current column and score it against its cached reference profile.
+
+        A column without a value on either side has no distribution to compare: its drift is
+        not computed (score ``None``, not drifted) and :meth:`check` says why in the warnings.
+        """
         rows = int(len(series))
         if kind == CAT:  # one hashing pass: the counts are all the fast methods need
             cur, cmap, n_cur = None, category_counts(series, name, "current batch"), 0
@@ -310,6 +327,11 @@ class Monitor:
             cur, cmap = clean(series, name, kind, "current batch"), None
             n_cur = int(cur.size)
         method, thr = self._resolve(name, prof, cur, cmap)
+        if n_cur == 0 or prof.n == 0:
+            info = st.METHODS[method]
+            return ColumnDrift(name=name, kind=kind, method=method, score=None, threshold=float(thr), drifted=False,
+                               stattest_type=info.stattest_type, rows=rows, missing_share=1.0 - n_cur / rows,
+                               unseen_share=None)
         try:
             if method in st.FAST_METHODS:
                 score = st.score_fast(method, prof, cur, cmap)
@@ -389,7 +411,9 @@ class Monitor:
 
         ``target``/``prediction``: a column name of ``current`` or values aligned with it.
         Target drift needs a target at fit, prediction drift a prediction at fit;
-        performance needs both in ``current``.
+        performance needs both in ``current``. A column missing on every row of ``current``
+        (or of the reference) is a data-quality finding, not an error: its drift is not
+        computed (score ``None``), the other columns are scored, and a warning names it.
         """
         current, aux_in, sample = self._prepare(current, target, prediction)
         rows = int(len(current))
@@ -401,6 +425,7 @@ class Monitor:
             for c in columns
             if c.unseen_share
         ]
+        warnings_ += [self._not_computed(c) for c in columns if c.score is None]
         aux_drift: dict[str, ColumnDrift | None] = {"target": None, "prediction": None}
         for role, (name, ser) in aux_in.items():
             if ser is None:
@@ -410,6 +435,8 @@ class Monitor:
                 warnings_.append(f"{role} drift needs a reference {role}: pass {role}= to fit")
                 continue
             aux_drift[role] = self._score(fitted["name"], fitted["kind"], fitted["profile"], ser)
+            if aux_drift[role].score is None:
+                warnings_.append(self._not_computed(aux_drift[role], role))
         perf = None
         if aux_in["target"][1] is not None and aux_in["prediction"][1] is not None:
             perf = self._performance(aux_in["target"][1], aux_in["prediction"][1])
@@ -424,6 +451,19 @@ class Monitor:
             warnings=tuple(warnings_),
             sample=sample,
         )
+
+    def _not_computed(self, c: ColumnDrift, role: str | None = None) -> str:
+        """The data-quality finding of a column whose drift was not computed."""
+        prof = self.aux_[role]["profile"] if role else self.profile_[c.name]
+        label = f"{role} {c.name!r}" if role and role != c.name else c.name
+        ref = 1.0 - prof.n / self.reference_rows_
+        if c.missing_share < 1.0:
+            where = f"entirely missing in the reference, {1 - c.missing_share:.1%} present in the current batch"
+        elif prof.n == 0:
+            where = "entirely missing in the reference and in the current batch"
+        else:
+            where = f"entirely missing in the current batch ({c.rows} rows; {ref:.1%} missing in the reference)"
+        return f"{label}: {where}; drift not computed"
 
     # ------------------------------------------------------------------ performance
     def _performance(self, y: pd.Series, p: pd.Series) -> dict[str, Any]:
@@ -449,6 +489,10 @@ class Monitor:
             if ser is not None and fitted is not None:
                 kinds[fitted["name"]] = fitted["kind"]
                 cur[fitted["name"]] = ser.reset_index(drop=True)
+        # Evidently refuses a column without values; the page leaves out what check() did not compute
+        profiles = {**self.profile_, **{a["name"]: a["profile"] for a in self.aux_.values()}}
+        for c in [c for c in kinds if profiles[c].n == 0 or not cur[c].notna().any()]:
+            del kinds[c], cur[c]
         methods = {c: (None if self._method_for(c) == "auto" else self._method_for(c)) for c in kinds}
         thresholds = {c: self._threshold_for(c) for c in kinds}
         return _evidently.build_report(

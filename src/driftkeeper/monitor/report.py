@@ -15,9 +15,12 @@ Contract (``schema_version`` 1)::
          "stattest_type": "distance",    # "distance": drifted when score >= threshold
                                          # "p_value":  drifted when score <  threshold
          "rows": 500, "missing_share": 0.0, "unseen_share": null},
+        {"name": "alley", ..., "score": null, "drifted": false,   # drift not computed: the column
+         "rows": 500, "missing_share": 1.0, ...},               # is entirely missing (see warnings)
         ...
       ],
-      "n_columns": 18, "n_drifted": 3, "drift_share": 0.1667,
+      "n_columns": 18, "n_drifted": 3,
+      "drift_share": 0.1667,             # n_drifted / columns with a score (not null)
       "drift_share_threshold": 0.5, "dataset_drift": false,
       "reference_rows": 8000, "current_rows": 500,
       "prediction": {...ColumnDrift...} | null,   # drift of the model's predictions
@@ -26,7 +29,9 @@ Contract (``schema_version`` 1)::
                       "metrics": {"rmse": ..., "mae": ..., "mape": ..., "r2": ...}} | null,
                                  # every metric of driftkeeper.metrics for the task; null
                                  # where undefined or (log_loss, roc_auc) given labels only
-      "warnings": ["zipcode: 4.0% of values are categories never seen in reference"],
+      "warnings": ["zipcode: 4.0% of values are categories never seen in reference",
+                   "alley: entirely missing in the current batch (500 rows; 93.8% missing in the "
+                   "reference); drift not computed"],
       "sample": {"rows": 100000, "seed": 0} | null
     }
 """
@@ -57,7 +62,9 @@ class ColumnDrift:
         name: column name.
         kind: ``"numerical"`` or ``"categorical"`` — fixed from the reference at fit time.
         method: the statistical test actually used (``"wasserstein"``, ``"ks"``, ...).
-        score: the test's score (a p-value or a distance, see ``stattest_type``).
+        score: the test's score (a p-value or a distance, see ``stattest_type``); ``None``
+            when it was not computed: the column has no value in the current batch or in the
+            reference (the report's warnings say which).
         threshold: the threshold the score was compared with.
         drifted: whether the column drifted.
         stattest_type: ``"p_value"`` (drifted when ``score < threshold``) or
@@ -133,7 +140,10 @@ class DriftReport:
 
     @property
     def drift_share(self) -> float:
-        return self.n_drifted / self.n_columns if self.columns else 0.0
+        """Share of drifted columns among those whose drift was computed: a column with no value
+        to compare is unknown, not undrifted, and must not dilute the drift of the others."""
+        scored = sum(1 for c in self.columns if _num(c.score) is not None)
+        return self.n_drifted / scored if scored else 0.0
 
     @property
     def dataset_drift(self) -> bool:
