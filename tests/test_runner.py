@@ -192,7 +192,6 @@ def test_labels_for_unknown_ids_are_refused_and_nothing_changes(tmp_path, policy
         (lambda d: d.assign(extra=1.0), r"unexpected column\(s\) \['extra'\]"),
         (lambda d: d.rename(columns={"x3": "x_3"}), r"missing column\(s\) \['x3'\] \(did you mean 'x_3'\?\)"),
         (lambda d: d.assign(x1=d["x1"].astype(str)), r"column 'x1' in batch should be numeric but arrived as object"),
-        (lambda d: d.assign(x4=float("nan")), r"column 'x4' in batch is entirely missing"),
         (lambda d: d.assign(x1=d["x1"].where(d.index > 0, float("inf"))), r"column 'x1' in batch contains 1 infinite"),
         (lambda d: d.assign(y=d["y"].where(d.index > 1)), r"target 'y' in batch has 2 missing value"),
         (lambda d: d.iloc[:0], r"batch has no rows"),
