@@ -172,3 +172,92 @@ def test_also_metrics_must_suit_the_task():
         run(df, ["never"], initial=800, also_metrics=["log_loss"])
     with pytest.raises(ConfigError, match=r"unknown metric 'maae' \(did you mean 'mae'\?\)"):
         run(df, ["never"], initial=800, also_metrics=["maae"])
+
+
+# ----------------------------------------------------------------------------- real streams
+DAYS_POLICY = """
+name: days-window
+rules: []
+fallback: {action: retrain, window: {days: 30}}
+guards: {min_rows: 50}
+gate: {enabled: false}
+"""
+
+SMALL_WINDOW_POLICY = """
+name: small-window
+rules:
+  - name: every-2
+    when: batches_since_retrain >= 2
+    action: retrain
+    window: {rows: 40}
+fallback: update
+update: {rounds: 5}
+guards: {min_rows: 50}
+gate: {enabled: false}
+"""
+
+
+def rows_frame():
+    """800 initial rows and five batches of 200 in row order, without a time column."""
+    return pd.concat(make_stream(6, rows=200, seed=2), ignore_index=True).drop(columns=["date"])
+
+
+def run_rows(df, policies, **kw):
+    return run_backtest(df, target="y", policies=policies, model=small_lgbm(), every="200rows", initial=800,
+                        id_column="row_id", **kw)
+
+
+def test_every_shipped_policy_runs_on_a_stream_without_time():
+    res = run_rows(rows_frame(), ["default", "never", "always-retrain", "always-update", "periodic"])
+    assert res.failures == {} and len(res.completed) == 5 and res.batches == 5
+    counts = {p.name: (p.retrains, p.updates, p.skipped) for p in res.policies}
+    assert counts["always-retrain"] == (5, 0, 0) and counts["always-update"] == (0, 5, 0)
+    assert counts["periodic"] == (1, 0, 0) and counts["never"] == (0, 0, 0)
+    assert [b.index for b in res.get("periodic").per_batch if b.trained == "retrain"] == [4]
+
+
+def test_a_failing_policy_is_reported_and_the_others_run_on(tmp_path):
+    days = tmp_path / "days.yaml"
+    days.write_text(DAYS_POLICY)
+    res = run_rows(rows_frame(), ["never", days, "always-retrain"])
+    message = "batch 1 of 5: the policy's retrain window is in days, but this root has no time column; use {rows: N}"
+    assert res.failures == {"days-window": message}
+    assert [p.name for p in res.completed] == ["never", "always-retrain"]
+    assert res.get("always-retrain").retrains == 5 and len(res.get("always-retrain").per_batch) == 5
+    failed = res.get("days-window")
+    assert (failed.mean_error, failed.retrains, failed.skipped, failed.per_batch) == (None, None, None, [])
+    assert res.rows()[1] == ["days-window", "failed"] + ["-"] * 10
+    assert res.notes() == [f"days-window failed: {message}"]
+    d = json.loads(json.dumps(res.to_dict(), allow_nan=False))
+    assert d["policies"][1]["error"] == message and d["policies"][1]["mean_error"] is None
+    assert d["policies"][0]["error"] is None
+    assert res.ratios("days-window", "never") == {"error": None, "train_cpu": None}
+
+
+def test_when_every_policy_fails_the_error_is_raised(tmp_path):
+    days = tmp_path / "days.yaml"
+    days.write_text(DAYS_POLICY)
+    with pytest.raises(ConfigError, match=r"^the policy's retrain window is in days, but this root has no time column; use \{rows: N\}$"):
+        run_rows(rows_frame(), [days])
+    other = tmp_path / "classifier.yaml"
+    other.write_text(DAYS_POLICY.replace("days-window", "log-loss").replace("rules: []", "metric: log_loss\nrules: []"))
+    with pytest.raises(ConfigError, match=(
+            r"^every policy failed: days-window: batch 1 of 5: the policy's retrain window is in days, .*; "
+            r"log-loss: init: metric 'log_loss' is for classification")):
+        run_rows(rows_frame(), [days, other])
+
+
+def test_a_decided_training_that_did_not_run_is_counted_with_its_reason(tmp_path):
+    pol = tmp_path / "small.yaml"
+    pol.write_text(SMALL_WINDOW_POLICY)
+    res = run_rows(rows_frame(), [pol])
+    p = res.policies[0]
+    reason = "too few labelled rows in the retrain window; a retrain needs at least 50"
+    assert res.columns()[9] == "skipped" and res.rows()[0][5:10] == ["0", "1", "0", "0", "4"]
+    assert res.notes() == [f"small-window skipped 4 training(s): {reason}"]
+    # a retrain that did not run leaves the schedule due: every later batch decides it again
+    assert (p.retrains, p.updates, p.skipped, p.skip_reasons) == (0, 1, 4, {reason: 4})
+    skipped = ("retrain", None, "40 labelled rows in the retrain window; a retrain needs at least 50")
+    assert [(b.action, b.trained, b.skipped) for b in p.per_batch] == [("warm_start", "warm_start", None)] + [skipped] * 4
+    d = p.to_dict()
+    assert (d["skipped"], d["skip_reasons"]) == (4, {reason: 4})

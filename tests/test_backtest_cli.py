@@ -92,3 +92,47 @@ def test_also_metric_adds_a_column_and_json_keys(data_file, tmp_path):
     assert float(cells[2]) == pytest.approx(p["other_errors"]["rmse"], rel=1e-3) and p["other_errors"]["rmse"] > p["mean_error"]
     bad = invoke(data_file, "--target", "y", "--time-column", "date", "--every", "W", "--also-metric", "log_loss")
     assert bad.exit_code == 2 and "metric 'log_loss' is for classification" in bad.output
+
+
+DAYS_POLICY = """
+name: days-window
+rules: []
+fallback: {action: retrain, window: {days: 30}}
+guards: {min_rows: 50}
+gate: {enabled: false}
+"""
+
+
+@pytest.fixture(scope="module")
+def rows_file(data_file, tmp_path_factory):
+    p = tmp_path_factory.mktemp("rows") / "norows.csv"
+    pd.read_csv(data_file).drop(columns=["date"]).to_csv(p, index=False)
+    return p
+
+
+def test_a_failing_policy_is_reported_and_the_command_exits_0(rows_file, tmp_path):
+    days = tmp_path / "days.yaml"
+    days.write_text(DAYS_POLICY)
+    out_json = tmp_path / "bt.json"
+    r = invoke(rows_file, "--target", "y", "--every", "250rows", "--initial", "1000", "--id-column", "row_id",
+               "--policy", "never", "--compare", f"periodic,{days}", "--json", out_json, "--html", tmp_path / "bt.png")
+    assert r.exit_code == 0, r.output
+    message = "batch 1 of 4: the policy's retrain window is in days, but this root has no time column; use {rows: N}"
+    assert f"days-window failed: {message}" in r.output
+    row = next(ln for ln in r.output.splitlines() if "days-window" in ln and "│" in ln)
+    assert [c.strip() for c in row.strip("│ ").split("│")][:3] == ["days-window", "failed", "-"]
+    d = json.loads(out_json.read_text())
+    assert [(p["name"], p["error"]) for p in d["policies"]] == [("never", None), ("periodic", None), ("days-window", message)]
+    # on stdout the JSON stays parseable; the failure goes to stderr
+    r = invoke(rows_file, "--target", "y", "--every", "250rows", "--initial", "1000", "--id-column", "row_id",
+               "--policy", "never", "--compare", str(days), "--json", "-")
+    assert r.exit_code == 0 and json.loads(r.stdout)["policies"][1]["error"] == message
+    assert r.stderr == f"warning: policy 'days-window' failed: {message}\n"
+
+
+def test_the_command_exits_2_when_every_policy_fails(rows_file, tmp_path):
+    days = tmp_path / "days.yaml"
+    days.write_text(DAYS_POLICY)
+    r = invoke(rows_file, "--target", "y", "--every", "250rows", "--initial", "1000", "--policy", days, "--compare", "")
+    assert r.exit_code == 2
+    assert r.output == "error: the policy's retrain window is in days, but this root has no time column; use {rows: N}\n"

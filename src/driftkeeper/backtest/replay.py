@@ -14,7 +14,13 @@ batch:
 Costs are what the runner measured: training CPU is ``record.training["cpu_s"]`` summed over
 the steps plus the initial fit (``time.process_time`` around fit/update only); monitoring CPU
 is ``record.timings["monitor_cpu_s"]``. Fix the model's thread count (LightGBM ``n_jobs``) so
-CPU seconds compare work, not parallelism.
+CPU seconds compare work, not parallelism. A training the policy decided but the runner did not
+run (``record.training["skipped"]``: too few rows in the window) is counted as ``skipped``, with
+its reason.
+
+A policy the runner refuses (a driftkeeper error, e.g. a ``{days: N}`` window on a stream without
+a time column) does not stop the others: its result carries the ``error`` and no numbers. Only
+when every policy fails does :func:`run_backtest` raise.
 
 Example::
 
@@ -39,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from ..metrics import Metric, evaluate_many, get_metric
-from ..exceptions import ConfigError, SchemaError
+from ..exceptions import ConfigError, DriftkeeperError, SchemaError
 
 __all__ = ["BacktestResult", "PolicyResult", "BatchResult", "run_backtest", "split_batches", "parse_every"]
 
@@ -62,6 +68,7 @@ class BatchResult:
     action: str
     rule: str | None = None
     trained: str | None = None  # the training that ran (retrain / warm_start / online_update)
+    skipped: str | None = None  # why a decided training did not run (the run record's training.skipped)
     promoted: bool = False
     gate_passed: bool | None = None
     train_cpu_s: float = 0.0
@@ -72,25 +79,38 @@ class BatchResult:
 
 @dataclass
 class PolicyResult:
+    """One policy's replay. A policy the runner refused has ``error`` set (where and why) and
+    ``None`` for every number."""
+
     name: str
     source: str
     metric: str
-    mean_error: float
-    train_cpu_s: float
-    init_train_cpu_s: float
-    monitor_cpu_s: float
+    mean_error: float | None
+    train_cpu_s: float | None
+    init_train_cpu_s: float | None
+    monitor_cpu_s: float | None
     wall_s: float
-    retrains: int
-    updates: int
-    rollbacks: int
-    gate_refusals: int
-    promotions: int
+    retrains: int | None
+    updates: int | None
+    rollbacks: int | None
+    gate_refusals: int | None
+    promotions: int | None
     model_bytes: int | None
     model_trees: int | None
     final_version: int | None
     per_batch: list[BatchResult] = field(default_factory=list)
     # row-weighted mean of each ``also_metrics`` metric, as an error (lower is better)
     other_errors: dict[str, float] = field(default_factory=dict)
+    skipped: int | None = 0  # decided trainings that did not run ...
+    skip_reasons: dict[str, int] = field(default_factory=dict)  # ... by reason, row counts generalised
+    error: str | None = None
+
+    @classmethod
+    def failed(cls, policy: Any, metric: str, error: str, wall_s: float) -> "PolicyResult":
+        return cls(name=policy.name, source=str(policy.source), metric=metric, mean_error=None, train_cpu_s=None,
+                   init_train_cpu_s=None, monitor_cpu_s=None, wall_s=round(wall_s, 3), retrains=None, updates=None,
+                   rollbacks=None, gate_refusals=None, promotions=None, model_bytes=None, model_trees=None,
+                   final_version=None, skipped=None, error=error)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -111,6 +131,16 @@ class BacktestResult:
     policies: list[PolicyResult]
     other_metrics: list[str] = field(default_factory=list)
 
+    @property
+    def completed(self) -> list[PolicyResult]:
+        """The policies that ran to the end (no ``error``)."""
+        return [p for p in self.policies if p.error is None]
+
+    @property
+    def failures(self) -> dict[str, str]:
+        """``{policy: error}`` of the policies the runner refused."""
+        return {p.name: p.error for p in self.policies if p.error is not None}
+
     def get(self, name: str) -> PolicyResult:
         for p in self.policies:
             if p.name == name:
@@ -121,8 +151,8 @@ class BacktestResult:
         """``error`` and ``train_cpu`` of policy ``name`` relative to ``baseline``."""
         a, b = self.get(name), self.get(baseline)
         return {
-            "error": a.mean_error / b.mean_error if b.mean_error else None,
-            "train_cpu": a.train_cpu_s / b.train_cpu_s if b.train_cpu_s else None,
+            "error": a.mean_error / b.mean_error if a.mean_error is not None and b.mean_error else None,
+            "train_cpu": a.train_cpu_s / b.train_cpu_s if a.train_cpu_s is not None and b.train_cpu_s else None,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -140,7 +170,7 @@ class BacktestResult:
 
     # The table and the JSON show the same rounded numbers (see ``rows``).
     COLUMNS = ("policy", "mean error", "train CPU s", "monitor CPU s", "wall s", "retrains", "updates",
-               "rollbacks", "gate refusals", "trees", "model KB")
+               "rollbacks", "gate refusals", "skipped", "trees", "model KB")
 
     def columns(self) -> tuple[str, ...]:
         """:attr:`COLUMNS` with one column per ``other_metrics`` metric after the mean error."""
@@ -148,22 +178,34 @@ class BacktestResult:
         return (*self.COLUMNS[:2], *names, *self.COLUMNS[2:])
 
     def rows(self) -> list[list[str]]:
+        """One row per policy; a failed policy's row says ``failed`` (its error is in :meth:`notes`)."""
         out = []
         for p in self.policies:
+            if p.error is not None:
+                out.append([p.name, "failed", *(["-"] * (len(self.columns()) - 2))])
+                continue
             out.append([
                 p.name, _num(p.mean_error), *(_num(p.other_errors.get(m)) for m in self.other_metrics),
                 f"{p.train_cpu_s:.2f}", f"{p.monitor_cpu_s:.2f}", f"{p.wall_s:.1f}",
-                str(p.retrains), str(p.updates), str(p.rollbacks), str(p.gate_refusals),
+                str(p.retrains), str(p.updates), str(p.rollbacks), str(p.gate_refusals), str(p.skipped),
                 "-" if p.model_trees is None else str(p.model_trees),
                 "-" if p.model_bytes is None else f"{p.model_bytes / 1024:.0f}",
             ])
         return out
 
+    def notes(self) -> list[str]:
+        """One line per failed policy (its error) and per reason a decided training was skipped."""
+        out = [f"{p.name} failed: {p.error}" for p in self.policies if p.error is not None]
+        for p in self.completed:
+            out += [f"{p.name} skipped {n} training(s): {reason}" for reason, n in p.skip_reasons.items()]
+        return out
+
     def table(self):
-        """A ``rich.table.Table`` of :meth:`rows`."""
+        """A ``rich.table.Table`` of :meth:`rows`, with :meth:`notes` as its caption."""
         from rich.table import Table
 
-        t = Table(title=f"{self.dataset}: {self.batches} batches ({self.every}), {self.metric} as error (lower is better)")
+        t = Table(title=f"{self.dataset}: {self.batches} batches ({self.every}), {self.metric} as error (lower is better)",
+                  caption="\n".join(self.notes()) or None, caption_justify="left")
         for i, c in enumerate(self.columns()):
             t.add_column(c, justify="left" if i == 0 else "right", no_wrap=True)
         for r in self.rows():
@@ -278,42 +320,79 @@ def _fresh_model(model: Any) -> Any:
     return copy.deepcopy(model)
 
 
+class _PolicyFailed(Exception):
+    """A driftkeeper error of one policy's replay, and where it happened."""
+
+    def __init__(self, where: str, cause: DriftkeeperError):
+        super().__init__(f"{where}: {cause}")
+
+
+def _skip_reason(reason: str) -> str:
+    """A skipped training's reason with its leading row count generalised, so that nights skipped
+    for the same cause count together ("12 labelled rows in ..." -> "too few labelled rows in ...")."""
+    return re.sub(r"^\d+ ", "too few ", reason)
+
+
+class _Tally:
+    """What the runner did over one policy's batches, from its run records."""
+
+    def __init__(self) -> None:
+        self.counts = {"retrain": 0, "update": 0, "rollback": 0, "refused": 0, "promoted": 0, "skipped": 0}
+        self.skip_reasons: dict[str, int] = {}
+
+    def add(self, rec: Any) -> tuple[str | None, str | None, dict[str, Any]]:
+        """Count one run record; returns (training that ran, why a decided one did not, gate)."""
+        tr = rec.training or {}
+        skipped = tr.get("skipped")
+        trained = tr.get("action") if tr and not skipped else None
+        if trained == "retrain":
+            self.counts["retrain"] += 1
+        elif trained in ("warm_start", "online_update"):
+            self.counts["update"] += 1
+        if skipped:
+            self.counts["skipped"] += 1
+            reason = _skip_reason(str(skipped))
+            self.skip_reasons[reason] = self.skip_reasons.get(reason, 0) + 1
+        if rec.action == "rollback":
+            self.counts["rollback"] += 1
+        gate = rec.gate or {}
+        if gate and not gate.get("passed", True):
+            self.counts["refused"] += 1
+        if rec.promoted is not None:
+            self.counts["promoted"] += 1
+        return trained, skipped, gate
+
+
 def _run_policy(policy: Any, init: pd.DataFrame, batches: list[pd.DataFrame], *, model: Any, target: str, metric: Metric,
                 time_column, id_column, exclude, task, root: Path, others: Sequence[Metric] = (),
                 progress: Any = None) -> PolicyResult:
+    """Replay the batches under one policy; a driftkeeper error is raised as :class:`_PolicyFailed`."""
     from ..keeper.runner import Keeper
 
     t_wall = time.perf_counter()
-    keeper = Keeper.init(root, _fresh_model(model), init, target=target, policy=policy.source, time_column=time_column,
-                         id_column=id_column, exclude=tuple(exclude), task=task)
+    try:
+        keeper = Keeper.init(root, _fresh_model(model), init, target=target, policy=policy.source,
+                             time_column=time_column, id_column=id_column, exclude=tuple(exclude), task=task)
+    except DriftkeeperError as exc:
+        raise _PolicyFailed("init", exc) from exc
     spec = keeper.spec
     v1 = keeper.registry.get("champion")
     init_cpu = float(v1.metrics.get("train_cpu_s") or 0.0)
     serving, champ = v1.version, keeper.champion()
     per: list[BatchResult] = []
-    counts = {"retrain": 0, "update": 0, "rollback": 0, "refused": 0, "promoted": 0}
-    train_cpu = init_cpu
-    monitor_cpu = 0.0
+    tally = _Tally()
+    train_cpu, monitor_cpu = init_cpu, 0.0
     for i, batch in enumerate(batches):
         X, y = spec.features_frame(batch), spec.target_values(batch[target])
         values = evaluate_many([metric, *others], champ, X, y)  # one prediction for all metrics
         err = metric.error(values[0])
         other = {m.name: float(m.error(v)) for m, v in zip(others, values[1:])}
-        rec = keeper.step(batch, html=False)
-        tr = rec.training or {}
-        cpu = float(tr.get("cpu_s") or 0.0)
-        trained = tr.get("action") if tr and not tr.get("skipped") else None
-        if trained == "retrain":
-            counts["retrain"] += 1
-        elif trained in ("warm_start", "online_update"):
-            counts["update"] += 1
-        if rec.action == "rollback":
-            counts["rollback"] += 1
-        gate = rec.gate or {}
-        if gate and not gate.get("passed", True):
-            counts["refused"] += 1
-        if rec.promoted is not None:
-            counts["promoted"] += 1
+        try:
+            rec = keeper.step(batch, html=False)
+        except DriftkeeperError as exc:
+            raise _PolicyFailed(f"batch {i + 1} of {len(batches)}", exc) from exc
+        trained, skipped, gate = tally.add(rec)
+        cpu = float((rec.training or {}).get("cpu_s") or 0.0)
         mon = float(rec.timings.get("monitor_cpu_s", 0.0))
         train_cpu += cpu
         monitor_cpu += mon
@@ -323,7 +402,7 @@ def _run_policy(policy: Any, init: pd.DataFrame, batches: list[pd.DataFrame], *,
             time_min=times.min().isoformat() if times is not None else None,
             time_max=times.max().isoformat() if times is not None else None,
             error=float(err), action=rec.action, rule=(rec.decision or {}).get("rule"), trained=trained,
-            promoted=rec.promoted is not None, gate_passed=gate.get("passed") if gate else None,
+            skipped=skipped, promoted=rec.promoted is not None, gate_passed=gate.get("passed") if gate else None,
             train_cpu_s=round(cpu, 4), monitor_cpu_s=round(mon, 4), serving=rec.serving, other_errors=other,
         ))
         if rec.serving is not None and rec.serving != serving:
@@ -333,18 +412,27 @@ def _run_policy(policy: Any, init: pd.DataFrame, batches: list[pd.DataFrame], *,
     final = keeper.registry.get("champion")
     desc = champ.describe()
     weights = np.array([b.rows for b in per], float)
-    errs = np.array([b.error for b in per], float)
-    mean_error = _weighted_mean(errs, weights)
+    mean_error = _weighted_mean(np.array([b.error for b in per], float), weights)
     other_means = {m.name: round(_weighted_mean(np.array([b.other_errors[m.name] for b in per], float), weights), 6)
                    for m in others}
+    c = tally.counts
     return PolicyResult(
         name=policy.name, source=str(policy.source), metric=metric.name, mean_error=round(mean_error, 6),
         train_cpu_s=round(train_cpu, 4), init_train_cpu_s=round(init_cpu, 4), monitor_cpu_s=round(monitor_cpu, 4),
-        wall_s=round(time.perf_counter() - t_wall, 3), retrains=counts["retrain"], updates=counts["update"],
-        rollbacks=counts["rollback"], gate_refusals=counts["refused"], promotions=counts["promoted"],
+        wall_s=round(time.perf_counter() - t_wall, 3), retrains=c["retrain"], updates=c["update"],
+        rollbacks=c["rollback"], gate_refusals=c["refused"], promotions=c["promoted"],
         model_bytes=desc.get("size_bytes"), model_trees=desc.get("n_trees"), final_version=final.version, per_batch=per,
-        other_errors=other_means,
+        other_errors=other_means, skipped=c["skipped"], skip_reasons=dict(tally.skip_reasons),
     )
+
+
+def _raise_all_failed(results: list[PolicyResult], errors: list[Any]) -> None:
+    """Every policy failed: the error itself when they all failed alike (one policy, or the
+    data at fault), else one line with each policy's error."""
+    first = errors[0]
+    if all(type(e) is type(first) and str(e) == str(first) for e in errors):
+        raise first
+    raise type(first)("every policy failed: " + "; ".join(f"{r.name}: {r.error}" for r in results)) from first
 
 
 def _weighted_mean(errs: np.ndarray, weights: np.ndarray) -> float:
@@ -381,6 +469,9 @@ def run_backtest(
     ``time_column``; without one, row order is taken as time and the runner gets no time
     column, so ``{days: N}`` retrain windows refuse and day-based cooldowns never fire). ``workdir``: keep the
     keeper roots there (one folder per policy) instead of a temporary folder that is removed.
+    A policy the runner refuses with a driftkeeper error gets a result with ``error`` (where
+    and why) and the others run on; when every policy fails, the error is raised (their common
+    error, or one line naming each policy's).
     ``also_metrics``: more metric names scored on the same predictions and reported next to
     the comparison metric (as errors, e.g. ``["log_loss", "roc_auc"]``): an error rate on a
     rare class can rank models by how few of them cross 0.5 rather than by how good they are.
@@ -415,17 +506,25 @@ def run_backtest(
             others.append(mo)
 
     base = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="driftkeeper-backtest-"))
-    results = []
+    results, errors = [], []
     try:
         for pol in pols:
             root = base / re.sub(r"[^A-Za-z0-9_.-]", "_", pol.name)
             if workdir is not None and root.exists():
                 shutil.rmtree(root)
-            res = _run_policy(pol, init, batches, model=model, target=target, metric=metric_obj, time_column=time_column,
-                              id_column=id_column, exclude=exclude, task=task, root=root, others=others, progress=progress)
+            t_wall = time.perf_counter()
+            try:
+                res = _run_policy(pol, init, batches, model=model, target=target, metric=metric_obj,
+                                  time_column=time_column, id_column=id_column, exclude=exclude, task=task, root=root,
+                                  others=others, progress=progress)
+            except _PolicyFailed as exc:
+                errors.append(exc.__cause__)
+                res = PolicyResult.failed(pol, metric_obj.name, str(exc), time.perf_counter() - t_wall)
             results.append(res)
     finally:
         if workdir is None:
             shutil.rmtree(base, ignore_errors=True)
+    if len(errors) == len(results):
+        _raise_all_failed(results, errors)
     return BacktestResult(dataset=name, metric=metric_obj.name, task=the_task, initial_rows=len(init), batches=len(batches),
                           every=str(every), policies=results, other_metrics=[m.name for m in others])

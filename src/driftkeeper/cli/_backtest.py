@@ -54,7 +54,10 @@ def backtest_cmd(
 ) -> None:
     """Replay DATA batch by batch: the serving model is scored on each batch before the runner
     (the same code as 'driftkeeper run') learns from it, under each policy. Prints error and
-    training/monitoring CPU per policy; lower error is better whatever the metric."""
+    training/monitoring CPU per policy; lower error is better whatever the metric. A policy the
+    runner refuses is reported as failed and the others run on (exit 0; exit 2 when all fail)."""
+    import dataclasses
+
     from rich.console import Console
 
     from ..table import infer_task
@@ -82,9 +85,12 @@ def backtest_cmd(
             typer.echo(text)
         else:
             as_json.write_text(text)
+    if str(as_json) == "-":  # no table to carry the notes: failures still reach the person
+        for name, err in result.failures.items():
+            typer.echo(f"warning: policy {name!r} failed: {err}", err=True)
     if html is not None:
         from ..backtest.plots import write_plots
 
-        write_plots(result, html)
+        write_plots(dataclasses.replace(result, policies=result.completed), html)
         if str(as_json) != "-":
             typer.echo(f"plots: {html}")
