@@ -62,3 +62,13 @@ def test_a_feature_schema_pickled_with_0_1_spellings_still_checks_columns():
     assert aligned["c"].cat.codes.tolist() == [1]
     with pytest.raises(SchemaError, match=r"^X column 'n' has dtype object; expected a numeric dtype \(float64\) as at fit time\.$"):
         old.align(pd.DataFrame({"n": np.array(["3"], dtype=object), "c": ["y"]}))
+
+
+def test_impute_hint_names_the_columns_with_missing_values_and_the_fix():
+    from driftkeeper.table import impute_hint
+
+    X = pd.DataFrame({"a": [1.0, np.nan, 3.0, 4.0], "b": ["x", None, None, "y"], "c": [1, 2, 3, 4]})
+    assert impute_hint(X) == (
+        "a model that cannot take missing values predicts NaN, and the data has them in 'a' (25.0%), 'b' (50.0%); "
+        "impute them in a pipeline, e.g. sklearn's SimpleImputer / River's StatImputer")
+    assert impute_hint(X[["c"]]) is None

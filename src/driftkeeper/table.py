@@ -21,7 +21,7 @@ import pandas as pd
 from ._util.suggest import suggest
 from .exceptions import ConfigError, SchemaError
 
-__all__ = ["CATEGORICAL", "NUMERICAL", "TableSpec", "frame_sha256", "infer_task", "kind_name"]
+__all__ = ["CATEGORICAL", "NUMERICAL", "TableSpec", "frame_sha256", "impute_hint", "infer_task", "kind_name"]
 
 #: The kinds of a feature column, spelled as Evidently spells them (the drift report too).
 NUMERICAL = "numerical"
@@ -33,6 +33,17 @@ LEGACY_KINDS = {"numeric": NUMERICAL, "category": CATEGORICAL}
 def kind_name(kind: str) -> str:
     """The kind ``kind`` spells, also when spelled the way release 0.1 wrote it."""
     return LEGACY_KINDS.get(kind, kind)
+
+
+def impute_hint(X: pd.DataFrame) -> str | None:
+    """Why a model may have predicted NaN on ``X``, and the fix: the columns of ``X`` with missing
+    values and their share (``None`` when ``X`` has none)."""
+    share = X.isna().mean()
+    gaps = [f"{c!r} ({v:.1%})" for c, v in share.items() if v > 0]
+    if not gaps:
+        return None
+    return (f"a model that cannot take missing values predicts NaN, and the data has them in {', '.join(gaps)}; "
+            "impute them in a pipeline, e.g. sklearn's SimpleImputer / River's StatImputer")
 
 
 def frame_sha256(df: pd.DataFrame) -> str:

@@ -31,6 +31,7 @@ import pandas as pd
 from . import stattests as st
 from .._util.suggest import closest, suggest
 from ..exceptions import ConfigError, DataQualityError, InputError, NotFittedError, SchemaError
+from ..table import impute_hint
 from .columns import category_counts, clean, column_kinds, infer_kind, reference_profile
 from .performance import performance
 from .report import ColumnDrift, DriftReport
@@ -48,12 +49,10 @@ def _no_reference_values(role: str, name: str, features: pd.DataFrame) -> str:
     msg = f"{role} {name!r} is missing on all {len(features)} reference rows"
     if role != "prediction":
         return msg + f"; expected a {role} value on at least one row"
-    share = features.isna().mean()
-    gaps = [f"{c!r} ({v:.1%})" for c, v in share.items() if v > 0]
-    if not gaps:
+    hint = impute_hint(features)
+    if hint is None:
         return msg + ": the model predicted NaN on every row; expected its predictions"
-    return (msg + f": a model that cannot take missing values predicts NaN, and the reference has them in "
-            f"{', '.join(gaps)}; impute them in a pipeline, e.g. sklearn's SimpleImputer / River's StatImputer")
+    return f"{msg}: {hint}"
 
 
 def _param_error(name: str, expected: str, got: Any) -> ConfigError:
