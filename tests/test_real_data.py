@@ -153,3 +153,39 @@ def test_predictions_missing_without_missing_features_say_so():
         Monitor().fit(ref, prediction="p")
     with pytest.raises(DataQualityError, match=r"^target 'p' is missing on all 10 reference rows; expected a target value on at least one row$"):
         Monitor().fit(ref, target="p")
+
+
+def test_a_sklearn_model_without_an_imputer_is_told_to_impute_at_init_and_at_night(tmp_path):
+    from sklearn.linear_model import SGDRegressor
+
+    from driftkeeper import Keeper
+    from driftkeeper.exceptions import DataQualityError
+
+    batches = [b.drop(columns=["cat"]) for b in make_stream(2, seed=4)]
+    gappy = batches[0].copy()
+    gappy.loc[::20, "x2"] = np.nan
+    with pytest.raises(DataQualityError, match=r"^SGDRegressor cannot fit on missing values: .*'x2' \(5\.0%\); impute them in a pipeline"):
+        Keeper.init(tmp_path / "a", SGDRegressor(random_state=0), gappy, target="y", time_column="date", id_column="row_id")
+    keeper = Keeper.init(tmp_path / "b", SGDRegressor(random_state=0), batches[0], target="y", time_column="date", id_column="row_id")
+    night = batches[1].copy()
+    night.loc[::10, "x3"] = np.nan
+    with pytest.raises(DataQualityError, match=r"^SGDRegressor cannot predict on missing values: .*'x3' \(10\.0%\)"):
+        keeper.step(night, html=False)
+
+
+def test_a_river_model_predicting_nan_stops_the_night_with_the_fix_and_changes_nothing(tmp_path):
+    from conftest import tree_snapshot
+    from river import linear_model, preprocessing
+
+    from driftkeeper import Keeper
+    from driftkeeper.exceptions import DataQualityError
+
+    batches = [b.drop(columns=["cat"]) for b in make_stream(2, seed=6)]
+    model = preprocessing.StandardScaler() | linear_model.LinearRegression()
+    keeper = Keeper.init(tmp_path / "r", model, batches[0], target="y", time_column="date", id_column="row_id")
+    before = tree_snapshot(keeper.root)
+    night = batches[1].copy()
+    night.loc[::4, "x1"] = np.nan
+    with pytest.raises(DataQualityError, match=r"^the serving model predicted NaN on \d+ of 300 rows: .*'x1' \(25\.0%\); impute"):
+        keeper.step(night, html=False)
+    assert tree_snapshot(keeper.root) == before

@@ -26,7 +26,8 @@ import pandas as pd
 
 from driftkeeper.adapters._validation import check_float, check_int
 from driftkeeper.adapters.base import ModelAdapter, fmt_json
-from driftkeeper.exceptions import ConfigError, ModelSizeError, SchemaError
+from driftkeeper.exceptions import ConfigError, DataQualityError, ModelSizeError, SchemaError
+from driftkeeper.table import impute_hint
 
 __all__ = ["SklearnAdapter"]
 
@@ -154,7 +155,8 @@ class SklearnAdapter(ModelAdapter):
             final.set_params(early_stopping=False)
         if _family(final):
             final.set_params(warm_start=False)
-        model.fit(X, y)
+        with _missing_values_named(X, final, "fit on"):
+            model.fit(X, y)
         self.model_ = model
 
     def _update(self, X: pd.DataFrame, y: np.ndarray, *, rounds: int, learning_rate: float | None) -> None:
@@ -164,8 +166,9 @@ class SklearnAdapter(ModelAdapter):
         final = self._final_of(self.model_)
         if self.update_style == "online_update":
             kwargs = {"classes": self.classes_} if self.task == "classification" else {}
-            for _ in range(rounds):
-                final.partial_fit(Xt, y, **kwargs)
+            with _missing_values_named(X, final, "learn from"):
+                for _ in range(rounds):
+                    final.partial_fit(Xt, y, **kwargs)
             return
         if self.task == "classification":
             missing = [c for c in self.classes_.tolist() if c not in set(pd.unique(y).tolist())]
@@ -204,11 +207,31 @@ class SklearnAdapter(ModelAdapter):
         return int(est.shape[0]) if hasattr(est, "shape") else len(est)
 
     def _predict(self, X: pd.DataFrame) -> np.ndarray:
-        return np.asarray(self.model_.predict(X))
+        with _missing_values_named(X, self._final_of(self.model_), "predict on"):
+            return np.asarray(self.model_.predict(X))
 
     def _predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         if not hasattr(self.model_, "predict_proba"):
             raise ConfigError(f"{self._label()} has no predict_proba; use a classifier with probability estimates.")
-        proba = np.asarray(self.model_.predict_proba(X))
+        with _missing_values_named(X, self._final_of(self.model_), "predict on"):
+            proba = np.asarray(self.model_.predict_proba(X))
         order = [list(self.model_.classes_).index(c) for c in self.classes_.tolist()]
         return proba[:, order]
+
+
+class _missing_values_named:
+    """Turn scikit-learn's "Input X contains NaN" into a one-line error naming the columns and the
+    fix (most estimators take no missing values; an imputer in a pipeline does)."""
+
+    def __init__(self, X: pd.DataFrame, final: Any, doing: str):
+        self.X, self.final, self.doing = X, final, doing
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        if isinstance(exc, ValueError) and "NaN" in str(exc):
+            hint = impute_hint(self.X)
+            if hint:
+                raise DataQualityError(f"{type(self.final).__name__} cannot {self.doing} missing values: {hint}") from exc
+        return False

@@ -17,9 +17,9 @@ import pandas as pd
 
 from .._util.io import read_table
 from .._util.timeutil import iso, utc
-from ..exceptions import ConfigError, SchemaError
+from ..exceptions import ConfigError, DataQualityError, SchemaError
 from ..metrics import evaluate, get_metric
-from ..table import TableSpec, frame_sha256
+from ..table import TableSpec, frame_sha256, impute_hint
 from .bundle import ModelBundle, prediction_signal
 from .costs import Ledger
 from .plan import TrainingPlan, plan_training, window_rows
@@ -96,6 +96,14 @@ def read(spec: TableSpec, stored: pd.DataFrame, state: RunnerState, batch: Any, 
     return Batch(name, df, labelled, lab_df, sha, run_id, state.seq + 1, info, batch_time)
 
 
+def _check_predictions(pred: pd.Series, X: pd.DataFrame) -> None:
+    """A model that cannot take missing values predicts NaN on them: say so, and the fix, before
+    anything is written (the metric, the drift check and the policy would fail on it later)."""
+    if pd.api.types.is_float_dtype(pred) and pred.isna().any():
+        hint = impute_hint(X) or "the batch has no missing values; check the model"
+        raise DataQualityError(f"the serving model predicted NaN on {int(pred.isna().sum())} of {len(pred)} rows: {hint}")
+
+
 def _validate_labels(spec: TableSpec, stored: pd.DataFrame, lab: pd.DataFrame, name: str) -> None:
     if spec.id_column is None:
         raise ConfigError("--labels needs an id column; this root was initialised without --id-column")
@@ -122,6 +130,7 @@ def observe(spec: TableSpec, store: DataStore, stored: pd.DataFrame, registry: A
     t, c = time.perf_counter(), time.process_time()  # monitoring: predictions + drift check
     X = spec.features_frame(batch.df)
     pred = pd.Series(prediction_signal(bundle.adapter, X, spec.task), name="prediction")
+    _check_predictions(pred, X)
     y = spec.target_values(batch.df[spec.target]) if batch.labelled else None
     report = bundle.monitor.check(X, target=y, prediction=pred)
     timings = {"monitor_s": round(time.perf_counter() - t, 4), "monitor_cpu_s": round(time.process_time() - c, 4)}
