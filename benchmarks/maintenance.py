@@ -167,6 +167,10 @@ def run_one(name: str, policies: list[str], quick: bool, lgbm: dict[str, Any] | 
                              "raised_at": f"{Path(last.filename).name}:{last.lineno}"})
                 continue
             (p,) = d.pop("policies")
+            if p.get("error"):  # the backtest reports a refused policy itself ("batch 7 of 53: ...")
+                rows.append({"name": p["name"], "error": p["error"]})
+                meta = d
+                continue
             roots = [r for r in work.iterdir() if r.is_dir()]
             per = [training_work(r.get("training"), fit_trees) for root in roots for r in _records(root)]
             init_rows = _initial_train_rows(roots[0]) if len(roots) == 1 else None
@@ -191,7 +195,7 @@ def ratios(d: dict[str, Any], name: str, base: str = "always-retrain") -> tuple[
     if name not in pols or base not in pols:
         return None
     a, b = pols[name], pols[base]
-    if "error" in a or "error" in b:
+    if a.get("error") or b.get("error"):
         return None
     return a["mean_error"] / b["mean_error"], a["train_cpu_s"] / max(b["train_cpu_s"], 1e-9)
 
@@ -222,7 +226,7 @@ def print_table(results: list[dict[str, Any]], primary: str, breakdown: bool = F
     for d in results:
         name = label(d, multi)
         for p in d["policies"]:
-            if "error" in p:
+            if p.get("error"):
                 at = f" (batch {p['failed_at_batch']} of {d['batches'] or '?'})" if p.get("failed_at_batch") else ""
                 print(f"{name:{w}} {p['name']:16} cannot run here{at}: {p['error']}")
                 continue
@@ -234,10 +238,10 @@ def print_table(results: list[dict[str, Any]], primary: str, breakdown: bool = F
                 print(f"{name:{w}} {p['name']} vs always-retrain: error ×{r[0]:.3f}, training CPU ×{r[1]:.3f}")
         if breakdown:
             for p in d["policies"]:
-                if "error" not in p:
+                if not p.get("error"):
                     print(f"{name:{w}} {p['name']} training CPU: {cpu_breakdown(p)}")
         for m in d.get("other_metrics", []):
-            pols = {p["name"]: p for p in d["policies"] if "error" not in p}
+            pols = {p["name"]: p for p in d["policies"] if not p.get("error")}
             if primary in pols and "always-retrain" in pols:
                 a, b = pols[primary]["other_errors"][m], pols["always-retrain"]["other_errors"][m]
                 label_m = f"1 - {m}" if get_metric(m).higher_is_better else m  # reported as errors
@@ -257,7 +261,7 @@ def summary_rows(results: list[dict[str, Any]], primary: str) -> list[dict[str, 
         pols = {p["name"]: p for p in d["policies"]}
         row: dict[str, Any] = {"stream": d["dataset"], "config": d.get("config"), "batches": d["batches"]}
         a, b = pols.get(primary), pols.get("always-retrain")
-        failed = [p for p in (a, b) if p is not None and "error" in p]
+        failed = [p for p in (a, b) if p is not None and p.get("error")]
         if a is None or b is None or failed:
             row["failed"] = "; ".join(f"{p['name']}: {p['error']}" for p in failed) or "policy missing"
             out.append(row)
@@ -270,7 +274,7 @@ def summary_rows(results: list[dict[str, Any]], primary: str) -> list[dict[str, 
                    met=err_r <= GOAL_ERROR and cpu_r <= GOAL_CPU, met_by_work=err_r <= GOAL_ERROR and work_r <= GOAL_CPU,
                    retrains=a["retrains"], updates=a["updates"])
         n = pols.get("never")
-        if n is not None and "error" not in n:
+        if n is not None and not n.get("error"):
             row["never_ratio"] = n["mean_error"] / b["mean_error"]
         out.append(row)
     return out
@@ -316,7 +320,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lgbm", nargs="+", default=[], metavar="KEY=VALUE",
                     help="LightGBM parameters in place of the defaults (e.g. n_estimators=100 learning_rate=0.1): "
                     "does the default policy hold for another model? (one 'custom' configuration; not with --configs)")
+    ap.add_argument("--from-json", type=Path, default=None, metavar="FILE",
+                    help="print the tables of an earlier run's --json file instead of running")
     args = ap.parse_args(argv)
+    if args.from_json:
+        results = json.loads(args.from_json.read_text())
+        primary = results[0]["policies"][0]["name"]
+        print_table(results, primary, breakdown=args.breakdown)
+        print_summary(summary_rows(results, primary), primary)
+        return
     policies = [args.policy if (p == "default" and args.policy) else p for p in args.policies]
     streams = names(args.streams)
     lgbm = parse_lgbm(args.lgbm)
