@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--streams", "--datasets", dest="streams", nargs="+", default=list(REAL4),
                     help="stream names (see benchmarks/streams.py) or groups: real4 (default), new, new-real, synth, all")
     ap.add_argument("--policies", nargs="+", default=["default", "always-retrain", "never"],
-                    help="shipped names or files ('periodic' has a {days: 180} window: it cannot run on row batches)")
+                    help="shipped policy names or policy files")
     ap.add_argument("--policy", default=None, help="policy file benchmarked in place of 'default'")
     ap.add_argument("--configs", choices=sorted(CONFIGS), default="default",
                     help="LightGBM configuration(s): default (200 trees, lr 0.05, 31 leaves), second (100 trees, "
