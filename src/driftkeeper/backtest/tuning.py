@@ -182,10 +182,10 @@ class Candidate:
 class TuneResult:
     """The search on the earlier batches and the chosen policy's numbers on the later ones.
 
-    ``budget_mode``: ``"filter"`` (a candidate over the budget on the earlier part cannot be
-    chosen), ``"policy"`` (the policy schema has a ``budget`` key: every candidate carries
-    it) or ``None`` (no budget). ``budget_met`` is False when no candidate stayed within the
-    budget and the cheapest one was chosen.
+    ``budget_mode``: ``"policy"`` (the policy schema has a ``budget`` key: every candidate carries
+    it), ``"filter"`` (it has not) or ``None`` (no budget). Either way a candidate whose training
+    CPU on the earlier part was over the budget cannot be chosen. ``budget_met`` is False when no
+    candidate stayed within the budget and the cheapest one was chosen.
     """
 
     dataset: str
@@ -267,12 +267,11 @@ class TuneResult:
         lowest = f"had the lowest mean {self.metric} on the earlier batches of the history"
         if self.budget is None:
             return f"{lowest}."
-        if self.budget_mode == "policy":
-            return f"{lowest}; every candidate carried budget: {self.budget}."
+        carried = f" (every candidate carried budget: {self.budget})" if self.budget_mode == "policy" else ""
         if self.budget_met:
-            return f"{lowest} among those whose training CPU stayed <= {self.budget} x {REFERENCE}'s."
+            return f"{lowest} among those whose training CPU stayed <= {self.budget} x {REFERENCE}'s{carried}."
         return (f"was the cheapest on the earlier batches of the history: none stayed within training CPU <= "
-                f"{self.budget} x {REFERENCE}'s.")
+                f"{self.budget} x {REFERENCE}'s{carried}.")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -512,7 +511,9 @@ def tune(
     earlier = pd.concat([init, *batches[:k]], ignore_index=True)
     with tempfile.TemporaryDirectory(prefix="driftkeeper-tune-") as tmp:
         runner = _Runner(Path(tmp), progress, len(candidates) + 3, **settings)
-        ref, chosen, met = _choose(earlier, len(init), candidates, runner, None if in_policy else budget)
+        # the budget is also a limit on what the earlier part measured: a policy key steers spending,
+        # it does not guarantee it (updates spend from the same allowance)
+        ref, chosen, met = _choose(earlier, len(init), candidates, runner, budget)
         text = _final_text(chosen, base_name, name)
         everything = pd.concat([earlier, *batches[k:]], ignore_index=True)
         later = runner.run(everything, runner.write("chosen", text), len(earlier), "later part: the chosen policy")

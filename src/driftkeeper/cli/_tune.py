@@ -80,7 +80,7 @@ def tune_cmd(
     threads: int = typer.Option(1, "--threads", min=1, help="LightGBM threads (fixed so CPU seconds are comparable)."),
     budget: Optional[float] = typer.Option(
         None, "--budget", help="Share of always-retrain's training CPU (0 < X <= 1), e.g. 0.2: set as every candidate's "
-        "budget when policies have one, otherwise only candidates within it on the earlier part may be chosen."
+        "budget, and only candidates within it on the earlier part may be chosen."
     ),
     split: float = typer.Option(0.6, "--split", help="Share of the batches to choose on; the rest measure the chosen policy."),
     base: str = typer.Option("default", "--base", help="Policy (shipped name or file) whose edits are searched."),
