@@ -62,3 +62,29 @@ def tree_snapshot(root) -> dict[str, bytes]:
 
     root = Path(root)
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+# Roots the dashboard, `driftkeeper runs` and metrics-file tests share (their helpers live in
+# test_dashboard_data.py). The real root is built once a session; a test that changes it gets a copy.
+@pytest.fixture(scope="session")
+def real_root(tmp_path_factory):
+    from test_dashboard_data import make_root
+
+    return make_root(tmp_path_factory.mktemp("real") / "root")
+
+
+@pytest.fixture
+def root(real_root, tmp_path):
+    """A copy of the real root a test may change."""
+    import shutil
+
+    return shutil.copytree(real_root, tmp_path / "root")
+
+
+@pytest.fixture
+def v01(tmp_path):
+    """A copy of the root written by driftkeeper 0.1 (tests/data/root-v0.1)."""
+    import shutil
+    from pathlib import Path
+
+    return Path(shutil.copytree(Path(__file__).parent / "data" / "root-v0.1", tmp_path / "v01"))

@@ -4,33 +4,15 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 from conftest import tree_snapshot
-from test_dashboard_data import V01, invoke, make_root, records
+from test_dashboard_data import invoke, records
 
 import driftkeeper.cli._dashboard  # noqa: F401  (registers the command on the app)
 from driftkeeper.dashboard import load_nights
 from test_dashboard_data import add_nights
 from driftkeeper.dashboard.page import build_dashboard
-
-
-@pytest.fixture(scope="module")
-def real_root(tmp_path_factory) -> Path:
-    return make_root(tmp_path_factory.mktemp("real") / "root")
-
-
-@pytest.fixture
-def root(real_root, tmp_path) -> Path:
-    """A copy of the real root a test may change."""
-    return Path(shutil.copytree(real_root, tmp_path / "root"))
-
-
-@pytest.fixture
-def v01(tmp_path) -> Path:
-    return Path(shutil.copytree(V01, tmp_path / "v01"))
 
 
 def plotted(page: str) -> list[dict]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -61,22 +60,6 @@ def records(root: Path) -> list[dict]:
 
 def invoke(*args):
     return CliRunner().invoke(app, [str(a) for a in args])
-
-
-@pytest.fixture(scope="module")
-def real_root(tmp_path_factory) -> Path:
-    return make_root(tmp_path_factory.mktemp("real") / "root")
-
-
-@pytest.fixture
-def root(real_root, tmp_path) -> Path:
-    """A copy of the real root a test may change."""
-    return Path(shutil.copytree(real_root, tmp_path / "root"))
-
-
-@pytest.fixture
-def v01(tmp_path) -> Path:
-    return Path(shutil.copytree(V01, tmp_path / "v01"))
 
 
 def test_nights_follow_the_records_of_a_real_root(real_root):

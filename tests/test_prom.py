@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -29,11 +28,6 @@ def parse(path: Path) -> dict[str, dict[tuple, float]]:
 
 def one(metrics: dict, name: str, **labels) -> float:
     return metrics[name][tuple(sorted(labels.items()))]
-
-
-@pytest.fixture
-def v01(tmp_path) -> Path:
-    return Path(shutil.copytree(V01, tmp_path / "v01"))
 
 
 @pytest.fixture

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
-from test_dashboard_data import V01, invoke, make_root, records
+from test_dashboard_data import invoke, make_root, records
 from typer.testing import CliRunner
 
 import driftkeeper.cli._runs  # noqa: F401  (registers the command on the app)
 from driftkeeper.cli import app
-
-
-@pytest.fixture
-def v01(tmp_path) -> Path:
-    return Path(shutil.copytree(V01, tmp_path / "v01"))
 
 
 @pytest.fixture(scope="module")
