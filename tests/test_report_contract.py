@@ -15,7 +15,7 @@ from driftkeeper.monitor import SCHEMA_VERSION, ColumnDrift, DriftReport
 COLUMN_KEYS = {"name", "kind", "method", "score", "threshold", "drifted", "stattest_type", "rows",
                "missing_share", "unseen_share"}
 TOP_KEYS = {"schema_version", "columns", "n_columns", "n_drifted", "drift_share", "drift_share_threshold",
-            "dataset_drift", "reference_rows", "current_rows", "prediction", "target", "performance",
+            "dataset_drift", "quality_issues", "reference_rows", "current_rows", "prediction", "target", "performance",
             "warnings", "sample"}
 
 
@@ -41,6 +41,8 @@ def test_to_dict_has_the_documented_keys_and_is_plain_json(report):
     assert json.loads(text) == d
     assert d["performance"]["task"] == "regression" and set(d["performance"]["metrics"]) == {"rmse", "mae", "mape", "r2"}
     assert d["sample"] == {"rows": 300, "seed": 0}
+    assert d["quality_issues"] == 1 and d["warnings"] == [report.warnings[0]]  # 'c' is a category never seen
+    assert d["warnings"][0].startswith("k: ") and "never seen in reference" in d["warnings"][0]
 
 
 def test_round_trip_is_equal(report):

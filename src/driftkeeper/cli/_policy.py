@@ -85,6 +85,7 @@ def explain(
             rep = DriftReport.from_dict(data)
         except (KeyError, TypeError) as exc:
             raise InputError(f"drift report {report!r} is not a driftkeeper report: {exc}") from exc
+        pol.check_columns({c.name: c.kind for c in rep.columns}, f"the drift report {report!r}")
     ctx = Context.from_dict(_read_json(context, "context")) if context is not None else Context()
     decision = decide(rep, pol, ctx)
     if as_json:

@@ -152,6 +152,8 @@ def _print(result) -> None:
     console.print(table)
     for w in result.warnings:
         console.print(f"warning: {w}")
+    n = result.quality_issues
+    console.print(f"data quality: {n} finding{'' if n == 1 else 's'}" + (" (the warnings above)" if n else ""))
     if result.performance:
         perf = result.performance
         metrics = ", ".join(f"{k}={_fmt(v)}" for k, v in perf["metrics"].items())

@@ -15,6 +15,9 @@ Contract (``schema_version`` 1)::
          "stattest_type": "distance",    # "distance": drifted when score >= threshold
                                          # "p_value":  drifted when score <  threshold
          "rows": 500, "missing_share": 0.0, "unseen_share": null},
+                                 # Monitor(approx="binned") columns add "approx": "binned",
+                                 # "score_bounds": [lo, hi] (the exact score lies within; the
+                                 # verdict is the exact one outside them); exact columns omit both
         {"name": "alley", ..., "score": null, "drifted": false,   # drift not computed: the column
          "rows": 500, "missing_share": 1.0, ...},               # is entirely missing (see warnings)
         ...
@@ -22,6 +25,9 @@ Contract (``schema_version`` 1)::
       "n_columns": 18, "n_drifted": 3,
       "drift_share": 0.1667,             # n_drifted / columns with a score (not null)
       "drift_share_threshold": 0.5, "dataset_drift": false,
+      "quality_issues": 2,               # data-quality findings: columns (target, prediction)
+                                         # whose drift was not computed + columns with unseen
+                                         # categories; one warning each
       "reference_rows": 8000, "current_rows": 500,
       "prediction": {...ColumnDrift...} | null,   # drift of the model's predictions
       "target": {...ColumnDrift...} | null,       # drift of the labels
@@ -73,6 +79,10 @@ class ColumnDrift:
         missing_share: share of missing values in the current batch.
         unseen_share: categorical columns only: share of current non-missing values that
             are categories never seen in the reference (``None`` for numerical columns).
+        approx: ``None`` when the score is exact (Evidently's own); ``"binned"`` when it was
+            estimated from the reference's binned sketch (``Monitor(approx="binned")``).
+        score_bounds: binned scores only: ``(lower, upper)``, an interval that contains the
+            exact score; the verdict is the exact one whenever the threshold lies outside it.
     """
 
     name: str
@@ -85,6 +95,38 @@ class ColumnDrift:
     rows: int = 0
     missing_share: float = 0.0
     unseen_share: float | None = None
+    approx: str | None = None
+    score_bounds: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.score_bounds is not None:  # a JSON list reads back as the same tuple
+            object.__setattr__(self, "score_bounds", (float(self.score_bounds[0]), float(self.score_bounds[1])))
+
+    @property
+    def verdict_certain(self) -> bool:
+        """Whether the verdict is the exact monitor's for sure: always for an exact score; for a
+        binned one, when the threshold lies outside ``score_bounds``."""
+        if self.score_bounds is None:
+            return True
+        lo, hi = self.score_bounds
+        return not lo <= self.threshold <= hi
+
+    @property
+    def new_categories(self) -> float | None:
+        """Share of the batch's rows holding a category never seen in the reference (categorical
+        columns; ``unseen_share`` is over the non-missing values); ``None`` for numerical ones."""
+        if self.kind != "categorical":
+            return None
+        if self.unseen_share is None:
+            # not scored: no value tonight (nothing new), or none in the reference (all new)
+            return 1.0 - self.missing_share if self.score is None else None
+        return self.unseen_share * (1.0 - self.missing_share)
+
+    @property
+    def quality_findings(self) -> int:
+        """Data-quality findings of this column: drift not computed because a side had no value
+        (see the report's warnings), categories never seen in the reference."""
+        return int(self.score is None) + int(bool(self.unseen_share))
 
     @property
     def margin(self) -> float:
@@ -102,6 +144,10 @@ class ColumnDrift:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["score"] = _num(d["score"])
+        if d["approx"] is None:  # exact: the keys of schema 1 as first written
+            del d["approx"], d["score_bounds"]
+        elif d["score_bounds"] is not None:
+            d["score_bounds"] = [_num(x) for x in d["score_bounds"]]
         return d
 
     @classmethod
@@ -151,6 +197,14 @@ class DriftReport:
         return bool(self.columns) and self.drift_share >= self.drift_share_threshold
 
     @property
+    def quality_issues(self) -> int:
+        """Data-quality findings of the batch (each is one of the warnings): feature columns,
+        target or prediction whose drift was not computed because a side had no value, and
+        feature columns holding categories never seen in the reference."""
+        extra = [c for c in (self.target, self.prediction) if c is not None]
+        return sum(c.quality_findings for c in (*self.columns, *extra))
+
+    @property
     def drifted_columns(self) -> list[str]:
         return [c.name for c in self.columns if c.drifted]
 
@@ -174,6 +228,7 @@ class DriftReport:
             "drift_share": self.drift_share,
             "drift_share_threshold": self.drift_share_threshold,
             "dataset_drift": self.dataset_drift,
+            "quality_issues": self.quality_issues,
             "reference_rows": self.reference_rows,
             "current_rows": self.current_rows,
             "prediction": self.prediction.to_dict() if self.prediction else None,

@@ -32,14 +32,15 @@ Example:
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .gate import gate_passes
 from .._util.suggest import suggest
-from .schema import UPDATE_PARAMS, ActionSpec, PolicySpec, Rule
-from .vocabulary import AUTO_METRIC, UPDATE_ACTIONS
+from .schema import UPDATE_PARAMS, ActionSpec, PolicySpec, Rule, column_conditions, condition_line, location_text
+from .vocabulary import AUTO_METRIC, CATEGORICAL_SIGNALS, UPDATE_ACTIONS
 from .schema import parse_policy_text as _parse
 from ..exceptions import PolicyError
 
@@ -83,6 +84,7 @@ class Policy:
     name: str
     source: str
     spec: PolicySpec
+    text: str | None = field(default=None, compare=False, repr=False)  # the YAML, for line numbers
 
     @property
     def description(self) -> str:
@@ -174,7 +176,27 @@ class Policy:
     def from_yaml(cls, text: str, name: str = "inline", source: str = "<string>") -> "Policy":
         """A policy from YAML text (validated like a file; errors name ``source`` and the line)."""
         spec = parse_policy_text(text, source)
-        return cls(name=spec.name or name, source=source, spec=spec)
+        return cls(name=spec.name or name, source=source, spec=spec, text=text)
+
+    def check_columns(self, kinds: Mapping[str, str], what: str = "the table") -> None:
+        """Refuse a column signal (``column_score:<col>``, ``missing_share:<col>``, ...) naming a
+        column that is not a feature of ``what`` (``kinds``: feature -> ``numerical`` /
+        ``categorical``), or ``new_categories`` on a numerical column: one :class:`PolicyError`
+        line with the file, the line and a did-you-mean. A misspelt column would otherwise be a
+        signal that is always missing, and its rule would never fire."""
+        for loc, cond in column_conditions(self.spec):
+            col = cond.column
+            line = condition_line(self.text, loc)
+            where = f"{self.source}:{line}: " if line is not None else f"{self.source}: "
+            at = f"{where}{location_text(loc)}: {cond.key}: "
+            if col not in kinds:
+                feats = list(kinds)
+                shown = ", ".join(map(repr, feats[:12])) + (f", ... ({len(feats)} in all)" if len(feats) > 12 else "")
+                raise PolicyError(f"{at}column {col!r} is not a feature column of {what}{suggest(col, feats)}; "
+                                  f"feature columns: {shown}")
+            if cond.signal in CATEGORICAL_SIGNALS and kinds[col] != "categorical":
+                raise PolicyError(f"{at}{cond.signal} needs a categorical column, and {col!r} is {kinds[col]}; "
+                                  f"use missing_share:{col} or column_score:{col}")
 
     def describe(self) -> str:
         """The policy in words: metric, monitor, rules in order, fallback, guards, gate."""
@@ -220,4 +242,4 @@ def load_policy(name_or_path: str | Path) -> Policy:
             raise PolicyError(f"{path}: cannot read policy file: {exc}") from exc
         where, stem = str(path), path.stem
     spec = parse_policy_text(text, where)
-    return Policy(name=spec.name or stem, source=where, spec=spec)
+    return Policy(name=spec.name or stem, source=where, spec=spec, text=text)

@@ -538,6 +538,36 @@ def _message(err: dict[str, Any]) -> tuple[tuple, str]:
     return loc, f"{where}: {msg}" if where else msg
 
 
+def column_conditions(spec: "PolicySpec") -> list[tuple[tuple, Condition]]:
+    """Every condition of the rules that names a column, with its location path
+    (``("rules", 0, "when", "all", 1)``) for :func:`condition_line`."""
+    out: list[tuple[tuple, Condition]] = []
+
+    def walk(group: Group, loc: tuple) -> None:
+        for j, it in enumerate(group.items):
+            if isinstance(it, Group):
+                walk(it, loc + (group.kind, j))
+            elif it.column is not None:
+                out.append((loc + (group.kind, j), it))
+
+    for i, rule in enumerate(spec.rules):
+        walk(rule.when, ("rules", i, "when"))
+    return out
+
+
+def condition_line(text: str | None, loc: tuple) -> int | None:
+    """The line of ``loc`` in a policy's YAML ``text`` (``None`` without the text)."""
+    if text is None:
+        return None
+    lines: dict[tuple, int] = {}
+    _walk(yaml.compose(text, Loader=yaml.SafeLoader), (), lines, "")
+    return _Marks(lines).line(loc)
+
+
+def location_text(loc: tuple) -> str:
+    return _path_text(loc)
+
+
 def parse_policy_text(text: str, where: str) -> PolicySpec:
     """Validate YAML text into a :class:`PolicySpec`; ``where`` names the file in errors."""
     try:

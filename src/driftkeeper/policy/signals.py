@@ -209,6 +209,7 @@ def compute_signals(report: "DriftReport | None", policy: "Policy", context: Con
         "data_growth": context.rows_since_retrain / context.rows_at_retrain
         if context.rows_since_retrain is not None and context.rows_at_retrain
         else None,
+        "quality_issues": rep.quality_issues if rep is not None else None,
     }
     for rule in policy.spec.rules:
         for c in rule.when.conditions():
@@ -222,6 +223,10 @@ def compute_signals(report: "DriftReport | None", policy: "Policy", context: Con
             elif c.signal == "column_score":
                 sc = col.score
                 s[c.key] = None if sc is None or (isinstance(sc, float) and math.isnan(sc)) else sc
+            elif c.signal == "missing_share":
+                s[c.key] = col.missing_share
+            elif c.signal == "new_categories":
+                s[c.key] = col.new_categories
             else:
                 s[c.key] = col.drifted
     for k, v in list(s.items()):

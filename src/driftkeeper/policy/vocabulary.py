@@ -8,7 +8,7 @@ from .. import metrics as metric_registry
 from ..monitor import stattests
 
 __all__ = [
-    "ACTIONS", "AUTO_METRIC", "COLUMN_SIGNALS", "METRICS", "MONITOR_METHODS", "OPS", "SIGNALS", "TRAINING_ACTIONS",
+    "ACTIONS", "AUTO_METRIC", "CATEGORICAL_SIGNALS", "COLUMN_SIGNALS", "METRICS", "MONITOR_METHODS", "OPS", "SIGNALS", "TRAINING_ACTIONS",
     "UPDATE_ACTIONS",
 ]
 
@@ -25,13 +25,17 @@ METRICS: dict[str, bool] = {"auto": False, **{n: m.higher_is_better for n, m in 
 AUTO_METRIC = metric_registry.AUTO_METRIC  # what ``metric: auto`` means per task
 
 #: signal -> (type, meaning). Types: "number", "int", "bool". ``column`` signals need a
-#: column name: ``column_score:zipcode`` (or ``{signal: column_score, column: zipcode}``).
+#: column name: ``column_score:zipcode`` (or ``{signal: column_score, column: zipcode}``);
+#: the name must be a feature column of the table (a keeper checks it at init and every night).
 SIGNALS: dict[str, tuple[str, str]] = {
     "drift_share": ("number", "share of feature columns that drifted (0..1)"),
     "drifted_columns": ("int", "number of feature columns that drifted"),
     "dataset_drift": ("bool", "drift_share reached the monitor's drift_share threshold"),
     "column_score": ("number", "drift score of one column (a p-value or a distance, see the report)"),
     "column_drifted": ("bool", "whether one column drifted"),
+    "missing_share": ("number", "share of this batch's rows missing in one column (0..1)"),
+    "new_categories": ("number", "share of this batch's rows holding a category of one categorical column never seen in the reference (0..1)"),
+    "quality_issues": ("int", "data-quality findings of this batch: columns entirely missing (drift not computed) or with categories never seen in the reference"),
     "prediction_drift": ("number", "drift score of the model's predictions"),
     "prediction_drifted": ("bool", "whether the model's predictions drifted"),
     "target_drift": ("number", "drift score of the labels"),
@@ -58,7 +62,9 @@ SIGNALS: dict[str, tuple[str, str]] = {
     "budget_spent": ("number", "training CPU spent / the budget's allowance so far (1 = on budget)"),
     "budget_affords": ("number", "allowance not spent yet / retrain_cost_s: >= 1, the budget pays for a retrain now"),
 }
-COLUMN_SIGNALS = ("column_score", "column_drifted")
+COLUMN_SIGNALS = ("column_score", "column_drifted", "missing_share", "new_categories")
+#: Column signals that only a categorical column has.
+CATEGORICAL_SIGNALS = ("new_categories",)
 OPS = ("<", "<=", ">", ">=", "==", "!=")
 
 #: Drift methods ``monitor.method`` may name: ``auto`` and the monitor's statistical tests
