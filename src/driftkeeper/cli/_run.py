@@ -12,21 +12,25 @@ import typer
 from ._app import app
 from ..exceptions import ConfigError
 
-MODEL_HELP = "lightgbm, river, or sklearn:<dotted.Class> (e.g. sklearn:sklearn.linear_model.SGDRegressor)."
+MODEL_HELP = ("lightgbm, river (a linear model; missing numbers imputed, categories one-hot encoded), or "
+              "sklearn:<dotted.Class> (e.g. sklearn:sklearn.linear_model.SGDRegressor).")
 
 
-def build_model(spec: str, task: str):
-    """A fresh model for ``--model``: LightGBM, a River linear pipeline, or any scikit-learn class."""
+def build_model(spec: str, task: str, n_classes: int | None = None):
+    """A fresh model for ``--model``: LightGBM, a River linear pipeline, or any scikit-learn class.
+
+    River: missing numbers imputed with their running mean and standardised, categories one-hot
+    encoded, then a linear model (``adapters._river_default``); a classifier is a logistic
+    regression with ``n_classes == 2``, else one per class (``None``: not known yet)."""
     if spec == "lightgbm":
         import lightgbm as lgb
 
         cls = lgb.LGBMRegressor if task == "regression" else lgb.LGBMClassifier
         return cls(n_estimators=200, learning_rate=0.05, num_leaves=31, random_state=0, deterministic=True, verbose=-1, n_jobs=2)
     if spec == "river":
-        from river import linear_model, preprocessing
+        from ..adapters._river_default import default_river_model
 
-        est = linear_model.LinearRegression() if task == "regression" else linear_model.LogisticRegression()
-        return preprocessing.StandardScaler() | est
+        return default_river_model(task, n_classes)
     if spec.startswith("sklearn:"):
         import importlib
 
@@ -76,7 +80,8 @@ def init_cmd(
     from ..keeper.runner import Keeper
 
     df = read_labelled(data, target)
-    model_obj = build_model(model, task or infer_task(df[target]))
+    the_task = task or infer_task(df[target])
+    model_obj = build_model(model, the_task, df[target].nunique() if the_task == "classification" else None)
     keeper = Keeper.init(
         root, model_obj, df, target=target, policy=policy, time_column=time_column, id_column=id_column, exclude=tuple(exclude or ()), task=task,
         retention={"versions": keep_versions, "runs": keep_runs, "data_rows": keep_rows},
