@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
@@ -443,3 +445,25 @@ def test_early_stopping_uses_the_objectives_loss_when_the_model_turns_metrics_of
     adapter.update(Xn.iloc[:300], yn.iloc[:300], rounds=60, learning_rate=0.5, early_stopping_rounds=2,
                    eval_set=(Xn.iloc[300:], yn.iloc[300:]))
     assert 1 <= adapter.last_update_rounds_ < 60
+
+
+def test_a_correction_bins_its_features_coarser_than_the_base_and_old_models_keep_their_bins():
+    import pickle
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.uniform(size=600), "b": rng.uniform(size=600)})
+    y = 3 * X["a"].to_numpy() + rng.normal(0, 0.1, 600)
+    fine = LightGBMAdapter(lgb.LGBMRegressor(n_estimators=20, verbose=-1), correction_max_bin=None).fit(X[:400], y[:400])
+    coarse = LightGBMAdapter(lgb.LGBMRegressor(n_estimators=20, verbose=-1), correction_max_bin=4).fit(X[:400], y[:400])
+    assert coarse.booster_.model_to_string() == fine.booster_.model_to_string()  # the base is the same
+    for m in (fine, coarse):
+        m.update(X[400:], y[400:] + 1.0, rounds=10, mode="correct")
+    thresholds = lambda m: {t for t in re.findall(r"threshold=([^\n]+)", m.corrections_[0].model_to_string())}  # noqa: E731
+    assert len(thresholds(coarse)) < len(thresholds(fine))  # 4 bins leave fewer split points
+    with pytest.raises(ConfigError, match="correction_max_bin"):
+        LightGBMAdapter(lgb.LGBMRegressor(), correction_max_bin=1).fit(X, y)
+    state = dict(coarse.__dict__)
+    del state["correction_max_bin"]  # a model pickled by 0.1
+    old = LightGBMAdapter.__new__(LightGBMAdapter)
+    old.__setstate__(state)
+    assert old.correction_max_bin is None and pickle.loads(pickle.dumps(old)).get_params()["correction_max_bin"] is None

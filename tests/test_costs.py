@@ -10,7 +10,7 @@ from test_runner import init_keeper
 
 from driftkeeper.keeper.costs import CostModel, Ledger, work_of
 from driftkeeper.keeper.state import RunnerState
-from driftkeeper.policy import Context
+from driftkeeper.policy import Context, Decision, Policy, decide
 from driftkeeper.policy.signals import debt_ratio
 
 BUDGET_POLICY = """
@@ -181,3 +181,86 @@ def test_a_root_of_the_previous_release_gets_its_first_cost_measurement_from_the
     shutil.copytree(data / "root-v0.1", root)
     record = Keeper.open(root).step(pd.read_csv(data / "root-v0.1-next-batch.csv"), html=False)
     assert record.costs["retrain_cost_s"] is not None and record.costs["retrain_cost_s"] > 0
+
+
+# ----------------------------------------------------------------------------- the budget guard
+GUARDED = Policy.from_yaml("""
+budget: 0.2
+rules:
+  - {name: grown, when: data_growth >= 0.5, action: retrain}
+fallback: update
+guards: {min_rows: 1, max_consecutive_updates: 3}
+""")
+
+
+def _night(left: float, *, grown: bool = True, updates: int = 0) -> Decision:
+    ctx = Context(retrain_cost_s=2.0, budget_left_s=left, update_style="warm_start", updates_since_retrain=updates,
+                  rows_since_retrain=60 if grown else 10, rows_at_retrain=100, labelled_rows=50, rows=50)
+    return decide(None, GUARDED, ctx)
+
+
+def test_a_retrain_may_overdraw_the_allowance_once_then_waits_for_it():
+    assert _night(0.1).action == "retrain" and not _night(0.1).guards  # within: it may overdraw by its own cost
+    d = _night(-0.1)  # already past the allowance: the retrain waits, the model is updated
+    assert d.action == "warm_start" and d.requested == "retrain"
+    assert d.guards[0]["guard"] == "budget" and "0.1 s past the budget's allowance" in d.guards[0]["reason"]
+
+
+def test_updates_stop_once_spending_is_half_a_retrain_past_the_allowance():
+    assert _night(-0.99, grown=False).action == "warm_start"
+    d = _night(-1.01, grown=False)  # half of the 2 s retrain is 1 s
+    assert d.action == "none" and d.guards[-1]["guard"] == "budget" and "half a retrain (1 s)" in d.guards[-1]["reason"]
+    assert _night(-1.01).action == "none"  # a retrain held back falls to none when an update is not affordable either
+
+
+def test_a_retrain_the_caps_force_is_not_held_back_by_the_budget():
+    d = _night(-5.0, grown=False, updates=3)
+    assert d.action == "retrain" and [g["guard"] for g in d.guards] == ["max_consecutive_updates"]
+
+
+def test_without_a_budget_the_guard_never_fires():
+    ctx = Context(retrain_cost_s=2.0, budget_left_s=-10.0, update_style="warm_start", rows_since_retrain=60,
+                  rows_at_retrain=100, labelled_rows=50, rows=50)
+    plain = Policy.from_yaml("rules:\n  - {name: grown, when: data_growth >= 0.5, action: retrain}\nfallback: update\n")
+    assert decide(None, plain, ctx).action == "retrain"
+
+
+def test_update_rows_for_inverts_the_cost_forecast():
+    costs = CostModel(updates=[[1_000, 1.0], [2_000, 1.5], [4_000, 2.5]])  # 0.5 s fixed + 0.5 ms per unit
+    assert costs.update_rows_for(2.0, rounds=1) == 3_000 and costs.update_rows_for(2.0, rounds=10) == 300
+    assert costs.update_rows_for(0.4, rounds=1) == 0  # the fixed cost alone is more
+    assert CostModel().update_rows_for(1.0) is None  # nothing measured yet
+    only_retrains = CostModel(retrains=[[10_000, 1.0]])
+    assert only_retrains.update_rows_for(1.0, rounds=10) == 1_000  # a tree's row costs the same either way
+
+
+def test_a_budget_caps_the_rows_an_update_relearns_whatever_the_batch_size(tmp_path):
+    policy = tmp_path / "p.yaml"
+    policy.write_text(BUDGET_POLICY.format(budget=0.1).replace("relearn_batches: 2", "relearn_batches: 50"))
+    batches = make_stream(5, rows=300, seed=9)
+    keeper = init_keeper(tmp_path, policy, batches)
+    records = [keeper.step(b, html=False) for b in batches[1:]]
+    plans = [r.training for r in records if r.action == "warm_start"]
+    assert plans and all("relearn_budget_rows" in p for p in plans)
+    for r in records:
+        if r.action == "warm_start":
+            cap = r.training["relearn_budget_rows"]
+            assert r.training.get("relearned_rows", 0) <= cap, r.training
+            # the cap: what half of tonight's allowance (0.1 x a retrain's forecast) pays for
+            state_costs = r.costs
+            assert cap < state_costs["retrain_rows"]
+
+
+def test_the_relearn_cap_is_what_half_of_tonights_allowance_pays_for():
+    from types import SimpleNamespace
+
+    from driftkeeper.keeper.night import relearn_cap
+
+    state = RunnerState()
+    state.costs = CostModel(updates=[[1_000, 1.0], [2_000, 1.5], [4_000, 2.5]])  # 0.5 s + 0.5 ms per row-round
+    obs = SimpleNamespace(costs={"retrain_cost_s": 100.0}, newly_labelled=200)
+    decision = Decision(action="warm_start", params={"rounds": 10}, rule="r", requested="update")
+    # half of 0.1 x 100 s = 5 s: (5 - 0.5) / 0.0005 = 9,000 row-rounds = 900 rows, 200 of them new
+    assert relearn_cap(Policy.from_yaml("budget: 0.1\nfallback: update\n"), state, decision, obs) == 700
+    assert relearn_cap(Policy.from_yaml("fallback: update\n"), state, decision, obs) is None  # no budget
+    assert relearn_cap(Policy.from_yaml("budget: 0.001\nfallback: update\n"), state, decision, obs) == 0

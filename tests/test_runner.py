@@ -426,7 +426,7 @@ def test_online_learner_takes_passes_and_does_not_relearn(tmp_path):
     assert rec.promoted == 2 and rec.training["holdout_rounds"] == 3  # the holdout, too, in 3 passes
 
 
-def test_early_stopping_on_the_gate_holdout_picks_the_updates_round_count(tmp_path):
+def test_early_stopping_picks_the_round_count_on_held_out_rows_the_gate_does_not_judge_on(tmp_path):
     edit = ("    rounds: 5\n", "    rounds: 200\n    learning_rate: 0.5\n    mode: correct\n    early_stopping_rounds: 3\n")
     batches = make_stream(3, seed=3, shift_at=1)
     keeper = init_keeper(tmp_path / "a", drift_policy(tmp_path, edit), batches)
@@ -436,12 +436,13 @@ def test_early_stopping_on_the_gate_holdout_picks_the_updates_round_count(tmp_pa
     assert "eval_set" not in rec.training["params"]  # the record stays JSON
     kept = rec.training["rounds_kept"]
     assert 1 <= kept < 200 and keeper.registry.load(rec.registered).adapter.n_trees == base_trees + kept
-    assert rec.gate["rows"] == 60  # the rows it stopped on are the gate's
+    # the 60 held-out rows split in two: 30 pick the round count, the other 30 judge the candidate
+    assert rec.training["stop_rows"] == 30 and rec.gate["rows"] == 30 and rec.training["rows"] == 240
     # without a holdout (gate off) there is nothing to stop on: every round is trained
     off = drift_policy(tmp_path, edit, ("gate: {enabled: true", "gate: {enabled: false"))
     keeper = init_keeper(tmp_path / "b", off, batches)
     rec = keeper.step(batches[1], html=False)
-    assert rec.training["early_stopping_skipped"] == "no holdout rows" and "rounds_kept" not in rec.training
+    assert rec.training["early_stopping_skipped"] == "fewer than 2 holdout rows" and "rounds_kept" not in rec.training
     assert keeper.registry.load(rec.registered).adapter.n_trees == base_trees + 200
 
 

@@ -59,6 +59,21 @@ def test_plan_holds_out_the_newest_unlearned_rows_and_never_trains_on_them():
     assert len(plan.train) == 46
 
 
+def test_an_update_with_early_stopping_is_tuned_on_half_the_holdout_and_gated_on_the_other_half():
+    state = RunnerState(seq=3, last_trained_seq=3)
+    plan = plan_training(_index([0, 1, 2, 3, 4]), state, _decision("warm_start", rounds=9, early_stopping_rounds=2),
+                         GATE_NEWEST, seq=4, batch_time=None, update_overrides=None, online=False)
+    stop, gate = set(zip(plan.stop.seq, plan.stop.pos)), set(zip(plan.holdout.seq, plan.holdout.pos))
+    assert stop == {(4, 6), (4, 8)} and gate == {(4, 7), (4, 9)}  # every other held-out row, in time order
+    assert not (stop | gate) & set(zip(plan.train.seq, plan.train.pos)) and len(plan.train) == 6
+    assert plan.to_dict()["stop_rows"] == 2 and plan.to_dict()["holdout_rows"] == 2
+    # the fallback retrain holds out all four, and an update without early stopping gates on all four
+    assert len(plan.fallback.holdout) == 4 and len(plan.fallback.stop) == 0
+    plain = plan_training(_index([0, 1, 2, 3, 4]), state, _decision("warm_start", rounds=9), GATE_NEWEST,
+                          seq=4, batch_time=None, update_overrides=None, online=False)
+    assert len(plain.holdout) == 4 and len(plain.stop) == 0 and "stop_rows" not in plain.to_dict()
+
+
 def test_plan_lists_update_parameters_the_model_does_not_take_as_ignored():
     state = RunnerState(seq=1, last_trained_seq=0)
     decision = _decision("online_update", rounds=40, mode="correct", l2_regularization=1.0, passes=1)

@@ -70,7 +70,9 @@ class LightGBMAdapter(ModelAdapter):
     ``replay_size`` (reservoir capacity, default 10_000 rows; 0 disables), ``update_mode``
     ("continue" | "refit" | "correct": the default of ``update``'s ``mode``), ``refit_decay_rate`` (weight of the old leaf values in a refit),
     ``max_trees`` (cap; an update past it raises ModelSizeError), ``num_threads`` (None: LightGBM's
-    default or the model's own setting), ``random_state`` (seed when the model sets none).
+    default or the model's own setting), ``random_state`` (seed when the model sets none),
+    ``correction_max_bin`` (histogram bins of a correction booster's features, default 63, at
+    most the model's own ``max_bin``; None: the model's).
     """
 
     kind = "lightgbm"
@@ -78,7 +80,7 @@ class LightGBMAdapter(ModelAdapter):
     def __init__(self, model: Any, *, update_rounds: int = 50, update_learning_rate: float | None = None,
                  replay_fraction: float = 0.0, replay_size: int = 10_000, update_mode: str = "continue",
                  refit_decay_rate: float = 0.9, max_trees: int | None = None, num_threads: int | None = None,
-                 random_state: int = 0) -> None:
+                 random_state: int = 0, correction_max_bin: int | None = 63) -> None:
         self.model = model
         self.update_rounds = update_rounds
         self.update_learning_rate = update_learning_rate
@@ -89,6 +91,12 @@ class LightGBMAdapter(ModelAdapter):
         self.max_trees = max_trees
         self.num_threads = num_threads
         self.random_state = random_state
+        self.correction_max_bin = correction_max_bin
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # a model saved before correction_max_bin existed keeps correcting with its own bins
+        state.setdefault("correction_max_bin", None)
+        self.__dict__.update(state)
 
     # ------------------------------------------------------------ parameters
     def _validate_params(self) -> None:
@@ -100,6 +108,7 @@ class LightGBMAdapter(ModelAdapter):
         check_float(owner, "refit_decay_rate", self.refit_decay_rate, low=0.0, high=1.0)
         check_int(owner, "max_trees", self.max_trees, low=1, allow_none=True)
         check_int(owner, "num_threads", self.num_threads, low=1, allow_none=True)
+        check_int(owner, "correction_max_bin", self.correction_max_bin, low=2, allow_none=True)
         self._base_params()  # raises ConfigError for an unusable model
 
     def _base_params(self) -> tuple[dict[str, Any], int]:
@@ -326,6 +335,10 @@ class LightGBMAdapter(ModelAdapter):
             # a fresh booster on top of the current raw scores: replaces the corrections
             # (correct) or adds one more (continue on an already corrected model)
             matrix = self._matrix(X)
+            if self.correction_max_bin is not None:
+                # a correction learns a few batches: coarser bins cost less per tree and lose
+                # nothing measurable there (benchmarks/RESULTS.md); the base keeps its own bins
+                params["max_bin"] = min(int(params.get("max_bin", 255)), self.correction_max_bin)
             if mode == "correct":
                 corrections = []
             init = self._raw(matrix, corrections, base=self._cached_base_raw(matrix))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -29,9 +29,10 @@ class Trained:
     plan: TrainingPlan  # the plan carried out (the fallback retrain, when the update broke a cap)
     candidate: Any
     rows: pd.DataFrame  # the training rows, loaded
-    holdout: pd.DataFrame
+    holdout: pd.DataFrame  # the gate's rows
     info: dict[str, Any] = field(default_factory=dict)  # the run record's ``training``
     warnings: list[str] = field(default_factory=list)
+    stop: pd.DataFrame | None = None  # early stopping's rows (an update's plan with ``stop`` rows)
 
 
 @dataclass(frozen=True)
@@ -53,11 +54,10 @@ def train(plan: TrainingPlan, champion: Any, store: DataStore, spec: TableSpec) 
         return Trained(plan, None, pd.DataFrame(), holdout, plan.to_dict())
     rows = store.rows(plan.train.keys())
     if plan.action != "retrain":
-        out = _update(plan, champion, rows, holdout, spec)
+        out = _update(plan, champion, rows, holdout, store.rows(plan.stop.keys()) if len(plan.stop) else None, spec)
         if out.candidate is not None or plan.fallback is None:
             return out
-        fallback = replace(plan.fallback, holdout=plan.holdout)
-        retrained = train(fallback, champion, store, spec)
+        retrained = train(plan.fallback, champion, store, spec)  # its holdout: the whole of it, stop rows too
         retrained.warnings[:0] = out.warnings
         return retrained
     info = plan.to_dict()
@@ -71,27 +71,28 @@ def train(plan: TrainingPlan, champion: Any, store: DataStore, spec: TableSpec) 
     return Trained(plan, candidate, rows, holdout, info)
 
 
-def _update(plan: TrainingPlan, champion: Any, rows: pd.DataFrame, holdout: pd.DataFrame, spec: TableSpec) -> Trained:
+def _update(plan: TrainingPlan, champion: Any, rows: pd.DataFrame, holdout: pd.DataFrame, stop: pd.DataFrame | None,
+            spec: TableSpec) -> Trained:
     info = plan.to_dict()
     info.pop("fallback", None)
     overrides = dict(plan.params)
     if "early_stopping_rounds" in overrides:
-        # the gate's holdout picks the update's strength (its round count); the gate then
-        # compares on the same rows, so it judges a candidate tuned on them
-        overrides["eval_set"] = _xy(spec, holdout)
+        # the stopping rows pick the update's strength (its round count); the gate then judges
+        # the candidate on the other held-out rows, which nothing was tuned on
+        overrides["eval_set"] = _xy(spec, stop if stop is not None else holdout)
     candidate = copy.deepcopy(champion)
     checkpoint("runner:training")
     t0 = time.process_time()
     try:
         candidate.update(*_xy(spec, rows), **overrides, **({"known_rows": plan.relearned_rows} if plan.relearned_rows else {}))
     except ModelSizeError as exc:
-        return Trained(plan, None, rows, holdout, info, [f"update refused ({exc}); retraining instead"])
+        return Trained(plan, None, rows, holdout, info, [f"update refused ({exc}); retraining instead"], stop)
     if "early_stopping_rounds" in overrides:
         info["rounds_kept"] = getattr(candidate, "last_update_rounds_", None)
     info["cpu_s"] = time.process_time() - t0
     info["trees"] = info.get("rounds_kept") or plan.params.get("rounds")  # rounds or passes
     info["work"] = work_of("update", len(rows), rounds=info["trees"])
-    return Trained(plan, candidate, rows, holdout, info)
+    return Trained(plan, candidate, rows, holdout, info, stop=stop)
 
 
 def gate(trained: Trained, champion: Any, champion_metrics: dict[str, Any], policy: Any, spec: TableSpec) -> GateResult:
@@ -128,7 +129,8 @@ def learn_holdout(trained: Trained, result: GateResult, decision_params: dict[st
     """After an update passed the gate, learn the gate's rows too: an update otherwise never
     sees them (the next update starts after this batch). Few rows, so cheap. A windowed update
     (LightGBM ``mode: correct``) leaves them to the next update's ``relearn_batches``."""
-    holdout, info, candidate = trained.holdout, trained.info, trained.candidate
+    info, candidate = trained.info, trained.candidate
+    holdout = trained.holdout if trained.stop is None else pd.concat([trained.stop, trained.holdout])
     if not result.passed or trained.plan.action == "retrain" or not len(holdout):
         return
     if getattr(candidate, "update_relearns_window", False):

@@ -83,6 +83,27 @@ class CostModel:
                 return a + b * work
         return median(y / x for x, y in log if x > 0) * work
 
+    @staticmethod
+    def _work_for(log: list[list[float]], cpu_s: float) -> float | None:
+        """The work whose forecast CPU is ``cpu_s`` (the inverse of :meth:`_forecast`; 0 when
+        the fixed cost alone is more)."""
+        one = CostModel._forecast(log, 1)
+        if one is None:
+            return None
+        fixed = max(0.0, one - (CostModel._forecast(log, 2) - one))
+        per_unit = one - fixed
+        if per_unit <= 0:
+            return None
+        return max(0.0, (cpu_s - fixed) / per_unit)
+
+    def update_rows_for(self, cpu_s: float, rounds: int | None = None) -> int | None:
+        """Most rows an update of ``rounds`` trees (default: the last update's) may train on to
+        cost at most ``cpu_s`` CPU seconds, forecast; ``None`` before anything was measured."""
+        work = self._work_for(self.updates or self.retrains, cpu_s)
+        if work is None:
+            return None
+        return int(work / max(1, int(rounds or self.update_rounds or 1)) + 1e-9)
+
     def retrain_cost_s(self, rows: int) -> float | None:
         """Forecast CPU seconds of a retrain on ``rows`` rows (the model's size as last retrained)."""
         return self._forecast(self.retrains, work_of("retrain", rows, trees=self.retrain_trees))

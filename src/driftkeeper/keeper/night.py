@@ -237,7 +237,25 @@ def plan(policy: Any, spec: TableSpec, state: RunnerState, decision: Any, batch:
     # what an update in the policy's mode takes; a model without modes takes none
     accepted = champ.update_overrides_for(mode if "mode" in champ.update_overrides else None)
     return plan_training(index_tonight(spec, obs, batch), state, decision, policy, seq=batch.seq, batch_time=batch.time,
-                         update_overrides=accepted, online=champ.update_style == "online_update")
+                         update_overrides=accepted, online=champ.update_style == "online_update",
+                         relearn_cap=relearn_cap(policy, state, decision, obs))
+
+
+#: Share of the budget an update may spend in one night; the rest is what retrains are paid from.
+UPDATE_SHARE = 0.5
+
+
+def relearn_cap(policy: Any, state: RunnerState, decision: Any, obs: Observation) -> int | None:
+    """Most rows an update may relearn tonight under the policy's budget: the update's forecast
+    CPU (new rows included) stays within ``UPDATE_SHARE × budget ×`` a retrain's forecast CPU —
+    half of tonight's allowance — whatever the batches' size (``relearn_batches`` × the new rows
+    bounds it too). ``None``: no budget, or nothing measured yet."""
+    budget, retrain_cost = policy.spec.budget, (obs.costs or {}).get("retrain_cost_s")
+    if not budget or not retrain_cost:
+        return None
+    params = decision.params or {}
+    rows = state.costs.update_rows_for(UPDATE_SHARE * budget * retrain_cost, params.get("passes") or params.get("rounds"))
+    return None if rows is None else max(0, rows - obs.newly_labelled)
 
 
 def metric_of(policy: Any, spec: TableSpec):

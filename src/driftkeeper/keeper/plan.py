@@ -10,7 +10,9 @@ Which rows train what (README, "What each action trains on"):
 * the **holdout** is drawn from the labelled rows the champion has not learned yet (batches
   after its last training): the newest of them, or with ``gate.holdout.pick: random`` a
   random sample seeded by the batch. It is never in a candidate's training data, and champion
-  and candidate are scored on the same rows;
+  and candidate are scored on the same rows. An update with early stopping splits it in two:
+  every other held-out row (in time order) is a **stopping** row that picks the update's round
+  count, the rest are the gate's — a candidate tuned on some rows is judged on others;
 * a **retrain** fits a fresh model on the labelled rows of the policy's window (last N days,
   newest N rows, or all), minus the holdout;
 * an **update** continues the champion on the labelled rows it has not learned, minus the
@@ -68,7 +70,8 @@ class TrainingPlan:
 
     action: str  # what trains: warm_start | online_update | retrain
     train: RowSet = field(default_factory=RowSet)
-    holdout: RowSet = field(default_factory=RowSet)
+    holdout: RowSet = field(default_factory=RowSet)  # the gate's rows
+    stop: RowSet = field(default_factory=RowSet)  # early stopping's rows (held out too, never gated on)
     params: dict[str, Any] = field(default_factory=dict)  # the overrides an update passes, or the retrain window
     ignored_params: tuple[str, ...] = ()
     relearned_batches: tuple[int, ...] = ()
@@ -80,6 +83,8 @@ class TrainingPlan:
     def to_dict(self) -> dict[str, Any]:
         """The plan as the run record (and ``--dry-run``) shows it."""
         d: dict[str, Any] = {"action": self.action, "holdout_rows": len(self.holdout)}
+        if len(self.stop):
+            d["stop_rows"] = len(self.stop)
         if self.skip:
             d["skipped"] = self.skip
             return d
@@ -89,6 +94,7 @@ class TrainingPlan:
             d["ignored_params"] = list(self.ignored_params)
         if self.relearned_batches:
             d["relearned_batches"] = list(self.relearned_batches)
+            d["relearned_rows"] = self.relearned_rows
         d.update(self.notes)
         if self.fallback is not None:
             d["fallback"] = {"action": self.fallback.action, "rows": len(self.fallback.train),
@@ -156,39 +162,46 @@ def _update_params(params: dict[str, Any], accepted: frozenset[str], online: boo
     ignored = tuple(sorted(set(wanted) - set(overrides)))
     notes = {}
     if "early_stopping_rounds" in overrides and not has_holdout:
-        # nothing to stop on (gate off, or no rows to hold out): every round is trained
-        notes["early_stopping_skipped"] = "no holdout rows"
+        # nothing to stop on (gate off, or fewer than 2 rows to hold out): every round is trained
+        notes["early_stopping_skipped"] = "fewer than 2 holdout rows"
         del overrides["early_stopping_rounds"]
     return overrides, ignored, notes
 
 
-def _relearn(labelled: pd.DataFrame, state: Any, relearn: int, n_new: int) -> tuple[pd.DataFrame, dict]:
+def _relearn(labelled: pd.DataFrame, state: Any, relearn: int, n_new: int, cap: int | None) -> tuple[pd.DataFrame, dict]:
     """The newest ``relearn`` batches the champion already learned, at most ``relearn × n_new``
-    rows (the newest): the initial data is "batch 0" and may be many batches long."""
+    rows and at most ``cap`` (the newest): the initial data is "batch 0" and may be many
+    batches long, and a budget bounds what an update may cost whatever the batches' size."""
     done = labelled[labelled[SEQ] <= state.last_trained_seq]
     again = sorted(set(int(x) for x in done[SEQ]))[-relearn:]
     old = labelled[labelled[SEQ].isin(again)]
     notes: dict[str, Any] = {"relearned_batches": again}
-    cap = relearn * n_new
+    if cap is not None:
+        notes["relearn_budget_rows"] = cap
+    cap = relearn * n_new if cap is None else min(cap, relearn * n_new)
     if len(old) > cap:
         old = old.iloc[len(old) - cap :]
         notes["relearned_rows_capped"] = cap
+        notes["relearned_batches"] = sorted(set(int(x) for x in old[SEQ]))
     return old, notes
 
 
-def _plan_update(action, labelled, new, holdout, state, params, min_rows, accepted, online) -> TrainingPlan:
+def _plan_update(action, labelled, new, holdout, state, params, min_rows, accepted, online, relearn_cap) -> TrainingPlan:
     train = new[~new.index.isin(holdout.index)]
     base = TrainingPlan(action=action, holdout=RowSet.of(holdout))
     if len(train) < max(1, min_rows):
         return replace(base, skip=f"{len(train)} new labelled rows outside the holdout; an update needs at least {max(1, min_rows)}")
-    overrides, ignored, notes = _update_params(params, accepted, online, len(holdout) > 0)
+    overrides, ignored, notes = _update_params(params, accepted, online, len(holdout) >= 2)
+    if "early_stopping_rounds" in overrides:
+        stop, holdout = holdout.iloc[0::2], holdout.iloc[1::2]  # tuned on one half, judged on the other
+        base = replace(base, holdout=RowSet.of(holdout), stop=RowSet.of(stop))
     relearn, known, again = int(params.get("relearn_batches") or 0), 0, ()
     if relearn and online:
         # an online learner learned those rows when they arrived: learning them again would
         # count them twice (relearning is context for warm starts and corrections)
         notes["relearn_skipped"] = "online learner"
     elif relearn:
-        old, relearn_notes = _relearn(labelled, state, relearn, len(new))
+        old, relearn_notes = _relearn(labelled, state, relearn, len(new), relearn_cap)
         again = tuple(relearn_notes.pop("relearned_batches"))
         notes.update(relearn_notes)
         known = len(old)  # relearned rows first, then the new ones (each in time order)
@@ -216,13 +229,16 @@ def plan_training(
     batch_time: datetime | None,
     update_overrides: frozenset[str] | None,
     online: bool,
+    relearn_cap: int | None = None,
 ) -> TrainingPlan:
     """The plan of a training ``decision`` (``warm_start``, ``online_update`` or ``retrain``).
 
     ``index``: every stored row plus tonight's (columns ``SEQ``, ``POS``, ``LABELLED`` and,
     with a time column, ``TIME``). ``state``: the runner state before tonight. ``update_overrides``:
     the update parameters the champion accepts (``None``: all). ``online``: the champion is an
-    online learner (``passes`` are its rounds; no relearning).
+    online learner (``passes`` are its rounds; no relearning). ``relearn_cap``: most rows an
+    update relearns under the policy's budget (see :func:`~driftkeeper.keeper.night.relearn_cap`),
+    besides ``relearn_batches`` × the new rows.
     """
     labelled = index[index[LABELLED]]
     labelled = labelled.iloc[time_order(labelled)].reset_index(drop=True)
@@ -234,7 +250,7 @@ def plan_training(
     if decision.action == "retrain":
         return _plan_retrain(labelled, holdout, params.get("window"), min_rows, batch_time)
     accepted = frozenset(UPDATE_KEYS) if update_overrides is None else frozenset(update_overrides)
-    plan = _plan_update(decision.action, labelled, new, holdout, state, params, min_rows, accepted, online)
+    plan = _plan_update(decision.action, labelled, new, holdout, state, params, min_rows, accepted, online, relearn_cap)
     if plan.skip:
         return plan
     # an update the model refuses as too large (the adapter's own max_trees) retrains instead, on

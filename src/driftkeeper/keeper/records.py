@@ -91,7 +91,8 @@ def plan_text(plan: dict[str, Any]) -> str:
     if plan.get("skipped"):
         return f"plan: {plan['action']} would be skipped: {plan['skipped']}"
     lines = [f"plan: {plan['action']} on {plan['rows']} rows of batches {_batches(plan.get('batches', []))}, "
-             f"{plan['holdout_rows']} held out for the gate (batches {_batches(plan.get('holdout_batches', []))})"]
+             f"{plan['holdout_rows']} held out for the gate (batches {_batches(plan.get('holdout_batches', []))})"
+             + (f" and {plan['stop_rows']} for early stopping" if plan.get("stop_rows") else "")]
     if plan.get("relearned_batches"):
         lines.append(f"  relearning batches {_batches(plan['relearned_batches'])}"
                      + (f" (capped at {plan['relearned_rows_capped']} rows)" if plan.get("relearned_rows_capped") else ""))

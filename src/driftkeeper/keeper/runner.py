@@ -375,7 +375,7 @@ class Keeper:
         if result.passed:
             self.registry.promote(v.version, alias="champion", reason=f"run {record.run_id}: {decision.rule}")
             record.promoted = record.serving = v.version
-            state.after_promotion(action, batch.seq, iso(batch.time), len(trained.rows) + len(trained.holdout))
+            state.after_promotion(action, batch.seq, iso(batch.time), len(trained.rows) + len(trained.holdout) + (0 if trained.stop is None else len(trained.stop)))
         else:
             self.registry.promote(v.version, alias="challenger", reason=f"run {record.run_id}: gate refused")
             state.after_refusal(action, batch.seq)

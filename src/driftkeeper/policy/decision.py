@@ -27,8 +27,9 @@ class Decision:
             ``replay_fraction``, ``mode`` (``continue`` | ``refit`` | ``correct``), ``relearn_batches``
             (how many of the newest batches a warm-start model already learned it learns again
             with the new rows), ``passes`` (passes over the new rows for online learners; None:
-            ``rounds``), ``early_stopping_rounds`` (``rounds`` is a maximum: stop once the gate's
-            holdout has not improved for this many rounds, keep the best; LightGBM),
+            ``rounds``), ``early_stopping_rounds`` (``rounds`` is a maximum: stop once half of the
+            held-out rows, which the gate then does not judge on, have not improved for this many
+            rounds, keep the best; LightGBM),
             ``l2_regularization`` (L2 penalty on the update's leaf values; LightGBM ``lambda_l2``;
             None: the model's own); empty otherwise.
         rule: the rule that fired, or ``"fallback"``.

@@ -88,6 +88,10 @@ def describe(policy: "Policy") -> str:
         gl.append(f"an update that would pass {g.max_model_trees} trees becomes a retrain")
     if g.max_model_bytes is not None:
         gl.append(f"an update that would pass {g.max_model_bytes} bytes becomes a retrain")
+    if policy.spec.budget is not None:
+        gl.append("budget: no rule-chosen retrain while the CPU spent is past the allowance (it may overdraw it by one "
+                  "retrain; update instead), no update while it is more than half a retrain past it, and an update "
+                  "relearns only as many rows as half of one night's allowance pays for")
     lines.append("guards:" + (" none" if not gl else ""))
     lines.extend(f"  - {x}" for x in gl)
     gate = policy.gate

@@ -12,7 +12,12 @@ Order (each guard that changes the action is recorded as ``{guard, from, to, rea
    does not apply to it).
 4. ``retrain_cooldown`` — a retrain chosen by a rule within ``batches`` batches or ``days``
    days (data time) of the last one → the model's update, if it passes the caps, else ``none``.
-5. ``min_rows`` — any training with fewer labelled rows in the batch (``rows`` when the
+5. ``budget`` — with a policy ``budget``: a retrain chosen by a rule while the training CPU
+   spent is already past the allowance (``budget_left_s < 0``; a retrain may overdraw it by
+   its own cost, not more) → the model's update, if it passes the caps and the budget allows
+   it, else ``none``; an update while the spending is more than half a retrain's forecast
+   cost past the allowance → ``none``. Retrains the caps force are not held back.
+6. ``min_rows`` — any training with fewer labelled rows in the batch (``rows`` when the
    labelled count is unknown) than ``min_rows`` → ``none``.
 
 A guard whose inputs are unknown (``None``) does not fire.
@@ -91,6 +96,18 @@ def apply_guards(
                 fire("retrain_cooldown", style, reason)
             else:
                 fire("retrain_cooldown", "none", reason + (" and the model cannot be updated" if style is None else " and an update would break a cap"))
+
+    left, cost = context.budget_left_s, context.retrain_cost_s
+    if policy.spec.budget and left is not None and cost:
+        over = f"training CPU spent is {-left:.3g} s past the budget's allowance"
+        update_ok = left >= -0.5 * cost
+        if action == "retrain" and not forced and left < 0:
+            if style is not None and update_ok and _cap_violation(style, policy, context, spec) is None:
+                fire("budget", style, over)
+            else:
+                fire("budget", "none", over)
+        elif action in UPDATE_ACTIONS and not update_ok:
+            fire("budget", "none", f"{over}, more than half a retrain ({0.5 * cost:.3g} s)")
 
     min_rows = policy.guards.min_rows
     if action in TRAINING_ACTIONS and min_rows is not None:
