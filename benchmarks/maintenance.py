@@ -40,9 +40,15 @@ rows learned afterwards × their rounds. A stream or policy the runner refuses i
 failed row (the error and the batch it failed on) instead of aborting the benchmark. Latest
 numbers and what was tried: ``benchmarks/RESULTS.md``.
 
+``--label-delay N`` (or a span like ``90D`` for streams with a time column) replays every
+stream with late labels: batch *i*'s labels reach the runner with batch *i + N* (the runner's
+late-labels path; streams without an id column are numbered), each batch still scored on its
+true labels. The tables are the same; every stream's label says ``/delay N``.
+
 Run:  .venv/bin/python benchmarks/maintenance.py [--streams bike kc elec2 lending | real4 | new | synth | all]
           [--policies default always-retrain never periodic] [--configs default|second|both]
           [--quick] [--jobs 2] [--json out.json] [--breakdown] [--lgbm n_estimators=100 learning_rate=0.1 ...]
+          [--label-delay 4]
 ``--quick`` keeps the first 40 % of each stream. ``--policy FILE`` benchmarks another default.
 ``--datasets`` is the old name of ``--streams``.
 """
@@ -128,7 +134,7 @@ def training_work(tr: dict[str, Any] | None, fit_trees: int) -> tuple[int, int]:
 
 
 def run_one(name: str, policies: list[str], quick: bool, lgbm: dict[str, Any] | None = None,
-            config: str | None = None) -> dict[str, Any]:
+            config: str | None = None, label_delay: int | str = 0) -> dict[str, Any]:
     """One stream under each policy (one backtest each). A stream that cannot be loaded, or a
     policy the runner refuses on it, becomes a row with ``error`` (and ``failed_at_batch``:
     the batch the run stopped at) instead of an exception."""
@@ -140,7 +146,7 @@ def run_one(name: str, policies: list[str], quick: bool, lgbm: dict[str, Any] | 
     from driftkeeper import run_backtest
 
     t = time.perf_counter()
-    meta: dict[str, Any] = {"dataset": name, "metric": "-", "batches": 0}
+    meta: dict[str, Any] = {"dataset": name, "metric": "-", "batches": 0, "label_delay": label_delay}
     out_extra = {"config": config, "lgbm": dict(lgbm or {})}
     rows: list[dict[str, Any]] = []
     try:
@@ -159,7 +165,8 @@ def run_one(name: str, policies: list[str], quick: bool, lgbm: dict[str, Any] | 
         work = Path(tempfile.mkdtemp(prefix="maintenance-"))
         try:
             try:
-                d = run_backtest(df, policies=[pol], model=model(task, lgbm), dataset=name, workdir=work, **kw).to_dict()
+                d = run_backtest(df, policies=[pol], model=model(task, lgbm), dataset=name, workdir=work,
+                                 label_delay=label_delay, **kw).to_dict()
             except Exception as exc:  # noqa: BLE001
                 done = sum(len(_records(r)) for r in work.iterdir() if r.is_dir())
                 last = traceback.extract_tb(exc.__traceback__)[-1]
@@ -213,8 +220,10 @@ def cpu_breakdown(p: dict[str, Any]) -> str:
 
 
 def label(d: dict[str, Any], multi: bool) -> str:
-    """The row label: the stream, with its model configuration unless it is the only, default one."""
-    return f"{d['dataset']}@{d['config']}" if multi or d.get("config") not in (None, "lgb200") else d["dataset"]
+    """The row label: the stream, with its model configuration unless it is the only, default one,
+    and its label delay unless labels come with their batch."""
+    name = f"{d['dataset']}@{d['config']}" if multi or d.get("config") not in (None, "lgb200") else d["dataset"]
+    return name if d.get("label_delay") in (None, 0, "0") else f"{name}/delay{d['label_delay']}"
 
 
 def print_table(results: list[dict[str, Any]], primary: str, breakdown: bool = False) -> None:
@@ -259,7 +268,8 @@ def summary_rows(results: list[dict[str, Any]], primary: str) -> list[dict[str, 
     out = []
     for d in results:
         pols = {p["name"]: p for p in d["policies"]}
-        row: dict[str, Any] = {"stream": d["dataset"], "config": d.get("config"), "batches": d["batches"]}
+        row: dict[str, Any] = {"stream": d["dataset"], "config": d.get("config"), "batches": d["batches"],
+                               "label_delay": d.get("label_delay", 0)}
         a, b = pols.get(primary), pols.get("always-retrain")
         failed = [p for p in (a, b) if p is not None and p.get("error")]
         if a is None or b is None or failed:
@@ -280,14 +290,20 @@ def summary_rows(results: list[dict[str, Any]], primary: str) -> list[dict[str, 
     return out
 
 
+def _stream(row: dict[str, Any]) -> str:
+    delay = row.get("label_delay")
+    return row["stream"] if delay in (None, 0, "0") else f"{row['stream']}/delay{delay}"
+
+
 def print_summary(rows: list[dict[str, Any]], primary: str) -> None:
     """The table of every stream × configuration (work in millions of rows × trees)."""
     print(f"{primary} vs always-retrain, every stream × configuration (goal: error ≤ ×{GOAL_ERROR} at ≤ {GOAL_CPU:.0%} "
           f"of the training CPU; work = rows × trees trained, millions)")
-    print(f"{'stream':15} {'config':7} {'batches':>7} {'error':>10} {'always':>10} {'error ×':>8} {'never ×':>8} "
+    w = max([15, *(len(_stream(r)) for r in rows)])
+    print(f"{'stream':{w}} {'config':7} {'batches':>7} {'error':>10} {'always':>10} {'error ×':>8} {'never ×':>8} "
           f"{'CPU s':>7} {'always':>7} {'CPU ×':>6} {'work M':>8} {'always':>8} {'work ×':>6} {'rt/up':>7}  goal")
     for r in rows:
-        head = f"{r['stream']:15} {str(r['config']):7} {r['batches']:7d}"
+        head = f"{_stream(r):{w}} {str(r['config']):7} {r['batches']:7d}"
         if "failed" in r:
             print(f"{head} FAILED: {r['failed']}")
             continue
@@ -320,6 +336,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lgbm", nargs="+", default=[], metavar="KEY=VALUE",
                     help="LightGBM parameters in place of the defaults (e.g. n_estimators=100 learning_rate=0.1): "
                     "does the default policy hold for another model? (one 'custom' configuration; not with --configs)")
+    ap.add_argument("--label-delay", default="0", metavar="N",
+                    help="labels reach the runner N batches late (or a time span like 90D on streams with a time "
+                    "column); each batch is still scored on its true labels")
     ap.add_argument("--from-json", type=Path, default=None, metavar="FILE",
                     help="print the tables of an earlier run's --json file instead of running")
     args = ap.parse_args(argv)
@@ -335,9 +354,17 @@ def main(argv: list[str] | None = None) -> None:
     if lgbm and args.configs != "default":
         raise SystemExit("--lgbm defines one custom configuration: leave --configs out")
     configs = [("custom", lgbm)] if lgbm else CONFIGS[args.configs]
+    from driftkeeper.backtest import parse_label_delay
+    from driftkeeper.exceptions import ConfigError
+
+    try:  # a bad delay fails before any stream runs (a span is checked per stream: it needs a time column)
+        delay = parse_label_delay(args.label_delay, time_column="?")
+    except ConfigError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    delay = delay if isinstance(delay, int) else args.label_delay.strip()
     t = time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as ex:
-        futs = [ex.submit(run_one, n, policies, args.quick, cfg, label_) for n in streams for label_, cfg in configs]
+        futs = [ex.submit(run_one, n, policies, args.quick, cfg, label_, delay) for n in streams for label_, cfg in configs]
         results = [f.result() for f in futs]
     primary = results[0]["policies"][0]["name"]
     print_table(results, primary, breakdown=args.breakdown)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import lightgbm as lgb
 import numpy as np
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 from conftest import make_stream
 
-from driftkeeper.backtest import parse_every, run_backtest, split_batches
+from driftkeeper.backtest import label_schedule, parse_every, parse_label_delay, run_backtest, split_batches
 from driftkeeper.exceptions import ConfigError
 from driftkeeper.policy import load_policy
 
@@ -261,3 +262,136 @@ def test_a_decided_training_that_did_not_run_is_counted_with_its_reason(tmp_path
     assert [(b.action, b.trained, b.skipped) for b in p.per_batch] == [("warm_start", "warm_start", None)] + [skipped] * 4
     d = p.to_dict()
     assert (d["skipped"], d["skip_reasons"]) == (4, {reason: 4})
+
+
+# ----------------------------------------------------------------------------- late labels
+PERF_POLICY = """
+name: perf-retrain
+metric: rmse
+rules:
+  - name: perf
+    when: performance_drop >= 0.5
+    action: retrain
+fallback: none
+guards: {min_rows: 50}
+gate: {enabled: false}
+"""
+
+
+def _comparable(res):
+    """A result without what the machine's speed decides (CPU and wall seconds)."""
+    d = res.to_dict()
+    for p in d["policies"]:
+        for k in ("train_cpu_s", "init_train_cpu_s", "monitor_cpu_s", "wall_s"):
+            p.pop(k)
+        for b in p["per_batch"]:
+            b.pop("train_cpu_s"), b.pop("monitor_cpu_s")
+    return d
+
+
+@pytest.fixture(scope="module")
+def delayed(tmp_path_factory):
+    work = tmp_path_factory.mktemp("delayed")
+    return run(frame(seed=3, change_at=CHANGE_AT), ["default", "never"], workdir=work, label_delay=2), work
+
+
+def test_batch_i_labels_reach_the_runner_with_batch_i_plus_n(delayed):
+    res, work = delayed
+    assert res.label_delay == 2 and res.labels_never_delivered == 2
+    for p in res.policies:
+        assert [b.labels_of for b in p.per_batch] == [[], [], [1], [2], [3], [4], [5], [6]]
+    records = [json.loads((r / "record.json").read_text()) for r in sorted((work / "default" / "runs").iterdir())]
+    # each batch arrived without its target; from batch 3 on, the labels of the batch two before
+    assert [r["batch"]["labelled"] for r in records] == [False] * 8
+    assert [r["labels"] for r in records] == [None, None] + [{"rows": 300}] * 6
+    assert records[2]["champion_metric"]["rows"] == 300  # batch 1's labels, scored by the serving model
+    # exactly batch i's labels: the stored rows of batches 1-6 carry their true targets, 7-8 none
+    df = frame(seed=3, change_at=CHANGE_AT)
+    stored = pd.concat([pd.read_parquet(f) for f in sorted((work / "default" / "data").glob("b*.parquet"))])
+    truth = df.set_index("row_id")["y"]
+    for seq, part in stored.groupby("__dk_seq"):
+        if 1 <= seq <= 6:
+            assert part["y"].to_numpy() == pytest.approx(truth.loc[part["row_id"]].to_numpy())
+            assert set(part["__dk_labelled_at"]) == {seq + 2}
+        elif seq > 6:
+            assert part["y"].isna().all()
+    assert "the labels of the last 2 batch(es) were still due when the stream ended: never delivered" in res.notes()
+    assert "labels 2 batches late" in res.table().title
+
+
+def test_each_batch_is_still_scored_on_its_true_labels(delayed, change_result):
+    res, _ = delayed
+    never, never0 = res.get("never"), change_result[0].get("never")
+    # the policy that never trains serves version 1 throughout: the same errors, labels late or not
+    assert [b.error for b in never.per_batch] == [b.error for b in never0.per_batch]
+    default = res.get("default")
+    assert default.per_batch[0].error == change_result[0].get("default").per_batch[0].error
+    assert [b.action for b in default.per_batch[:2]] == ["none", "none"]  # no labels yet: nothing to learn
+
+
+def test_a_policy_acting_on_labelled_performance_acts_later_under_delay(tmp_path):
+    pol = tmp_path / "perf.yaml"
+    pol.write_text(PERF_POLICY)
+    df = frame(seed=3, change_at=CHANGE_AT)
+    first = {}
+    for delay in (0, 2, 3):
+        p = run(df, [pol], label_delay=delay).policies[0]
+        first[delay] = next(b.index for b in p.per_batch if b.trained == "retrain")
+    assert first == {0: CHANGE_AT, 2: CHANGE_AT + 2, 3: CHANGE_AT + 3}
+
+
+def test_delay_zero_is_the_replay_without_delay(change_result):
+    res0 = run(frame(seed=3, change_at=CHANGE_AT), ["default", "never"], label_delay=0)
+    assert _comparable(res0) == _comparable(change_result[0])
+    assert res0.label_delay == 0 and res0.labels_never_delivered == 0
+    assert [b.labels_of for b in res0.policies[0].per_batch] == [[i] for i in range(1, N_BATCHES)]
+
+
+def test_a_time_span_delay_delivers_with_the_first_batch_that_ends_that_much_later(delayed):
+    df = frame(seed=3, change_at=CHANGE_AT)
+    _, batches = split_batches(df, every="W", time_column="date", initial=1200)
+    ends = [pd.Timestamp(b["date"].max()) for b in batches]
+    for span in ("1h", "8D", "10D", "20D", "60D"):
+        sched = label_schedule(batches, parse_label_delay(span, time_column="date"), time_column="date")
+        for i, j in enumerate(sched):
+            later = [k for k in range(i + 1, len(batches)) if ends[k] >= ends[i] + pd.Timedelta(span)]
+            assert j == (later[0] if later else None)
+    assert label_schedule(batches, 3) == [3, 4, 5, 6, 7, None, None, None]
+    res = run(df, ["never"], label_delay="10D")  # weekly batches: 10 days is two batches here
+    assert res.label_delay == "10D" and "labels 10D late" in res.table().title
+    assert [b.labels_of for b in res.policies[0].per_batch] == [b.labels_of for b in delayed[0].get("never").per_batch]
+
+
+def test_a_stream_without_an_id_column_is_numbered_for_the_replay(tmp_path):
+    df = frame(seed=3, change_at=CHANGE_AT).drop(columns=["row_id"])
+    res = run(df, ["default"], id_column=None, label_delay=2, workdir=tmp_path)
+    assert [b.labels_of for b in res.policies[0].per_batch] == [[], [], [1], [2], [3], [4], [5], [6]]
+    spec = json.loads((tmp_path / "default" / "keeper.json").read_text())["spec"]
+    assert spec["id_column"] == "_dk_row_id" and "_dk_row_id" not in spec["features"]
+    # with an id column of its own, the same replay: the ids only join labels to rows
+    with_ids = run(frame(seed=3, change_at=CHANGE_AT), ["default"], exclude=["row_id"], id_column=None, label_delay=2)
+    assert [b.error for b in with_ids.policies[0].per_batch] == [b.error for b in res.policies[0].per_batch]
+
+
+@pytest.mark.parametrize("bad, message", [
+    (-1, "--label-delay must be 0 or more batches; got -1"),
+    ("-3", "--label-delay must be 0 or more batches; got -3"),
+    ("soon", "--label-delay must be a number of batches"),
+    ("-5D", "--label-delay '-5D': a time span must be positive"),
+    (1.5, "--label-delay must be a number of batches"),
+])
+def test_bad_label_delays_are_refused(bad, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_label_delay(bad, time_column="date")
+
+
+def test_a_time_span_delay_needs_a_time_column():
+    with pytest.raises(ConfigError, match=r"^--label-delay '90D' is a time span, but there is no time column"):
+        run_rows(rows_frame(), ["never"], label_delay="90D")
+
+
+def test_late_labels_need_ids_that_name_each_row_once():
+    df = frame(seed=3)
+    df.loc[5, "row_id"] = df.loc[4, "row_id"]
+    with pytest.raises(ConfigError, match="id column 'row_id' has missing or repeated ids"):
+        run(df, ["never"], label_delay=1)

@@ -68,6 +68,12 @@ def test_png_output_and_rows_batches_without_time_column(data_file, tmp_path):
         (["--target", "y", "--every", "W", "--time-column", "date", "--compare", "defualt"], "no policy named 'defualt'"),
         (["--target", "y", "--every", "W", "--time-column", "when"], "time column 'when'"),
         (["--target", "y", "--every", "W", "--time-column", "date", "--html", "out.pdf"], "--html"),
+        (["--target", "y", "--every", "W", "--time-column", "date", "--label-delay", "-1"],
+         "--label-delay must be 0 or more batches; got -1"),
+        (["--target", "y", "--every", "W", "--time-column", "date", "--label-delay", "later"],
+         "--label-delay must be a number of batches (0, 4) or a time span"),
+        (["--target", "y", "--every", "250rows", "--label-delay", "90D"],
+         "--label-delay '90D' is a time span, but there is no time column"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(data_file, args, message):
@@ -136,3 +142,20 @@ def test_the_command_exits_2_when_every_policy_fails(rows_file, tmp_path):
     r = invoke(rows_file, "--target", "y", "--every", "250rows", "--initial", "1000", "--policy", days, "--compare", "")
     assert r.exit_code == 2
     assert r.output == "error: the policy's retrain window is in days, but this root has no time column; use {rows: N}\n"
+
+
+def test_label_delay_delivers_labels_batches_later(data_file, tmp_path):
+    out_json = tmp_path / "bt.json"
+    r = invoke(data_file, "--target", "y", "--time-column", "date", "--id-column", "row_id", "--every", "W",
+               "--initial", "1000", "--policy", "never", "--compare", "", "--label-delay", "1", "--json", out_json)
+    assert r.exit_code == 0, r.output
+    d = json.loads(out_json.read_text())
+    assert d["label_delay"] == 1 and d["labels_never_delivered"] == 1
+    assert [b["labels_of"] for b in d["policies"][0]["per_batch"]] == [[], [1], [2], [3]]
+    assert "labels 1 batch late" in r.output and "never delivered" in r.output
+    # a span over the time column: weekly batches, 8 days is two batches here
+    r = invoke(data_file, "--target", "y", "--time-column", "date", "--every", "W", "--initial", "1000",
+               "--policy", "never", "--compare", "", "--label-delay", "8D", "--json", "-")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout[r.stdout.index("{"):])
+    assert d["label_delay"] == "8D" and [b["labels_of"] for b in d["policies"][0]["per_batch"]] == [[], [], [1], [2]]

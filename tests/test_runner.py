@@ -484,3 +484,28 @@ def test_l2_regularization_reaches_the_update_and_the_holdout_rounds_after_it(tm
     assert rec.promoted == 2 and rec.training["holdout_learned"] == 60
     booster = keeper.registry.load(2).adapter.booster_  # continue mode: the holdout rounds trained last
     assert booster.params["lambda_l2"] == 2.5
+
+
+def test_late_labels_of_a_batch_older_than_the_last_training_are_new_to_the_next_update(tmp_path):
+    """What a model learned is the rows labelled by the night it trained: labels that arrive for
+    an old batch after a training are new rows for the next update (not "already learned" because
+    their batch is older), and the row index keeps the night each label arrived."""
+    from driftkeeper.keeper.store import LABELLED_AT, SEQ, DataStore
+
+    policy_file = drift_policy(tmp_path, ("fallback: none", "fallback: update"), ("{enabled: true,", "{enabled: false,"))
+    batches = make_stream(4, seed=8)
+    keeper = init_keeper(tmp_path, policy_file, batches)
+    first = keeper.step(batches[1].drop(columns=["y"]), html=False)
+    assert first.action == "none"  # nothing labelled yet: the min_rows guard holds the update
+    second = keeper.step(batches[2].drop(columns=["y"]), labels=batches[1][["row_id", "y"]], html=False)
+    assert second.action == "warm_start" and second.training["batches"] == [1] and second.training["rows"] == 300
+    # batch 2 (seq 2) is no newer than the model trained on night 2, but its labels are
+    third = keeper.step(batches[3].drop(columns=["y"]), labels=batches[2][["row_id", "y"]], html=False)
+    assert third.action == "warm_start" and not third.training.get("skipped")
+    assert third.training["batches"] == [2] and third.training["rows"] == 300
+    index = keeper.store.index(keeper.spec)
+    at = index.groupby(SEQ)[LABELLED_AT].unique().map(list).to_dict()
+    assert at == {0: [0], 1: [2], 2: [3], 3: [-1]}
+    keeper.store.forget_index()  # rebuilt from the partitions, the same nights
+    rebuilt = DataStore(keeper.root).index(keeper.spec)
+    assert rebuilt.groupby(SEQ)[LABELLED_AT].unique().map(list).to_dict() == at

@@ -11,6 +11,16 @@ batch:
 2. the batch, with its labels, goes to ``keeper.step(batch, html=False)`` — the same runner,
    policy, adapter, gate and registry code as a nightly run; nothing here simulates them.
 
+**Late labels** (``label_delay``): with a delay of ``N`` batches, batch *i* reaches the runner
+without its target, and its labels (id and target) reach it with batch *i + N*, through the
+same path as production's late labels (``keeper.step(batch, labels=...)``, joined to the
+stored rows by the id column); a time span (``"90D"``, needs a time column) delivers batch *i*'s
+labels with the first later batch that ends at least the span after batch *i* ends. Labels
+still due when the stream ends are never delivered. The report still scores each batch on its
+true labels (step 1). A stream without an id column gets one for the replay (``_dk_row_id``:
+the row's position in time order, never a feature); delay 0 replays as before, labels with
+their batch.
+
 Costs are what the runner measured: training CPU is ``record.training["cpu_s"]`` summed over
 the steps plus the initial fit (``time.process_time`` around fit/update only); monitoring CPU
 is ``record.timings["monitor_cpu_s"]``. Fix the model's thread count (LightGBM ``n_jobs``) so
@@ -47,9 +57,12 @@ import pandas as pd
 from ..metrics import Metric, evaluate_many, get_metric
 from ..exceptions import ConfigError, DriftkeeperError, SchemaError
 
-__all__ = ["BacktestResult", "PolicyResult", "BatchResult", "run_backtest", "split_batches", "parse_every"]
+__all__ = ["BacktestResult", "PolicyResult", "BatchResult", "run_backtest", "split_batches", "parse_every",
+           "parse_label_delay", "label_schedule"]
 
 _PERIODS = {"D": "D", "W": "W", "M": "M"}
+_DELAY_HELP = ("a number of batches (0, 4) or a time span of the time column (90D, 12W, 36h)")
+ROW_ID = "_dk_row_id"  # the id column a replay with late labels adds to a stream without one
 _EVERY_HELP = ("D, W or M (calendar periods of the time column) or <N>rows (e.g. 500rows: N rows per batch, "
                "in time order with a time column, else in row order)")
 
@@ -75,6 +88,9 @@ class BatchResult:
     monitor_cpu_s: float = 0.0
     serving: int | None = None
     other_errors: dict[str, float] = field(default_factory=dict)  # the ``also_metrics``, as errors
+    # the batches (1-based) whose labels reached the runner with this one: ``[index]`` without a
+    # label delay, ``[index - N]`` with a delay of N batches, ``[]`` while none are due
+    labels_of: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -130,6 +146,8 @@ class BacktestResult:
     every: str
     policies: list[PolicyResult]
     other_metrics: list[str] = field(default_factory=list)
+    label_delay: int | str = 0  # batches (int) or a time span ("90D") between a batch and its labels
+    labels_never_delivered: int = 0  # batches whose labels were still due when the stream ended
 
     @property
     def completed(self) -> list[PolicyResult]:
@@ -165,6 +183,8 @@ class BacktestResult:
             "batches": self.batches,
             "every": self.every,
             "other_metrics": list(self.other_metrics),
+            "label_delay": self.label_delay,
+            "labels_never_delivered": self.labels_never_delivered,
             "policies": [p.to_dict() for p in self.policies],
         }
 
@@ -193,9 +213,20 @@ class BacktestResult:
             ])
         return out
 
+    def delay_text(self) -> str:
+        """``""`` without a label delay, else e.g. ``", labels 4 batches late"``."""
+        if self.label_delay in (0, "0", None):
+            return ""
+        if isinstance(self.label_delay, int):
+            return f", labels {self.label_delay} batch{'es' if self.label_delay != 1 else ''} late"
+        return f", labels {self.label_delay} late"
+
     def notes(self) -> list[str]:
         """One line per failed policy (its error) and per reason a decided training was skipped."""
         out = [f"{p.name} failed: {p.error}" for p in self.policies if p.error is not None]
+        if self.labels_never_delivered:
+            out.append(f"the labels of the last {self.labels_never_delivered} batch(es) were still due when the stream ended: "
+                       "never delivered")
         for p in self.completed:
             out += [f"{p.name} skipped {n} training(s): {reason}" for reason, n in p.skip_reasons.items()]
         return out
@@ -204,7 +235,8 @@ class BacktestResult:
         """A ``rich.table.Table`` of :meth:`rows`, with :meth:`notes` as its caption."""
         from rich.table import Table
 
-        t = Table(title=f"{self.dataset}: {self.batches} batches ({self.every}), {self.metric} as error (lower is better)",
+        t = Table(title=f"{self.dataset}: {self.batches} batches ({self.every}){self.delay_text()}, {self.metric} as error "
+                        "(lower is better)",
                   caption="\n".join(self.notes()) or None, caption_justify="left")
         for i, c in enumerate(self.columns()):
             t.add_column(c, justify="left" if i == 0 else "right", no_wrap=True)
@@ -229,6 +261,57 @@ def parse_every(every: str) -> tuple[str, int | str]:
     if m and int(m.group(1)) > 0:
         return "rows", int(m.group(1))
     raise ConfigError(f"--every must be {_EVERY_HELP}; got {every!r}")
+
+
+def parse_label_delay(delay: int | str | None, *, time_column: str | None = None) -> int | pd.Timedelta:
+    """A label delay: a number of batches (``int`` ≥ 0; ``None`` and ``"0"`` are 0) or a positive
+    time span (``pd.Timedelta``; ``"90D"``, ``"12W"``, needs ``time_column``); ConfigError otherwise."""
+    if delay is None:
+        return 0
+    if isinstance(delay, bool) or not isinstance(delay, (int, np.integer, str)):
+        raise ConfigError(f"--label-delay must be {_DELAY_HELP}; got {delay!r}")
+    text = str(delay).strip()
+    if re.fullmatch(r"[+-]?\d+", text):
+        n = int(text)
+        if n < 0:
+            raise ConfigError(f"--label-delay must be 0 or more batches; got {n}")
+        return n
+    try:
+        span = pd.Timedelta(text)
+    except (ValueError, TypeError):
+        raise ConfigError(f"--label-delay must be {_DELAY_HELP}; got {delay!r}") from None
+    if pd.isna(span) or span <= pd.Timedelta(0):
+        raise ConfigError(f"--label-delay {text!r}: a time span must be positive")
+    if time_column is None:
+        raise ConfigError(f"--label-delay {text!r} is a time span, but there is no time column; give --time-column "
+                          "or a number of batches")
+    return span
+
+
+def label_schedule(batches: Sequence[pd.DataFrame], delay: int | pd.Timedelta, *, time_column: str | None = None) -> list[int | None]:
+    """For each batch (0-based), the batch whose step delivers its labels, or ``None`` when they
+    are still due at the end of the stream. ``delay`` as :func:`parse_label_delay` returns it: N
+    batches → ``i + N``; a span → the first later batch that ends at least ``delay`` after batch
+    ``i`` ends (times of ``time_column``)."""
+    n = len(batches)
+    if isinstance(delay, pd.Timedelta):
+        if time_column is None:
+            raise ConfigError("a label delay in time needs a time column")
+        ends = [_parse_times(b, time_column).max() for b in batches]
+        out: list[int | None] = []
+        for i in range(n):
+            due = ends[i] + delay
+            out.append(next((j for j in range(i + 1, n) if ends[j] >= due), None))
+        return out
+    return [i + delay if i + delay < n else None for i in range(n)]
+
+
+def _row_id_column(columns: Sequence[str]) -> str:
+    """A column name for the replay's row ids that the data does not use."""
+    name = ROW_ID
+    while name in columns:
+        name = "_" + name
+    return name
 
 
 def _parse_times(df: pd.DataFrame, column: str) -> pd.Series:
@@ -365,8 +448,11 @@ class _Tally:
 
 def _run_policy(policy: Any, init: pd.DataFrame, batches: list[pd.DataFrame], *, model: Any, target: str, metric: Metric,
                 time_column, id_column, exclude, task, root: Path, others: Sequence[Metric] = (),
-                progress: Any = None) -> PolicyResult:
-    """Replay the batches under one policy; a driftkeeper error is raised as :class:`_PolicyFailed`."""
+                progress: Any = None, schedule: Sequence[int | None] | None = None) -> PolicyResult:
+    """Replay the batches under one policy; a driftkeeper error is raised as :class:`_PolicyFailed`.
+
+    ``schedule`` (see :func:`label_schedule`): the batch whose step delivers each batch's labels;
+    ``None``: every batch arrives with its own labels."""
     from ..keeper.runner import Keeper
 
     t_wall = time.perf_counter()
@@ -382,13 +468,24 @@ def _run_policy(policy: Any, init: pd.DataFrame, batches: list[pd.DataFrame], *,
     per: list[BatchResult] = []
     tally = _Tally()
     train_cpu, monitor_cpu = init_cpu, 0.0
+    arrivals: dict[int, list[int]] = {}
+    for i, j in enumerate(schedule or []):
+        if j is not None:
+            arrivals.setdefault(j, []).append(i)
     for i, batch in enumerate(batches):
         X, y = spec.features_frame(batch), spec.target_values(batch[target])
         values = evaluate_many([metric, *others], champ, X, y)  # one prediction for all metrics
         err = metric.error(values[0])
         other = {m.name: float(m.error(v)) for m, v in zip(others, values[1:])}
+        if schedule is None:
+            step_in, labels, labels_of = batch, None, [i + 1]
+        else:  # the batch without its target; the labels due tonight, by id (production's late labels)
+            step_in = batch.drop(columns=[target])
+            due = arrivals.get(i, [])
+            labels = pd.concat([batches[k][[id_column, target]] for k in due], ignore_index=True) if due else None
+            labels_of = [k + 1 for k in due]
         try:
-            rec = keeper.step(batch, html=False)
+            rec = keeper.step(step_in, labels=labels, html=False)
         except DriftkeeperError as exc:
             raise _PolicyFailed(f"batch {i + 1} of {len(batches)}", exc) from exc
         trained, skipped, gate = tally.add(rec)
@@ -404,6 +501,7 @@ def _run_policy(policy: Any, init: pd.DataFrame, batches: list[pd.DataFrame], *,
             error=float(err), action=rec.action, rule=(rec.decision or {}).get("rule"), trained=trained,
             skipped=skipped, promoted=rec.promoted is not None, gate_passed=gate.get("passed") if gate else None,
             train_cpu_s=round(cpu, 4), monitor_cpu_s=round(mon, 4), serving=rec.serving, other_errors=other,
+            labels_of=labels_of,
         ))
         if rec.serving is not None and rec.serving != serving:
             serving, champ = rec.serving, keeper.champion()
@@ -459,6 +557,7 @@ def run_backtest(
     workdir: str | Path | None = None,
     dataset: str | None = None,
     progress: Any = None,
+    label_delay: int | str | None = 0,
 ) -> BacktestResult:
     """Replay ``data`` batch by batch under each policy with the production runner.
 
@@ -477,11 +576,16 @@ def run_backtest(
     rare class can rank models by how few of them cross 0.5 rather than by how good they are.
     ``progress``: optional callable ``(policy_name, batch_index, n_batches)``, called after each
     batch of each policy (``batch_index`` counts from 1 to ``n_batches`` for every policy).
+    ``label_delay``: how late labels reach the runner — ``N`` batches (batch *i*'s labels come
+    with batch *i + N*) or a time span like ``"90D"`` (with ``time_column``: with the first later
+    batch that ends at least the span after batch *i* ends); see the module docstring. The
+    batches are still scored on their true labels. 0 (the default): labels come with their batch.
     """
     from .._util.io import read_table
     from ..table import infer_task
     from ..policy import load_policy
 
+    delay = parse_label_delay(label_delay, time_column=time_column)  # a bad delay fails before the data is read
     name = dataset or (Path(data).name if isinstance(data, (str, Path)) else "data")
     df = read_table(data, what="data") if isinstance(data, (str, Path)) else data
     cols = [str(c) for c in df.columns]
@@ -497,6 +601,10 @@ def run_backtest(
     init, batches = split_batches(df, every=every, time_column=time_column, initial=initial)
     if not batches:
         raise ConfigError("no batches left after the initial rows")
+    schedule = None
+    if not (isinstance(delay, int) and delay == 0):
+        init, batches, id_column = _with_row_ids(init, batches, id_column)
+        schedule = label_schedule(batches, delay, time_column=time_column)
     the_task = task or infer_task(init[target])
     metric_obj = get_metric(metric or pols[0].resolved_metric(the_task), the_task)
     others: list[Metric] = []
@@ -516,7 +624,7 @@ def run_backtest(
             try:
                 res = _run_policy(pol, init, batches, model=model, target=target, metric=metric_obj,
                                   time_column=time_column, id_column=id_column, exclude=exclude, task=task, root=root,
-                                  others=others, progress=progress)
+                                  others=others, progress=progress, schedule=schedule)
             except _PolicyFailed as exc:
                 errors.append(exc.__cause__)
                 res = PolicyResult.failed(pol, metric_obj.name, str(exc), time.perf_counter() - t_wall)
@@ -527,4 +635,24 @@ def run_backtest(
     if len(errors) == len(results):
         _raise_all_failed(results, errors)
     return BacktestResult(dataset=name, metric=metric_obj.name, task=the_task, initial_rows=len(init), batches=len(batches),
-                          every=str(every), policies=results, other_metrics=[m.name for m in others])
+                          every=str(every), policies=results, other_metrics=[m.name for m in others],
+                          label_delay=delay if isinstance(delay, int) else str(label_delay).strip(),
+                          labels_never_delivered=sum(j is None for j in schedule or []))
+
+
+def _with_row_ids(init: pd.DataFrame, batches: list[pd.DataFrame], id_column: str | None):
+    """Late labels are joined by id: the data's id column when it names each row once, else a
+    new column of row positions in time order (:data:`ROW_ID`). Returns (init, batches, id column)."""
+    if id_column is not None:
+        ids = pd.concat([init[id_column], *(b[id_column] for b in batches)], ignore_index=True)
+        if ids.isna().any() or ids.duplicated().any():
+            raise ConfigError(f"--label-delay joins late labels by id, but id column {id_column!r} has missing or repeated "
+                              "ids; leave --id-column out and the backtest numbers the rows")
+        return init, batches, id_column
+    name = _row_id_column([str(c) for c in init.columns])
+    start, out = len(init), []
+    init = init.assign(**{name: np.arange(len(init), dtype="int64")})
+    for b in batches:
+        out.append(b.assign(**{name: np.arange(start, start + len(b), dtype="int64")}))
+        start += len(b)
+    return init, out, name

@@ -49,6 +49,12 @@ def backtest_cmd(
         None, "--also-metric", help="Another metric scored on the same predictions and shown next to the comparison "
         "metric (repeatable), e.g. --metric error_rate --also-metric log_loss."
     ),
+    label_delay: str = typer.Option(
+        "0", "--label-delay", help="How late labels reach the runner: N batches (batch i's labels come with batch i+N, "
+        "through the same late-labels path as 'driftkeeper run --labels') or a time span like 90D with --time-column "
+        "(with the first later batch that ends at least that long after batch i). Each batch is still scored on its "
+        "true labels; labels still due at the end are never delivered. Without --id-column the rows are numbered.",
+    ),
     html: Optional[Path] = typer.Option(None, "--html", help="Write plots: a self-contained .html page, or a .png picture."),
     as_json: Optional[Path] = typer.Option(None, "--json", help="Write the results as JSON to this file ('-' for stdout)."),
 ) -> None:
@@ -61,9 +67,10 @@ def backtest_cmd(
     from rich.console import Console
 
     from ..table import infer_task
-    from ..backtest.replay import run_backtest, parse_every
+    from ..backtest.replay import parse_every, parse_label_delay, run_backtest
 
-    parse_every(every)  # a bad --every fails before the data is read
+    parse_every(every)  # a bad --every or --label-delay fails before the data is read
+    parse_label_delay(label_delay, time_column=time_column)
     if html is not None and html.suffix.lower() not in (".html", ".htm", ".png"):
         raise ConfigError(f"--html {str(html)!r}: expected a path ending in .html or .png")
     df = read_labelled(data, target)
@@ -74,7 +81,7 @@ def backtest_cmd(
         df, target=target, policies=policies, model=model_obj, every=every, time_column=time_column,
         initial=int(initial) if initial is not None and initial.strip().isdigit() else initial,
         id_column=id_column, exclude=tuple(exclude or ()), task=task, metric=metric, also_metrics=tuple(also_metric or ()),
-        dataset=data.name,
+        dataset=data.name, label_delay=label_delay,
     )
     out = Console(width=160)
     if str(as_json) != "-":

@@ -24,7 +24,7 @@ from .bundle import ModelBundle, prediction_signal
 from .costs import Ledger
 from .plan import TrainingPlan, plan_training, window_rows
 from .state import RunnerState
-from .store import LABELLED, POS, SEQ, DataStore
+from .store import LABELLED, LABELLED_AT, POS, SEQ, DataStore
 
 __all__ = ["Batch", "Observation", "account", "decide", "index_tonight", "metric_of", "observe", "plan", "read"]
 
@@ -145,6 +145,7 @@ def observe(spec: TableSpec, store: DataStore, stored: pd.DataFrame, registry: A
             new_X.append(spec.features_frame(late))
             new_y.append(spec.target_values(late[spec.target]))
         index.loc[hit, LABELLED] = True  # tonight's labels land on these rows
+        index.loc[hit, LABELLED_AT] = batch.seq  # ... and are new to every model trained before tonight
         obs.late = {"rows": len(batch.labels)}
     obs.newly_labelled = (len(batch.df) if batch.labelled else 0) + (obs.late or {}).get("rows", 0)
     if new_X:

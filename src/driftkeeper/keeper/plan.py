@@ -7,8 +7,9 @@ the whole plan, and the apply step loads exactly the rows the plan names.
 
 Which rows train what (README, "What each action trains on"):
 
-* the **holdout** is drawn from the labelled rows the champion has not learned yet (batches
-  after its last training): the newest of them, or with ``gate.holdout.pick: random`` a
+* the **holdout** is drawn from the labelled rows the champion has not learned yet (rows whose
+  labels arrived after its last training: a later batch's, or late labels of an older batch
+  that arrived since, ``LABELLED_AT``): the newest of them, or with ``gate.holdout.pick: random`` a
   random sample seeded by the batch. It is never in a candidate's training data, and champion
   and candidate are scored on the same rows. An update with early stopping splits it in two:
   every other held-out row (in time order) is a **stopping** row that picks the update's round
@@ -29,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ConfigError
-from .store import LABELLED, POS, SEQ, TIME
+from .store import LABELLED, LABELLED_AT, POS, SEQ, TIME
 
 __all__ = ["UPDATE_KEYS", "RowSet", "TrainingPlan", "holdout_size", "plan_training", "time_order", "window_rows"]
 
@@ -112,6 +113,13 @@ def time_order(index: pd.DataFrame) -> np.ndarray:
     return np.lexsort(tuple(reversed(keys)))
 
 
+def _labelled_at(index: pd.DataFrame) -> np.ndarray:
+    """The night each row's label arrived (its own batch's when the index does not say)."""
+    if LABELLED_AT in index.columns:
+        return index[LABELLED_AT].to_numpy()
+    return index[SEQ].to_numpy()
+
+
 def holdout_size(gate: Any, n: int, *, always: bool = False) -> int:
     """Rows held out from ``n`` rows: the gate's ``holdout`` (``rows: N``, or a fraction of the
     ``n`` rows, 0.2 by default), at most half of them. ``always`` holds out even with the gate
@@ -172,7 +180,7 @@ def _relearn(labelled: pd.DataFrame, state: Any, relearn: int, n_new: int, cap: 
     """The newest ``relearn`` batches the champion already learned, at most ``relearn × n_new``
     rows and at most ``cap`` (the newest): the initial data is "batch 0" and may be many
     batches long, and a budget bounds what an update may cost whatever the batches' size."""
-    done = labelled[labelled[SEQ] <= state.last_trained_seq]
+    done = labelled[_labelled_at(labelled) <= state.last_trained_seq]
     again = sorted(set(int(x) for x in done[SEQ]))[-relearn:]
     old = labelled[labelled[SEQ].isin(again)]
     notes: dict[str, Any] = {"relearned_batches": again}
@@ -242,7 +250,7 @@ def plan_training(
     """
     labelled = index[index[LABELLED]]
     labelled = labelled.iloc[time_order(labelled)].reset_index(drop=True)
-    new = labelled[labelled[SEQ] > state.last_trained_seq]
+    new = labelled[_labelled_at(labelled) > state.last_trained_seq]
     holdout = _holdout(new, policy.gate, seq) if policy.gate.enabled else new.iloc[:0]
     params = dict(decision.params or {})
     min_rows = policy.min_training_rows()

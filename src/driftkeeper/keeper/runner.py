@@ -43,7 +43,7 @@ from .records import RunRecord
 from .retention import prune
 from .root import CONFIG_FILE, LOCK_FILE, POLICY_FILE, STATE_FILE, acquire_lock, leftovers, read_config, read_state, release_lock
 from .state import FORMAT_VERSION, RunnerState
-from .store import POS, SEQ, TIME, DataStore
+from .store import LABELLED_AT, POS, SEQ, TIME, DataStore
 
 __all__ = ["Keeper", "ModelBundle", "RunRecord"]
 
@@ -62,7 +62,7 @@ def _check_retention(retention: dict[str, Any]) -> dict[str, Any]:
 def data_fingerprint(rows: pd.DataFrame, spec: TableSpec) -> dict[str, Any]:
     """What a version was trained on: content sha256 (bookkeeping columns left out), row count
     and, with a time column, the time range."""
-    fp: dict[str, Any] = {"sha256": frame_sha256(rows.drop(columns=[SEQ, POS], errors="ignore")), "rows": len(rows)}
+    fp: dict[str, Any] = {"sha256": frame_sha256(rows.drop(columns=[SEQ, POS, LABELLED_AT], errors="ignore")), "rows": len(rows)}
     times = spec.times(rows, what="training rows")
     if times is not None:
         fp.update(time_min=iso(times.min()), time_max=iso(times.max()))
@@ -328,7 +328,7 @@ class Keeper:
         if batch.labels is not None:
             hit = obs.index[spec.id_column].isin(batch.labels[spec.id_column])
             self.store.attach_labels(batch.labels, id_column=spec.id_column, target=spec.target, what="labels file",
-                                     seqs=sorted(set(int(s) for s in obs.index.loc[hit, SEQ])))
+                                     seqs=sorted(set(int(s) for s in obs.index.loc[hit, SEQ])), night=batch.seq)
         self.store.add_batch(batch.seq, batch.df, spec.target)
         self.store.save_index(index)
         checkpoint("runner:data-written")

@@ -3,7 +3,9 @@
 One parquet file per processed batch (``b000012.parquet``), holding the batch's columns as
 they arrived plus two bookkeeping columns: ``__dk_seq`` (the batch's sequence number) and
 ``__dk_pos`` (row position in the batch). Unlabelled rows keep a missing target until
-``--labels`` attaches one by id. Every write goes through a temp file, fsync and rename, so a
+``--labels`` attaches one by id; a partition that received late labels also holds
+``__dk_labelled_at``: the sequence number of the night each row's label arrived (a row labelled in
+its own batch: that batch's; unlabelled: -1). Every write goes through a temp file, fsync and rename, so a
 killed process leaves either the old file or the new one (plus, at worst, a ``.tmp-*`` file
 that the next run or ``driftkeeper gc`` removes). ``index.parquet`` is the row index of the
 partitions (no features); a night removes it before it writes any partition and saves it again
@@ -23,10 +25,14 @@ from .._util.io import atomic_writer
 from .._util.testhooks import checkpoint
 from ..exceptions import SchemaError
 
-__all__ = ["DataStore", "LABELLED", "POS", "SEQ", "TIME"]
+__all__ = ["DataStore", "LABELLED", "LABELLED_AT", "POS", "SEQ", "TIME"]
 
 SEQ = "__dk_seq"  # the batch's sequence number (0: the initial data)
 POS = "__dk_pos"  # the row's position in its batch
+# the night (sequence number) the row's label arrived: stored in partitions that got late labels,
+# and in the row index for every row (-1: unlabelled). What a model learned is "rows labelled by
+# the night it trained", not "rows of the batches before it": late labels of an old batch are new
+LABELLED_AT = "__dk_labelled_at"
 # columns of the row index only (never stored)
 TIME = "__dk_time"  # the row's time, parsed (UTC), when the root has a time column
 LABELLED = "__dk_labelled"
@@ -88,11 +94,18 @@ class DataStore:
         if path.exists():
             index = pd.read_parquet(path)
             if sorted(set(int(s) for s in index[SEQ])) == seqs:
+                if LABELLED_AT not in index.columns:  # an index of an earlier release
+                    index[LABELLED_AT] = np.where(index[LABELLED].to_numpy(bool), index[SEQ].to_numpy(), -1)
                 return index
         wanted = [c for c in (SEQ, POS, spec.target, spec.time_column, spec.id_column) if c is not None]
-        frames = [self.index_of(pd.read_parquet(self._path(s), columns=wanted), spec) for s in seqs]
+        frames = []
+        for s in seqs:
+            path = self._path(s)
+            cols = wanted + ([LABELLED_AT] if LABELLED_AT in pq.read_schema(path).names else [])
+            frames.append(self.index_of(pd.read_parquet(path, columns=cols), spec))
         if not frames:
-            return pd.DataFrame({SEQ: pd.Series([], dtype="int64"), POS: pd.Series([], dtype="int64"), LABELLED: []})
+            return pd.DataFrame({SEQ: pd.Series([], dtype="int64"), POS: pd.Series([], dtype="int64"), LABELLED: [],
+                                 LABELLED_AT: pd.Series([], dtype="int64")})
         return pd.concat(frames, ignore_index=True)
 
     def forget_index(self) -> None:
@@ -120,6 +133,11 @@ class DataStore:
             POS: np.arange(n, dtype="int64") if seq is not None else part[POS].to_numpy(),
         })
         out[LABELLED] = part[spec.target].notna().to_numpy() if spec.target in part.columns else False
+        at = np.where(out[LABELLED].to_numpy(bool), out[SEQ].to_numpy(), -1)
+        if LABELLED_AT in part.columns:  # late labels: the night they arrived
+            late = part[LABELLED_AT].to_numpy()
+            at = np.where(out[LABELLED].to_numpy(bool) & (late >= 0), late, at)
+        out[LABELLED_AT] = at.astype("int64")
         if spec.time_column is not None:
             out[TIME] = spec.times(part, what="stored rows").reset_index(drop=True)
         if spec.id_column is not None:
@@ -155,9 +173,10 @@ class DataStore:
         return out
 
     def attach_labels(self, labels: pd.DataFrame, *, id_column: str, target: str, what: str = "labels",
-                      seqs: list[int] | None = None) -> dict:
+                      seqs: list[int] | None = None, night: int | None = None) -> dict:
         """Write labels onto stored rows by id. Ids not stored → SchemaError (nothing written).
         ``seqs``: the partitions that hold those ids, when the caller knows (from the row index).
+        ``night``: the sequence number of the night the labels arrived, stored in ``LABELLED_AT``.
 
         Returns ``{"rows": n, "relabelled": k, "batches": [seq, ...]}``.
         """
@@ -190,6 +209,10 @@ class DataStore:
             new.loc[hit, target] = values.to_numpy()
             if pd.api.types.is_object_dtype(new[target]) and pd.api.types.is_numeric_dtype(values):
                 new[target] = pd.to_numeric(new[target])
+            if night is not None:
+                if LABELLED_AT not in new.columns:  # labelled with the batch: that batch's night
+                    new[LABELLED_AT] = np.where(part[target].notna().to_numpy(), part[SEQ].to_numpy(), -1).astype("int64")
+                new.loc[hit, LABELLED_AT] = int(night)
             updated[seq] = new
         for seq, new in updated.items():
             self._write(seq, new)
