@@ -97,7 +97,8 @@ def test_a_spec_passes_a_column_missing_on_every_row_and_types_it_as_at_init():
     X = spec.features_frame(batch)
     assert X["Lot"].dtype == np.float64 and X["Lot"].isna().all()
     assert list(X["Alley"].cat.categories) == ["Grvl", "Pave"] and X["Alley"].isna().all()
-    with pytest.raises(SchemaError, match=r"^column 'Lot' in batch should be numeric but arrived as object \(e\.g\. 'n/a'\)$"):
+    with pytest.raises(SchemaError, match=r"^column 'Lot' in batch should be numeric but arrived as object \(e\.g\. 'n/a'\); "
+                       r"fix the values that are not numbers, or leave those cells empty \(missing\)$"):
         spec.validate(batch.assign(Lot=["n/a"] + [None] * (len(batch) - 1)))
 
 

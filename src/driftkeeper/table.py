@@ -46,6 +46,31 @@ def impute_hint(X: pd.DataFrame) -> str | None:
             "impute them in a pipeline, e.g. sklearn's SimpleImputer / River's StatImputer")
 
 
+def _numeric_fix(s: pd.Series) -> str:
+    """The first value of a numerical column that arrived as text which is not a number, and the
+    fix: ``(e.g. 'n/a'); fix ...``."""
+    import re
+
+    bad = next((v for v in s.dropna() if not _is_number(v)), None)
+    if bad is None:
+        return f"(e.g. {s.dropna().iloc[0]!r}); every value reads as a number: convert the column to numbers (pd.to_numeric)"
+    if isinstance(bad, str) and re.fullmatch(r"\s*[-+]?\d*,\d+\s*", bad):
+        return f"(e.g. {bad!r}, a decimal comma); write numbers with a decimal point, or separate the fields with ';'"
+    return f"(e.g. {bad!r}); fix the values that are not numbers, or leave those cells empty (missing)"
+
+
+def _is_number(v: Any) -> bool:
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, (int, float, np.number)):
+        return True
+    try:
+        float(str(v))
+    except ValueError:
+        return False
+    return True
+
+
 def frame_sha256(df: pd.DataFrame) -> str:
     """Content hash of a frame (column names, order and values), stable across processes."""
     h = hashlib.sha256()
@@ -233,10 +258,7 @@ class TableSpec:
             s = df[c]
             if self.kinds[c] == NUMERICAL and s.notna().any():
                 if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
-                    example = s.dropna().iloc[0]
-                    raise SchemaError(
-                        f"column {c!r} in {what} should be numeric but arrived as {s.dtype} (e.g. {example!r})"
-                    )
+                    raise SchemaError(f"column {c!r} in {what} should be numeric but arrived as {s.dtype} {_numeric_fix(s)}")
                 n_inf = int(np.isinf(s.to_numpy(dtype="float64", na_value=np.nan)).sum())
                 if n_inf:
                     raise SchemaError(f"column {c!r} in {what} contains {n_inf} infinite value(s); expected finite numbers or NaN")

@@ -38,11 +38,47 @@ def _sniff(path: Path) -> str:
     return "csv"
 
 
+_SEPARATORS = (",", ";", "\t", "|")
+_DECIMAL_COMMA = r"^\s*[-+]?(\d+,\d*|,\d+|\d+)([eE][-+]?\d+)?\s*$"
+
+
+def _separator(path: Path, kind: str) -> str:
+    """The field separator of a CSV: the one of ``, ; tab |`` its header line holds most often
+    (a comma when it holds none: a one-column file)."""
+    opener = gzip.open if kind == "csv.gz" else open
+    try:
+        with opener(path, "rb") as fh:
+            header = fh.readline(65536).decode("utf-8", errors="replace")
+    except (OSError, EOFError, zlib.error):
+        return ","  # pandas reports what is wrong with the file
+    counts = {sep: header.count(sep) for sep in _SEPARATORS}
+    best = max(_SEPARATORS, key=lambda sep: counts[sep])
+    return best if counts[best] > counts[","] else ","
+
+
+def _decimal_commas(df: pd.DataFrame) -> pd.DataFrame:
+    """Text columns of a ``;``-separated file that hold only numbers written with a decimal
+    comma (``12,5``), as numbers."""
+    import pandas as pd
+
+    for c in df.columns:
+        s = df[c]
+        if s.dtype != object:
+            continue
+        values = s.dropna()
+        if len(values) and values.map(lambda v: isinstance(v, str)).all() and values.str.match(_DECIMAL_COMMA).all():
+            df[c] = pd.to_numeric(s.str.replace(",", ".", regex=False))
+    return df
+
+
 def read_table(path: str | Path, *, what: str = "file") -> pd.DataFrame:
     """Read a CSV (plain or gzip) or parquet file into a DataFrame.
 
     The format is taken from the file's content, not its name, so a mislabelled file is
-    still read or refused with a message saying what it is. Every failure raises
+    still read or refused with a message saying what it is. A CSV's field separator is the one
+    of ``, ; tab |`` its header line holds most often; in a ``;``-separated file (a spreadsheet
+    saved in a locale that writes ``12,5``) a text column holding only such numbers is read as
+    numbers. A UTF-8 byte-order mark and CRLF line ends are read like plain UTF-8 text. Every failure raises
     :class:`~driftkeeper.exceptions.InputError` with a one-line message naming the file.
     """
     import pandas as pd  # here: the registry writes through this module and stays light
@@ -64,7 +100,10 @@ def read_table(path: str | Path, *, what: str = "file") -> pd.DataFrame:
                 f"{what} {str(p)!r} is not a CSV or parquet file (binary content); expected .csv, .csv.gz or .parquet"
             )
         else:
-            df = pd.read_csv(p, compression="gzip" if kind == "csv.gz" else None, low_memory=False)
+            sep = _separator(p, kind)
+            df = pd.read_csv(p, compression="gzip" if kind == "csv.gz" else None, sep=sep, low_memory=False)
+            if sep == ";":
+                df = _decimal_commas(df)
     except InputError:
         raise
     except pd.errors.EmptyDataError as exc:
