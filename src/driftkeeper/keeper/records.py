@@ -54,6 +54,11 @@ class RunRecord:
         if self.status == "already_processed":
             return f"batch {self.batch.get('sha256', '')[:12]} was already processed by run {self.batch.get('processed_by')}; nothing to do (serving v{self.serving:04d})"
         lines = [self.decision_text or "no decision"]
+        n_quality = (self.drift or {}).get("quality_issues") or 0
+        if n_quality:
+            found = list((self.drift or {}).get("warnings") or [])
+            more = f"; ... {len(found) - 3} more" if len(found) > 3 else ""
+            lines.append(f"data quality: {n_quality} finding{'s' if n_quality > 1 else ''}: {'; '.join(found[:3])}{more}")
         if self.status == "dry_run" and self.plan:
             lines.append(plan_text(self.plan))
         if self.training:

@@ -127,6 +127,7 @@ class Keeper:
         df = read_table(data, what="data") if isinstance(data, (str, Path)) else data
         spec = TableSpec.from_frame(df, target=target, time_column=time_column, id_column=id_column, exclude=exclude, task=task)
         spec.validate(df, what="initial data", require_target=True)
+        pol.check_columns(spec.kinds, "the initial data")
         adapter = make_adapter(model)
         if adapter.task != spec.task:
             raise ConfigError(f"the model is a {adapter.task} model but target {target!r} looks like {spec.task}; pass task= or another model")
@@ -284,6 +285,7 @@ class Keeper:
     def _step(self, batch_in: Any, *, labels: Any, dry_run: bool, html: bool) -> RunRecord:
         t_start = time.perf_counter()
         spec, state, policy = self.spec, read_state(self.root), self.policy()
+        policy.check_columns(spec.kinds, "this root's table")
         metric = night.metric_of(policy, spec)
         stored = self.store.index(spec, upto=state.seq)  # what committed nights stored, without features
         batch = night.read(spec, stored, state, batch_in, labels)
