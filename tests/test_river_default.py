@@ -76,3 +76,30 @@ def test_cli_river_runs_nights_with_missing_values_and_categories(tmp_path):
         record = json.loads(r.stdout)
         assert record["status"] == "completed" and record["decision"]["action"] == "online_update"
         assert record["training"]["action"] == "online_update" and record["registered"] is not None
+
+
+def test_the_decision_line_shows_only_the_update_parameters_the_model_takes(tmp_path):
+    from driftkeeper import Keeper
+    from driftkeeper.policy import Decision
+
+    params = {"rounds": 40, "learning_rate": 0.1, "replay_fraction": 0.0, "mode": "correct", "relearn_batches": 5,
+              "passes": 1, "early_stopping_rounds": 3, "l2_regularization": 1.0}
+    d = Decision(action="online_update", params=params, rule="fallback", requested="update")
+    assert str(d).startswith("online_update (rounds: 40, learning_rate: 0.1, replay_fraction: 0, mode: correct, ")  # all, unknown model
+    assert d.text(("rounds", "replay_fraction"), online=True) == (
+        "online_update (replay_fraction: 0, passes: 1) [ignored by this model: rounds, learning_rate, mode, relearn_batches, "
+        "early_stopping_rounds, l2_regularization] — no rule fired (fallback)")
+    warm = Decision(action="warm_start", params=params, rule="fallback", requested="update")
+    assert warm.text(("rounds", "replay_fraction")) == (
+        "warm_start (rounds: 40, replay_fraction: 0, relearn_batches: 5) [ignored by this model: learning_rate, mode, passes, "
+        "early_stopping_rounds, l2_regularization] — no rule fired (fallback)")
+    retrain = Decision(action="retrain", params={"window": "all"}, rule="fallback", requested="retrain")
+    assert retrain.text(()) == "retrain (window: all data) — no rule fired (fallback)"
+    # in a night: the default policy on River
+    first, night = make_stream(2, rows=120, seed=3)
+    keeper = Keeper.init(tmp_path / "root", build_model("river", "regression"), first, target="y", time_column="date", id_column="row_id")
+    record = keeper.step(night, dry_run=True, html=False)
+    assert record.decision_text.startswith(
+        "online_update (replay_fraction: 0, passes: 1) [ignored by this model: rounds, learning_rate, mode, relearn_batches, "
+        "early_stopping_rounds, l2_regularization] — ")
+    assert record.decision["params"]["mode"] == "correct"  # the decision itself keeps what the policy resolved

@@ -302,7 +302,8 @@ class Keeper:
         plan = night.plan(policy, spec, state, decision, batch, obs)
         record = RunRecord(
             run_id=batch.run_id, status="dry_run" if dry_run else "completed", batch=batch.info,
-            decision=decision.to_dict(), decision_text=str(decision), plan=plan.to_dict() if plan else None,
+            decision=decision.to_dict(), decision_text=self._decision_text(decision, obs.bundle.adapter),
+            plan=plan.to_dict() if plan else None,
             drift=obs.report.to_dict() if obs.report is not None else None, champion_metric=obs.champion_metric,
             serving=obs.version.version, labels=obs.late, warnings=list(getattr(obs.report, "warnings", [])),
             timings=dict(obs.timings), costs=dict(obs.costs),
@@ -424,6 +425,14 @@ class Keeper:
                 trees = (v.model or {}).get("n_trees")
                 state.costs.observe("retrain", work_of("retrain", int(rows), trees=trees), float(cpu), trees=trees)
                 return
+
+    @staticmethod
+    def _decision_text(decision: Any, champ: Any) -> str:
+        """The decision in one line, with only the update parameters the serving model takes (the
+        others listed as ignored)."""
+        mode = (decision.params or {}).get("mode")
+        takes = champ.update_overrides_for(mode if "mode" in champ.update_overrides else None)
+        return decision.text(takes, online=champ.update_style == "online_update")
 
     def _can_rollback(self) -> bool:
         try:

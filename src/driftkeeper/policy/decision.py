@@ -3,6 +3,7 @@ guards and resolves the parameters of the action; a :class:`Decision` says what 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,7 @@ from .describe import _fmt, params_text
 from .guards import apply_guards
 from .schema import ActionSpec, Condition, Group
 from .signals import Context, compute_signals
+from .vocabulary import UPDATE_ACTIONS
 
 if TYPE_CHECKING:
     from ..monitor.report import DriftReport
@@ -80,7 +82,19 @@ class Decision:
         )
 
     def __str__(self) -> str:
-        text = f"{self.action}{params_text(self.action, self.params)}"
+        return self.text()
+
+    def text(self, takes: Collection[str] | None = None, *, online: bool = False) -> str:
+        """The decision in one line: the action and its parameters, and why.
+
+        ``takes``: the update parameters the serving model takes (its adapter's
+        ``update_overrides_for(mode)``), ``online``: whether it learns online. Given them, an
+        update shows only the parameters that apply to this model and lists the others as
+        ignored (``None``: every parameter, as the policy resolved them)."""
+        shown, ignored = applicable_params(self.action, self.params, takes, online)
+        text = f"{self.action}{params_text(self.action, shown)}"
+        if ignored:
+            text += f" [ignored by this model: {', '.join(ignored)}]"
         if self.rule == "fallback":
             text += " — no rule fired (fallback)"
         else:
@@ -93,6 +107,29 @@ class Decision:
         if used:
             text += f"; missing signals (conditions on them were false): {', '.join(used)}"
         return text
+
+
+def applicable_params(action: str, params: dict[str, Any], takes: Collection[str] | None,
+                      online: bool) -> tuple[dict[str, Any], list[str]]:
+    """``(parameters that apply, names of those that do not)`` of an update for a model that takes
+    the update parameters ``takes`` (``None``: all apply). ``passes`` applies to online learners
+    only, and replaces ``rounds`` when set; ``relearn_batches`` to warm starts only (an online
+    learner learned those rows when they arrived)."""
+    if takes is None or action not in UPDATE_ACTIONS:
+        return dict(params), []
+    passes = params.get("passes") is not None
+
+    def applies(key: str) -> bool:
+        if key == "passes":
+            return online
+        if key == "relearn_batches":
+            return not online
+        if key == "rounds" and online and passes:
+            return False
+        return key in takes
+
+    shown = {k: v for k, v in params.items() if applies(k)}
+    return shown, [k for k, v in params.items() if k not in shown and v is not None]
 
 
 _OPS = {
