@@ -143,7 +143,7 @@ def test_a_river_model_that_cannot_take_missing_values_is_refused_at_init_with_t
     with pytest.raises(DataQualityError, match=(
         r"^prediction 'prediction' is missing on all 768 reference rows: a model that cannot take missing values "
         r"predicts NaN, and the data has them in 'x2' \(5\.1%\); impute them in a pipeline, "
-        r"e\.g\. sklearn's SimpleImputer / River's StatImputer$")):
+        r"e\.g\. sklearn's SimpleImputer / driftkeeper\.adapters\.river_prep\.TabularPrep$")):
         Keeper.init(tmp_path / "root", model, data, target="y", time_column="date", id_column="row_id")
     assert not (tmp_path / "root").exists()
 

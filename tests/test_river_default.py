@@ -12,7 +12,7 @@ from conftest import make_stream
 from typer.testing import CliRunner
 
 from driftkeeper.adapters import make_adapter
-from driftkeeper.adapters._river_default import TabularPrep, default_river_model
+from driftkeeper.adapters.river_prep import TabularPrep, default_river_model
 from driftkeeper.cli import app
 from driftkeeper.cli._run import build_model
 from driftkeeper.table import TableSpec

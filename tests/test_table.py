@@ -70,5 +70,5 @@ def test_impute_hint_names_the_columns_with_missing_values_and_the_fix():
     X = pd.DataFrame({"a": [1.0, np.nan, 3.0, 4.0], "b": ["x", None, None, "y"], "c": [1, 2, 3, 4]})
     assert impute_hint(X) == (
         "a model that cannot take missing values predicts NaN, and the data has them in 'a' (25.0%), 'b' (50.0%); "
-        "impute them in a pipeline, e.g. sklearn's SimpleImputer / River's StatImputer")
+        "impute them in a pipeline, e.g. sklearn's SimpleImputer / driftkeeper.adapters.river_prep.TabularPrep")
     assert impute_hint(X[["c"]]) is None

@@ -43,7 +43,7 @@ def impute_hint(X: pd.DataFrame) -> str | None:
     if not gaps:
         return None
     return (f"a model that cannot take missing values predicts NaN, and the data has them in {', '.join(gaps)}; "
-            "impute them in a pipeline, e.g. sklearn's SimpleImputer / River's StatImputer")
+            "impute them in a pipeline, e.g. sklearn's SimpleImputer / driftkeeper.adapters.river_prep.TabularPrep")
 
 
 def _numeric_fix(s: pd.Series) -> str:

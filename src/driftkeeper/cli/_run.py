@@ -20,7 +20,7 @@ def build_model(spec: str, task: str, n_classes: int | None = None):
     """A fresh model for ``--model``: LightGBM, a River linear pipeline, or any scikit-learn class.
 
     River: missing numbers imputed with their running mean and standardised, categories one-hot
-    encoded, then a linear model (``adapters._river_default``); a classifier is a logistic
+    encoded, then a linear model (:mod:`driftkeeper.adapters.river_prep`); a classifier is a logistic
     regression with ``n_classes == 2``, else one per class (``None``: not known yet)."""
     if spec == "lightgbm":
         import lightgbm as lgb
@@ -28,7 +28,7 @@ def build_model(spec: str, task: str, n_classes: int | None = None):
         cls = lgb.LGBMRegressor if task == "regression" else lgb.LGBMClassifier
         return cls(n_estimators=200, learning_rate=0.05, num_leaves=31, random_state=0, deterministic=True, verbose=-1, n_jobs=2)
     if spec == "river":
-        from ..adapters._river_default import default_river_model
+        from ..adapters.river_prep import default_river_model
 
         return default_river_model(task, n_classes)
     if spec.startswith("sklearn:"):

@@ -1,6 +1,12 @@
-"""The River model ``--model river`` builds: missing numbers imputed with their running mean and
-standardised, categories one-hot encoded (a missing category encodes as all zeros, a category
-never seen before starts with weight zero), then a linear model. Private; imports River.
+"""River preprocessing for real tables, and the model ``--model river`` builds with it: missing
+numbers imputed with their running mean and standardised, categories one-hot encoded (a missing
+category encodes as all zeros, a category never seen before starts with weight zero), then a
+linear model. Imports River.
+
+Put :class:`TabularPrep` first in your own River pipeline to take missing values::
+
+    from driftkeeper.adapters.river_prep import TabularPrep
+    model = TabularPrep() | river.linear_model.PARegressor()
 
 River's own :class:`~river.preprocessing.StatImputer` fills ``None`` only and needs every
 feature named, and a River pipeline receives a missing number as ``NaN``: :class:`TabularPrep`
