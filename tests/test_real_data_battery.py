@@ -183,3 +183,23 @@ def test_what_cannot_be_fixed_for_the_user_is_refused_in_one_line_and_nothing_ch
     assert code == 2 and out.count("\n") == 1, out
     assert re.match(message, out.strip()), out
     assert tree_snapshot(sink_root) == before
+
+
+def test_a_scikit_learn_pipeline_that_imputes_and_encodes_runs_the_same_nights(sink, tmp_path):
+    from sklearn.compose import make_column_selector, make_column_transformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import SGDRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from driftkeeper import Keeper
+
+    d, _ = sink
+    model = make_pipeline(make_column_transformer(
+        (make_pipeline(SimpleImputer(), StandardScaler()), make_column_selector(dtype_include="number")),
+        (make_pipeline(SimpleImputer(strategy="constant", fill_value="missing"), OneHotEncoder(handle_unknown="ignore")),
+         make_column_selector(dtype_include=["category", "object"]))), SGDRegressor(random_state=0))
+    keeper = Keeper.init(tmp_path / "root", model, d / "b0.csv", target="y", policy=d / "every-night.yaml",
+                         time_column="date", id_column="row_id")
+    trained = [keeper.step(d / f"b{i}.csv", html=False).training["action"] for i in (1, 2, 3)]
+    assert trained == ["online_update", "retrain", "online_update"]
