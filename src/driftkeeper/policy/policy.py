@@ -186,7 +186,9 @@ class Policy:
         signal that is always missing, and its rule would never fire."""
         for loc, cond in column_conditions(self.spec):
             col = cond.column
-            line = condition_line(self.text, loc)
+            if col in kinds and (cond.signal not in CATEGORICAL_SIGNALS or kinds[col] == "categorical"):
+                continue
+            line = condition_line(self.text, loc)  # parses the YAML again: only for the error
             where = f"{self.source}:{line}: " if line is not None else f"{self.source}: "
             at = f"{where}{location_text(loc)}: {cond.key}: "
             if col not in kinds:
