@@ -206,11 +206,12 @@ def test_a_retrain_may_overdraw_the_allowance_once_then_waits_for_it():
     assert d.guards[0]["guard"] == "budget" and "0.1 s past the budget's allowance" in d.guards[0]["reason"]
 
 
-def test_updates_stop_once_spending_is_half_a_retrain_past_the_allowance():
-    assert _night(-0.99, grown=False).action == "warm_start"
-    d = _night(-1.01, grown=False)  # half of the 2 s retrain is 1 s
-    assert d.action == "none" and d.guards[-1]["guard"] == "budget" and "half a retrain (1 s)" in d.guards[-1]["reason"]
-    assert _night(-1.01).action == "none"  # a retrain held back falls to none when an update is not affordable either
+def test_updates_go_on_after_a_retrains_overdraft_and_stop_one_and_a_half_retrains_past_the_allowance():
+    assert _night(-1.9, grown=False).action == "warm_start"  # a retrain at +0.1 s left it 1.9 s past: updates go on
+    assert _night(-2.99, grown=False).action == "warm_start"
+    d = _night(-3.01, grown=False)  # one and a half 2 s retrains is 3 s
+    assert d.action == "none" and d.guards[-1]["guard"] == "budget" and "(3 s)" in d.guards[-1]["reason"]
+    assert _night(-3.01).action == "none"  # a retrain held back falls to none when an update is not affordable either
 
 
 def test_a_retrain_the_caps_force_is_not_held_back_by_the_budget():
@@ -258,9 +259,13 @@ def test_the_relearn_cap_is_what_half_of_tonights_allowance_pays_for():
 
     state = RunnerState()
     state.costs = CostModel(updates=[[1_000, 1.0], [2_000, 1.5], [4_000, 2.5]])  # 0.5 s + 0.5 ms per row-round
-    obs = SimpleNamespace(costs={"retrain_cost_s": 100.0}, newly_labelled=200)
-    decision = Decision(action="warm_start", params={"rounds": 10}, rule="r", requested="update")
+    boosted = SimpleNamespace(adapter=SimpleNamespace(update_style="warm_start"))
+    obs = SimpleNamespace(costs={"retrain_cost_s": 100.0}, newly_labelled=200, bundle=boosted)
+    # passes are an online learner's: a boosted model's update is its rounds
+    decision = Decision(action="warm_start", params={"rounds": 10, "passes": 1}, rule="r", requested="update")
     # half of 0.1 x 100 s = 5 s: (5 - 0.5) / 0.0005 = 9,000 row-rounds = 900 rows, 200 of them new
     assert relearn_cap(Policy.from_yaml("budget: 0.1\nfallback: update\n"), state, decision, obs) == 700
     assert relearn_cap(Policy.from_yaml("fallback: update\n"), state, decision, obs) is None  # no budget
     assert relearn_cap(Policy.from_yaml("budget: 0.001\nfallback: update\n"), state, decision, obs) == 0
+    obs.bundle = SimpleNamespace(adapter=SimpleNamespace(update_style="online_update"))  # one pass: 9,000 rows
+    assert relearn_cap(Policy.from_yaml("budget: 0.1\nfallback: update\n"), state, decision, obs) == 8_800

@@ -442,7 +442,7 @@ def test_early_stopping_picks_the_round_count_on_held_out_rows_the_gate_does_not
     off = drift_policy(tmp_path, edit, ("gate: {enabled: true", "gate: {enabled: false"))
     keeper = init_keeper(tmp_path / "b", off, batches)
     rec = keeper.step(batches[1], html=False)
-    assert rec.training["early_stopping_skipped"] == "fewer than 2 holdout rows" and "rounds_kept" not in rec.training
+    assert rec.training["early_stopping_skipped"] == "gate off: no held-out rows" and "rounds_kept" not in rec.training
     assert keeper.registry.load(rec.registered).adapter.n_trees == base_trees + 200
 
 

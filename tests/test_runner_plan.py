@@ -64,7 +64,7 @@ def test_an_update_with_early_stopping_is_tuned_on_half_the_holdout_and_gated_on
     plan = plan_training(_index([0, 1, 2, 3, 4]), state, _decision("warm_start", rounds=9, early_stopping_rounds=2),
                          GATE_NEWEST, seq=4, batch_time=None, update_overrides=None, online=False)
     stop, gate = set(zip(plan.stop.seq, plan.stop.pos)), set(zip(plan.holdout.seq, plan.holdout.pos))
-    assert stop == {(4, 6), (4, 8)} and gate == {(4, 7), (4, 9)}  # every other held-out row, in time order
+    assert stop == {(4, 7), (4, 9)} and gate == {(4, 6), (4, 8)}  # every other held-out row, in time order
     assert not (stop | gate) & set(zip(plan.train.seq, plan.train.pos)) and len(plan.train) == 6
     assert plan.to_dict()["stop_rows"] == 2 and plan.to_dict()["holdout_rows"] == 2
     # the fallback retrain holds out all four, and an update without early stopping gates on all four
@@ -72,6 +72,27 @@ def test_an_update_with_early_stopping_is_tuned_on_half_the_holdout_and_gated_on
     plain = plan_training(_index([0, 1, 2, 3, 4]), state, _decision("warm_start", rounds=9), GATE_NEWEST,
                           seq=4, batch_time=None, update_overrides=None, online=False)
     assert len(plain.holdout) == 4 and len(plain.stop) == 0 and "stop_rows" not in plain.to_dict()
+    # three held-out rows cannot be split honestly: every round is trained, the gate judges on all three
+    three = Policy.from_yaml("fallback: none\ngate: {holdout: {rows: 3, pick: newest}}\n")
+    small = plan_training(_index([0, 1, 2, 3, 4]), state, _decision("warm_start", rounds=9, early_stopping_rounds=2),
+                          three, seq=4, batch_time=None, update_overrides=None, online=False)
+    assert len(small.holdout) == 3 and len(small.stop) == 0 and "early_stopping_rounds" not in small.params
+    assert small.notes["early_stopping_skipped"].startswith("3 held-out rows; early stopping needs 4")
+
+
+def test_late_labels_of_a_relearned_batch_are_new_rows_not_relearned_twice():
+    from driftkeeper.keeper.store import LABELLED_AT
+
+    index = _index([0, 1, 2, 3, 4])
+    index[LABELLED_AT] = index[SEQ]
+    late = (index[SEQ] == 3) & (index[POS] >= 5)  # half of batch 3's labels arrived tonight (night 4)
+    index.loc[late, LABELLED_AT] = 4
+    state = RunnerState(seq=3, last_trained_seq=3)
+    plan = plan_training(index, state, _decision("warm_start", rounds=5, relearn_batches=2), GATE_OFF,
+                         seq=4, batch_time=None, update_overrides=frozenset({"rounds"}), online=False)
+    rows = list(zip(plan.train.seq, plan.train.pos))
+    assert len(rows) == len(set(rows)) == 30  # batch 2, batch 3's early half, then the new: batch 3's late half + batch 4
+    assert plan.relearned_rows == 15 and rows[15:20] == [(3, p) for p in range(5, 10)]
 
 
 def test_plan_lists_update_parameters_the_model_does_not_take_as_ignored():

@@ -17,7 +17,7 @@ from ..metrics import evaluate, evaluate_rows, get_metric
 from ..table import TableSpec
 from .costs import work_of
 from .plan import TrainingPlan
-from .store import DataStore
+from .store import POS, SEQ, DataStore
 
 __all__ = ["GateResult", "Trained", "gate", "learn_holdout", "train"]
 
@@ -126,11 +126,16 @@ def gate(trained: Trained, champion: Any, champion_metrics: dict[str, Any], poli
 
 
 def learn_holdout(trained: Trained, result: GateResult, decision_params: dict[str, Any], online: bool, spec: TableSpec) -> None:
-    """After an update passed the gate, learn the gate's rows too: an update otherwise never
-    sees them (the next update starts after this batch). Few rows, so cheap. A windowed update
-    (LightGBM ``mode: correct``) leaves them to the next update's ``relearn_batches``."""
+    """After an update passed the gate, learn the held-out rows too (the gate's and early
+    stopping's): an update otherwise never sees them (the next update starts after this batch).
+    Few rows, so cheap. A windowed update (LightGBM ``mode: correct``) leaves them to the next
+    update's ``relearn_batches``."""
     info, candidate = trained.info, trained.candidate
-    holdout = trained.holdout if trained.stop is None else pd.concat([trained.stop, trained.holdout])
+    holdout = trained.holdout
+    if trained.stop is not None and len(trained.stop):  # the stopping rows too, back in batch order
+        holdout = pd.concat([trained.stop, trained.holdout], ignore_index=True)
+        if SEQ in holdout and POS in holdout:
+            holdout = holdout.sort_values([SEQ, POS], kind="stable", ignore_index=True)
     if not result.passed or trained.plan.action == "retrain" or not len(holdout):
         return
     if getattr(candidate, "update_relearns_window", False):

@@ -102,7 +102,7 @@ class CostModel:
         work = self._work_for(self.updates or self.retrains, cpu_s)
         if work is None:
             return None
-        return int(work / max(1, int(rounds or self.update_rounds or 1)) + 1e-9)
+        return math.floor(work / max(1, int(rounds or self.update_rounds or 1)) + 1e-6)
 
     def retrain_cost_s(self, rows: int) -> float | None:
         """Forecast CPU seconds of a retrain on ``rows`` rows (the model's size as last retrained)."""

@@ -169,7 +169,8 @@ def account(policy: Any, spec: TableSpec, state: RunnerState, metric: Any, batch
     params = policy.params_for("warm_start")
     update_rows = min(int(index[LABELLED].sum()), obs.newly_labelled * (1 + int(params.get("relearn_batches") or 0)))
     retrain_cost = state.costs.retrain_cost_s(retrain_rows) if retrain_rows is not None else None
-    update_cost = state.costs.update_cost_s(update_rows, params.get("passes") or params.get("rounds"))
+    online = obs.bundle.adapter.update_style == "online_update"
+    update_cost = state.costs.update_cost_s(update_rows, _update_rounds(params, online))
     ledger = copy.deepcopy(state.ledger)
     # debt is measured against the level the last retrain reached on batches it served (the gate's
     # holdout flatters the model): the first batch after a retrain sets it, it owes nothing
@@ -254,9 +255,14 @@ def relearn_cap(policy: Any, state: RunnerState, decision: Any, obs: Observation
     budget, retrain_cost = policy.spec.budget, (obs.costs or {}).get("retrain_cost_s")
     if not budget or not retrain_cost:
         return None
-    params = decision.params or {}
-    rows = state.costs.update_rows_for(UPDATE_SHARE * budget * retrain_cost, params.get("passes") or params.get("rounds"))
+    rounds = _update_rounds(decision.params or {}, obs.bundle.adapter.update_style == "online_update")
+    rows = state.costs.update_rows_for(UPDATE_SHARE * budget * retrain_cost, rounds)
     return None if rows is None else max(0, rows - obs.newly_labelled)
+
+
+def _update_rounds(params: dict[str, Any], online: bool) -> Any:
+    """An update's trees (or an online learner's passes) per row, from the policy's parameters."""
+    return (params.get("passes") or params.get("rounds")) if online else params.get("rounds")
 
 
 def metric_of(policy: Any, spec: TableSpec):

@@ -13,7 +13,8 @@ Which rows train what (README, "What each action trains on"):
   random sample seeded by the batch. It is never in a candidate's training data, and champion
   and candidate are scored on the same rows. An update with early stopping splits it in two:
   every other held-out row (in time order) is a **stopping** row that picks the update's round
-  count, the rest are the gate's — a candidate tuned on some rows is judged on others;
+  count, the rest (the larger half) are the gate's — a candidate tuned on some rows is judged
+  on others; with fewer than four held-out rows every round is trained instead;
 * a **retrain** fits a fresh model on the labelled rows of the policy's window (last N days,
   newest N rows, or all), minus the holdout;
 * an **update** continues the champion on the labelled rows it has not learned, minus the
@@ -161,7 +162,12 @@ def _holdout(new: pd.DataFrame, gate: Any, seq: int) -> pd.DataFrame:
     return new.iloc[len(new) - n_hold :]
 
 
-def _update_params(params: dict[str, Any], accepted: frozenset[str], online: bool, has_holdout: bool) -> tuple[dict, tuple, dict]:
+#: Held-out rows early stopping needs: half of them pick the round count, the other half (the
+#: larger, with an odd count) are the gate's.
+STOP_MIN_HOLDOUT = 4
+
+
+def _update_params(params: dict[str, Any], accepted: frozenset[str], online: bool, no_stop: str | None) -> tuple[dict, tuple, dict]:
     """The policy's update parameters the model understands, those it ignores, and notes."""
     wanted = {k: params[k] for k in UPDATE_KEYS if params.get(k) is not None}
     if online and params.get("passes") is not None:
@@ -169,9 +175,10 @@ def _update_params(params: dict[str, Any], accepted: frozenset[str], online: boo
     overrides = {k: v for k, v in wanted.items() if k in accepted}
     ignored = tuple(sorted(set(wanted) - set(overrides)))
     notes = {}
-    if "early_stopping_rounds" in overrides and not has_holdout:
-        # nothing to stop on (gate off, or fewer than 2 rows to hold out): every round is trained
-        notes["early_stopping_skipped"] = "fewer than 2 holdout rows"
+    if "early_stopping_rounds" in overrides and no_stop:
+        # nothing to stop on, or the gate would judge on the rows the round count was chosen on:
+        # every round is trained
+        notes["early_stopping_skipped"] = no_stop
         del overrides["early_stopping_rounds"]
     return overrides, ignored, notes
 
@@ -182,7 +189,7 @@ def _relearn(labelled: pd.DataFrame, state: Any, relearn: int, n_new: int, cap: 
     batches long, and a budget bounds what an update may cost whatever the batches' size."""
     done = labelled[_labelled_at(labelled) <= state.last_trained_seq]
     again = sorted(set(int(x) for x in done[SEQ]))[-relearn:]
-    old = labelled[labelled[SEQ].isin(again)]
+    old = done[done[SEQ].isin(again)]  # rows of those batches labelled since are new rows, not relearned
     notes: dict[str, Any] = {"relearned_batches": again}
     if cap is not None:
         notes["relearn_budget_rows"] = cap
@@ -194,14 +201,20 @@ def _relearn(labelled: pd.DataFrame, state: Any, relearn: int, n_new: int, cap: 
     return old, notes
 
 
-def _plan_update(action, labelled, new, holdout, state, params, min_rows, accepted, online, relearn_cap) -> TrainingPlan:
+def _plan_update(action, labelled, new, holdout, state, params, min_rows, accepted, online, relearn_cap,
+                 gate_on=True) -> TrainingPlan:
     train = new[~new.index.isin(holdout.index)]
     base = TrainingPlan(action=action, holdout=RowSet.of(holdout))
     if len(train) < max(1, min_rows):
         return replace(base, skip=f"{len(train)} new labelled rows outside the holdout; an update needs at least {max(1, min_rows)}")
-    overrides, ignored, notes = _update_params(params, accepted, online, len(holdout) >= 2)
+    no_stop = None
+    if not gate_on:
+        no_stop = "gate off: no held-out rows"
+    elif len(holdout) < STOP_MIN_HOLDOUT:
+        no_stop = f"{len(holdout)} held-out rows; early stopping needs {STOP_MIN_HOLDOUT} (half to stop on, half for the gate)"
+    overrides, ignored, notes = _update_params(params, accepted, online, no_stop)
     if "early_stopping_rounds" in overrides:
-        stop, holdout = holdout.iloc[0::2], holdout.iloc[1::2]  # tuned on one half, judged on the other
+        stop, holdout = holdout.iloc[1::2], holdout.iloc[0::2]  # tuned on one half, judged on the other
         base = replace(base, holdout=RowSet.of(holdout), stop=RowSet.of(stop))
     relearn, known, again = int(params.get("relearn_batches") or 0), 0, ()
     if relearn and online:
@@ -258,7 +271,8 @@ def plan_training(
     if decision.action == "retrain":
         return _plan_retrain(labelled, holdout, params.get("window"), min_rows, batch_time)
     accepted = frozenset(UPDATE_KEYS) if update_overrides is None else frozenset(update_overrides)
-    plan = _plan_update(decision.action, labelled, new, holdout, state, params, min_rows, accepted, online, relearn_cap)
+    plan = _plan_update(decision.action, labelled, new, holdout, state, params, min_rows, accepted, online, relearn_cap,
+                        policy.gate.enabled)
     if plan.skip:
         return plan
     # an update the model refuses as too large (the adapter's own max_trees) retrains instead, on

@@ -101,6 +101,8 @@ def plan_text(plan: dict[str, Any]) -> str:
     if plan.get("relearned_batches"):
         lines.append(f"  relearning batches {_batches(plan['relearned_batches'])}"
                      + (f" (capped at {plan['relearned_rows_capped']} rows)" if plan.get("relearned_rows_capped") else ""))
+    if plan.get("relearn_budget_rows") is not None:
+        lines.append(f"  the budget pays for relearning at most {plan['relearn_budget_rows']} rows")
     shown = {k: v for k, v in (plan.get("params") or {}).items() if v is not None}
     if shown:
         lines.append("  with " + ", ".join(f"{k}: {v}" for k, v in shown.items()))

@@ -90,8 +90,8 @@ def describe(policy: "Policy") -> str:
         gl.append(f"an update that would pass {g.max_model_bytes} bytes becomes a retrain")
     if policy.spec.budget is not None:
         gl.append("budget: no rule-chosen retrain while the CPU spent is past the allowance (it may overdraw it by one "
-                  "retrain; update instead), no update while it is more than half a retrain past it, and an update "
-                  "relearns only as many rows as half of one night's allowance pays for")
+                  "retrain; update instead), no update while it is more than one and a half retrains past it, and an "
+                  "update relearns only as many rows as half of one night's allowance pays for")
     lines.append("guards:" + (" none" if not gl else ""))
     lines.extend(f"  - {x}" for x in gl)
     gate = policy.gate
@@ -110,6 +110,9 @@ def describe(policy: "Policy") -> str:
                 f"the champion's (margin {gate.margin:g}) with {gate.confidence:.0%} confidence (paired t-test on "
                 f"per-row losses); otherwise it is promoted"
             )
+        if policy.params_for("warm_start").get("early_stopping_rounds"):
+            lines.append("  an update's early stopping picks its round count on every other held-out row; the gate "
+                         "judges it on the rest")
         for kind, label in (("retrain", "retrained"), ("update", "updated")):
             if getattr(gate, kind) is not None:
                 margin, confidence = gate.for_action(kind)

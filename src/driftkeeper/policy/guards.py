@@ -15,8 +15,9 @@ Order (each guard that changes the action is recorded as ``{guard, from, to, rea
 5. ``budget`` — with a policy ``budget``: a retrain chosen by a rule while the training CPU
    spent is already past the allowance (``budget_left_s < 0``; a retrain may overdraw it by
    its own cost, not more) → the model's update, if it passes the caps and the budget allows
-   it, else ``none``; an update while the spending is more than half a retrain's forecast
-   cost past the allowance → ``none``. Retrains the caps force are not held back.
+   it, else ``none``; an update while the spending is more than one and a half retrains'
+   forecast cost past the allowance (so updates go on after a retrain's overdraft) →
+   ``none``. Retrains the caps force are not held back.
 6. ``min_rows`` — any training with fewer labelled rows in the batch (``rows`` when the
    labelled count is unknown) than ``min_rows`` → ``none``.
 
@@ -100,14 +101,14 @@ def apply_guards(
     left, cost = context.budget_left_s, context.retrain_cost_s
     if policy.spec.budget and left is not None and cost:
         over = f"training CPU spent is {-left:.3g} s past the budget's allowance"
-        update_ok = left >= -0.5 * cost
+        update_ok = left >= -1.5 * cost
         if action == "retrain" and not forced and left < 0:
             if style is not None and update_ok and _cap_violation(style, policy, context, spec) is None:
                 fire("budget", style, over)
             else:
                 fire("budget", "none", over)
         elif action in UPDATE_ACTIONS and not update_ok:
-            fire("budget", "none", f"{over}, more than half a retrain ({0.5 * cost:.3g} s)")
+            fire("budget", "none", f"{over}, more than one and a half retrains ({1.5 * cost:.3g} s)")
 
     min_rows = policy.guards.min_rows
     if action in TRAINING_ACTIONS and min_rows is not None:
