@@ -107,7 +107,9 @@ def test_every_quirk_at_once_runs_init_nights_and_a_backtest_of_every_shipped_po
         assert record["status"] == "completed" and (record["training"] or {}).get("skipped") is None
         actions.append((record["training"] or {}).get("action"))
         flight = next(c for c in record["drift"]["columns"] if c["name"] == "flight")
-        assert flight["unseen_share"] > 0.1 and record["drift"]["quality_issues"] >= 1
+        assert flight["unseen_share"] > 0.1 and record["drift"]["quality_issues"] == 1  # the new flight codes only
+        listed = next(c for c in record["drift"]["columns"] if c["name"] == "listed")
+        assert listed["kind"] == "numerical" and listed["score"] is not None  # a date feature: days since 1970
     assert actions == ["warm_start" if model == "lightgbm" else "online_update", "retrain",
                        "warm_start" if model == "lightgbm" else "online_update"]
     code, out = invoke("backtest", d / "all.csv", "--target", "y", "--every", "20rows", "--initial", "200",
@@ -163,6 +165,9 @@ REFUSED = [
     ("text-in-numbers", lambda f: f.assign(**{"größe m²": ["unknown"] + f["größe m²"].iloc[1:].tolist()}), ";",
      (r"^error: column 'größe m²' in batch '.*' should be numeric but arrived as object \(e\.g\. 'unknown'\); "
       r"fix the values that are not numbers, or leave those cells empty \(missing\)$")),
+    ("not-a-date", lambda f: f.assign(listed=["next week"] + f["listed"].iloc[1:].tolist()), ";",
+     (r"^error: column 'listed' in batch '.*' held dates at init but 'next week' is not a date; "
+      r"write dates as YYYY-MM-DD \(a time may follow\), or leave the cell empty \(missing\)$")),
     ("renamed-unicode", lambda f: f.rename(columns={"größe m²": "grösse m²"}), ";",
      (r"^error: batch '.*' does not match the training schema: missing column\(s\) \['größe m²'\] "
       r"\(did you mean 'grösse m²'\?\); unexpected column\(s\) \['grösse m²'\]$")),
@@ -203,3 +208,15 @@ def test_a_scikit_learn_pipeline_that_imputes_and_encodes_runs_the_same_nights(s
                          time_column="date", id_column="row_id")
     trained = [keeper.step(d / f"b{i}.csv", html=False).training["action"] for i in (1, 2, 3)]
     assert trained == ["online_update", "retrain", "online_update"]
+
+
+def test_a_date_feature_is_days_since_1970_not_a_category():
+    from driftkeeper.table import TableSpec
+
+    df = pd.DataFrame({"listed": ["2024-01-01", "2024-02-03 12:00", None], "when": pd.to_datetime(["1970-01-02"] * 3),
+                       "code": ["1", "2", "3"], "y": [1.0, 2.0, 3.0]})
+    spec = TableSpec.from_frame(df, target="y")
+    assert (spec.kinds, spec.dates) == ({"listed": "numerical", "when": "numerical", "code": "categorical"}, ["listed", "when"])
+    X = spec.features_frame(df)
+    assert X["listed"].tolist()[:2] == [19723.0, 19756.5] and np.isnan(X["listed"].iloc[2]) and X["when"].tolist() == [1.0] * 3
+    assert TableSpec.from_dict(spec.to_dict()) == spec

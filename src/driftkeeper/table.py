@@ -46,6 +46,28 @@ def impute_hint(X: pd.DataFrame) -> str | None:
             "impute them in a pipeline, e.g. sklearn's SimpleImputer / driftkeeper.adapters.river_prep.TabularPrep")
 
 
+_ISO_DATE = r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?"
+
+
+def _holds_dates(s: pd.Series) -> bool:
+    """A datetime column, or text whose every value is an ISO date (``2024-03-01``, optionally
+    with a time): a feature that holds points in time."""
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return True
+    if not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
+        return False
+    values = s.dropna()
+    if not len(values) or not values.map(lambda v: isinstance(v, str)).all():
+        return False
+    return bool(values.str.fullmatch(_ISO_DATE).all()) and _days(values).notna().all()
+
+
+def _days(s: pd.Series) -> pd.Series:
+    """Dates as days since 1970-01-01 UTC (float; NaN where missing or not a date)."""
+    t = pd.to_datetime(s, utc=True, format="mixed", errors="coerce")
+    return (t - pd.Timestamp("1970-01-01", tz="UTC")) / pd.Timedelta(days=1)
+
+
 def _numeric_fix(s: pd.Series) -> str:
     """The first value of a numerical column that arrived as text which is not a number, and the
     fix: ``(e.g. 'n/a'); fix ...``."""
@@ -107,6 +129,7 @@ class TableSpec:
     exclude: list[str] = field(default_factory=list)
     classes: list[Any] | None = None  # classification targets, sorted
     categories: dict[str, list[Any]] = field(default_factory=dict)  # categorical features
+    dates: list[str] = field(default_factory=list)  # numerical features that hold dates (days since 1970)
 
     # ------------------------------------------------------------------ build
     @classmethod
@@ -135,9 +158,13 @@ class TableSpec:
             raise SchemaError("the data has no feature columns left after target, time, id and excluded columns")
         kinds: dict[str, str] = {}
         categories: dict[str, list[Any]] = {}
+        dates: list[str] = []
         for c in features:
             s = df[c]
-            if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
+            if _holds_dates(s):
+                kinds[c] = NUMERICAL  # a date is a point in time: days since 1970, not a category
+                dates.append(c)
+            elif pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
                 kinds[c] = CATEGORICAL
                 categories[c] = sorted(map(str, s.dropna().unique()))
             else:
@@ -163,6 +190,7 @@ class TableSpec:
             exclude=list(exclude),
             classes=classes,
             categories=categories,
+            dates=dates,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -220,6 +248,8 @@ class TableSpec:
         """Feature columns in schema order with categorical columns typed the same way every time
         (pandas ``category`` with the categories seen at init plus any new ones appended)."""
         X = df[self.features].copy()
+        for c in self.dates:
+            X[c] = _days(X[c])
         for c in self.numerical_columns:
             # an entirely missing column may arrive as None in an object column: it is NaN
             if not pd.api.types.is_numeric_dtype(X[c]) and not X[c].notna().any():
@@ -254,8 +284,18 @@ class TableSpec:
             if unexpected:
                 parts.append(f"unexpected column(s) {unexpected}")
             raise SchemaError(f"{what} does not match the training schema: " + "; ".join(parts))
+        for c in self.dates:
+            s = df[c]
+            bad = s.notna() & _days(s).isna()
+            if bad.any():
+                raise SchemaError(
+                    f"column {c!r} in {what} held dates at init but {s[bad].iloc[0]!r} is not a date; "
+                    "write dates as YYYY-MM-DD (a time may follow), or leave the cell empty (missing)"
+                )
         for c in self.features:
             s = df[c]
+            if c in self.dates:
+                continue
             if self.kinds[c] == NUMERICAL and s.notna().any():
                 if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
                     raise SchemaError(f"column {c!r} in {what} should be numeric but arrived as {s.dtype} {_numeric_fix(s)}")
