@@ -20,7 +20,7 @@ from .._util.timeutil import iso, utc
 from ..exceptions import ConfigError, DataQualityError, SchemaError
 from ..metrics import evaluate, get_metric
 from ..table import TableSpec, frame_sha256, impute_hint
-from .bundle import ModelBundle, prediction_signal
+from .bundle import ModelBundle, estimate_batch, prediction_signal
 from .costs import Ledger
 from .plan import TrainingPlan, plan_training, window_rows
 from .state import RunnerState
@@ -65,6 +65,7 @@ class Observation:
     ledger: Ledger | None = None  # the budget's ledger with tonight's allowance and debt
     costs: dict[str, Any] = field(default_factory=dict)  # the run record's ``costs``
     tonight: pd.DataFrame | None = None  # the row index with tonight's batch (see index_tonight)
+    estimated: dict[str, Any] | None = None  # the run record's ``estimated_metric``: the metric without labels
 
 
 def read(spec: TableSpec, stored: pd.DataFrame, state: RunnerState, batch: Any, labels: Any) -> Batch:
@@ -133,9 +134,10 @@ def observe(spec: TableSpec, store: DataStore, stored: pd.DataFrame, registry: A
     _check_predictions(pred, X)
     y = spec.target_values(batch.df[spec.target]) if batch.labelled else None
     report = bundle.monitor.check(X, target=y, prediction=pred)
+    estimated = estimate_batch(bundle, X, metric.name, version.version)
     timings = {"monitor_s": round(time.perf_counter() - t, 4), "monitor_cpu_s": round(time.process_time() - c, 4)}
     index = stored.copy()
-    obs = Observation(bundle, version, X, y, pred, report, index, timings=timings)
+    obs = Observation(bundle, version, X, y, pred, report, index, timings=timings, estimated=estimated)
     new_X, new_y = ([X], [y]) if batch.labelled else ([], [])
     if batch.labels is not None:
         hit = index[spec.id_column].isin(batch.labels[spec.id_column]).to_numpy()
@@ -219,6 +221,8 @@ def decide(policy: Any, spec: TableSpec, state: RunnerState, metric: Any, batch:
         debt_cost_s=obs.ledger.debt_cost_s(),
         budget_spent=obs.ledger.spent_share(),
         budget_left_s=obs.ledger.left_s() if policy.spec.budget else None,
+        estimated_metric=(obs.estimated or {}).get("value"),
+        estimated_metric_se=(obs.estimated or {}).get("std_error"),
     )
     return policy_decide(obs.report, policy, ctx)
 

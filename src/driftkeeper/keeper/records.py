@@ -32,6 +32,7 @@ class RunRecord:
     timings: dict[str, float] = field(default_factory=dict)
     html: str | None = None
     costs: dict[str, Any] | None = None  # forecasts, the budget's ledger and the learning debt
+    estimated_metric: dict[str, Any] | None = None  # the policy metric estimated without labels (CBPE / DLE)
 
     @property
     def exit_code(self) -> int:
@@ -59,6 +60,12 @@ class RunRecord:
             found = list((self.drift or {}).get("warnings") or [])
             more = f"; ... {len(found) - 3} more" if len(found) > 3 else ""
             lines.append(f"data quality: {n_quality} finding{'s' if n_quality > 1 else ''}: {'; '.join(found[:3])}{more}")
+        est = self.estimated_metric
+        if est and est.get("value") is not None and not self.champion_metric:
+            err = (est.get("std_error") or 0.0) ** 2 + (est.get("fit_error") or 0.0) ** 2
+            lines.append(f"no labels yet: {est['metric']} estimated {est['value']:.4g} ± {2 * err ** 0.5:.2g} (95%)"
+                         + (f"; doubtful: {est['outside_share']:.0%} of the rows lie outside what the estimator saw"
+                            if est.get("doubtful") else ""))
         if self.status == "dry_run" and self.plan:
             lines.append(plan_text(self.plan))
         if self.training:

@@ -36,7 +36,7 @@ from ..exceptions import ConfigError, DriftkeeperError, RegistryError, SchemaErr
 from ..metrics import evaluate
 from ..table import TableSpec, frame_sha256
 from . import apply, night
-from .bundle import ModelBundle, fit_monitor
+from .bundle import ModelBundle, fit_estimator, fit_monitor
 from .costs import work_of
 from .plan import holdout_size, time_order
 from .records import RunRecord
@@ -150,6 +150,7 @@ class Keeper:
             metrics[metric.name] = evaluate(metric, adapter, spec.features_frame(holdout), spec.target_values(holdout[spec.target]))
             metrics["holdout_rows"] = len(holdout)
         monitor = fit_monitor(pol, spec, train, adapter)
+        estimator = fit_estimator(spec, adapter, holdout, metric.name)
 
         root.mkdir(parents=True, exist_ok=True)
         registry = Registry(root)
@@ -158,7 +159,7 @@ class Keeper:
                   "created_at": datetime.now(timezone.utc).isoformat()}
         shutil.copyfile(pol.source, root / POLICY_FILE)
         decision = {"action": "initial", "rule": "init", "policy": pol.name, "seq": 0}
-        v = registry.register(ModelBundle(adapter, monitor, spec), action="initial", metrics=metrics,
+        v = registry.register(ModelBundle(adapter, monitor, spec, estimator), action="initial", metrics=metrics,
                               data=data_fingerprint(train, spec), decision=decision)
         registry.promote(v.version, alias="champion", reason="initial version")
         keeper = cls(root, config)
@@ -306,7 +307,7 @@ class Keeper:
             plan=plan.to_dict() if plan else None,
             drift=obs.report.to_dict() if obs.report is not None else None, champion_metric=obs.champion_metric,
             serving=obs.version.version, labels=obs.late, warnings=list(getattr(obs.report, "warnings", [])),
-            timings=dict(obs.timings), costs=dict(obs.costs),
+            timings=dict(obs.timings), costs=dict(obs.costs), estimated_metric=obs.estimated,
         )
         if not dry_run:
             new_state = self._apply(record, batch, obs, decision, plan, policy, state)
@@ -350,6 +351,20 @@ class Keeper:
             record.needs_attention.append("dataset drift, but the policy's guards allowed no action")
         return new_state
 
+    def _estimator(self, trained: Any, obs: night.Observation, metric: str, record: RunRecord) -> tuple[Any, int | None]:
+        """The candidate's performance estimator, fitted on its held-out rows (unless it learned
+        them after the gate), else its parent's (and whose it is)."""
+        t = time.process_time()
+        rows = trained.holdout if trained.stop is None else pd.concat([trained.stop, trained.holdout], ignore_index=True)
+        est = None if trained.info.get("holdout_learned") else fit_estimator(self.spec, trained.candidate, rows, metric)
+        record.timings["estimator_fit_cpu_s"] = round(time.process_time() - t, 4)
+        if est is not None:
+            return est, None
+        parent = obs.bundle
+        if getattr(parent, "estimator", None) is None:
+            return None, None
+        return parent.estimator, parent.estimator_version or obs.version.version
+
     def _train_gate_register(self, record: RunRecord, batch: night.Batch, obs: night.Observation, decision: Any,
                              plan: Any, policy: Any, state: RunnerState) -> None:
         spec, champ = self.spec, obs.bundle.adapter
@@ -369,9 +384,10 @@ class Keeper:
         action = trained.plan.action
         state.after_training(action, info["work"], info["cpu_s"], trees=info.get("trees"), rounds=info.get("trees"))
         monitor = fit_monitor(policy, spec, trained.rows, trained.candidate) if action == "retrain" else obs.bundle.monitor
+        estimator, estimator_version = self._estimator(trained, obs, night.metric_of(policy, spec).name, record)
         dec = {**(record.decision or {}), "run_id": record.run_id, "batch_sha256": batch.sha, "seq": batch.seq}
         attachments = {"drift_report.json": json.dumps(record.drift, indent=2)} if record.drift is not None else None
-        v = self.registry.register(ModelBundle(trained.candidate, monitor, spec), action=action,
+        v = self.registry.register(ModelBundle(trained.candidate, monitor, spec, estimator, estimator_version), action=action,
                                    parent=obs.version.version, metrics=result.metrics, data=fp, decision=dec,
                                    attachments=attachments)
         record.registered = v.version

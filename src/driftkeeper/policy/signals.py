@@ -27,7 +27,7 @@ _CONTEXT_TYPES: dict[str, Any] = {
          "model_size_bytes", "consecutive_gate_refusals", "rows_since_retrain", "rows_at_retrain"), int),
     **dict.fromkeys(("retrain_cost_s", "update_cost_s", "debt", "debt_cost_s", "budget_spent", "budget_left_s"), (int, float)),
     **dict.fromkeys(("days_since_retrain", "champion_metric", "metric", "previous_metric", "retrain_metric",
-                    "previous_metric_since_retrain"), (int, float)),
+                    "previous_metric_since_retrain", "estimated_metric", "estimated_metric_se"), (int, float)),
     "can_rollback": bool,
 }
 _CONTEXT_WORDS = {int: "an integer", (int, float): "a finite number", bool: "true or false"}
@@ -62,6 +62,10 @@ class Context:
     the retrain level × rows since the last retrain), ``debt_cost_s`` the debt converted to CPU
     seconds at the budget's exchange rate, ``budget_spent`` the CPU spent / the allowance and
     ``budget_left_s`` the allowance not spent yet (``None`` without a budget).
+    ``estimated_metric`` / ``estimated_metric_se`` are the serving version's estimate of the
+    policy metric on this batch without its labels (CBPE / DLE, see
+    :mod:`driftkeeper.monitor.estimation`) and its standard error; with ``champion_metric`` and
+    ``retrain_metric`` they give ``estimated_performance_drop`` and ``estimated_drop_since_retrain``.
     """
 
     batch_time: datetime | None = None
@@ -90,6 +94,8 @@ class Context:
     debt_cost_s: float | None = None
     budget_spent: float | None = None
     budget_left_s: float | None = None
+    estimated_metric: float | None = None
+    estimated_metric_se: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("batch_time", "last_retrain_time"):
@@ -183,6 +189,10 @@ def compute_signals(report: "DriftReport | None", policy: "Policy", context: Con
             performance_drop(context.previous_metric, context.champion_metric, metric_name),
         ),
         "drop_since_retrain": performance_drop(metric, context.retrain_metric, metric_name),
+        "estimated_metric": context.estimated_metric,
+        "estimated_metric_se": context.estimated_metric_se,
+        "estimated_performance_drop": performance_drop(context.estimated_metric, context.champion_metric, metric_name),
+        "estimated_drop_since_retrain": performance_drop(context.estimated_metric, context.retrain_metric, metric_name),
         "sustained_drop_since_retrain": _min_or_none(
             performance_drop(metric, context.retrain_metric, metric_name),
             performance_drop(context.previous_metric_since_retrain, context.retrain_metric, metric_name),
