@@ -17,8 +17,9 @@ __all__ = ["ESTIMATOR_MIN_ROWS", "REFERENCE_ROWS", "ModelBundle", "estimate_batc
 REFERENCE_ROWS = 10_000
 
 
-#: Fewest held-out rows a version's performance estimator is fitted on; a version trained on a
-#: batch with fewer keeps its parent's estimator (``estimator_version`` says whose).
+#: Fewest held-out rows a version's performance estimator is fitted on. Estimators are fitted for
+#: the initial version and each retrain; updates, and retrains with fewer held-out rows, keep
+#: their parent's (``estimator_version`` says whose).
 ESTIMATOR_MIN_ROWS = 50
 
 

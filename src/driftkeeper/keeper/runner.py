@@ -352,14 +352,15 @@ class Keeper:
         return new_state
 
     def _estimator(self, trained: Any, obs: night.Observation, metric: str, record: RunRecord) -> tuple[Any, int | None]:
-        """The candidate's performance estimator, fitted on its held-out rows (unless it learned
-        them after the gate), else its parent's (and whose it is)."""
-        t = time.process_time()
-        rows = trained.holdout if trained.stop is None else pd.concat([trained.stop, trained.holdout], ignore_index=True)
-        est = None if trained.info.get("holdout_learned") else fit_estimator(self.spec, trained.candidate, rows, metric)
-        record.timings["estimator_fit_cpu_s"] = round(time.process_time() - t, 4)
-        if est is not None:
-            return est, None
+        """A retrained candidate's performance estimator, fitted on its held-out rows; an updated
+        one keeps its parent's (an update moves the model a little, and refitting every night
+        would cost more than the update), as does a retrain with too few held-out rows."""
+        if trained.plan.action == "retrain":
+            t = time.process_time()
+            est = fit_estimator(self.spec, trained.candidate, trained.holdout, metric)
+            record.timings["estimator_fit_cpu_s"] = round(time.process_time() - t, 4)
+            if est is not None:
+                return est, None
         parent = obs.bundle
         if getattr(parent, "estimator", None) is None:
             return None, None
