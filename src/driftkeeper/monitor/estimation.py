@@ -432,10 +432,10 @@ def _expected_auc(score: np.ndarray, c: np.ndarray) -> tuple[float, float]:
 
 
 # --------------------------------------------------------------------------- DLE
-_NANNY_BASE = dict(objective="regression", metric="l2", learning_rate=0.05, bagging_fraction=0.8, bagging_freq=1,
+_NANNY_BASE = dict(objective="regression", metric="l2", learning_rate=0.1, bagging_fraction=0.8, bagging_freq=1,
                    feature_fraction=0.8, lambda_l2=1.0, num_threads=1, verbose=-1, seed=0, deterministic=True)
 _NANNY_GRID = ({"num_leaves": 4}, {"num_leaves": 8}, {"num_leaves": 16})
-_NANNY_MAX_ROUNDS = 400
+_NANNY_MAX_ROUNDS = 200
 
 
 class DLE(_Estimator):
@@ -529,7 +529,7 @@ def _fit_nanny(Z: pd.DataFrame, loss: np.ndarray, folds: int = 3) -> dict[str, A
         params = {**_NANNY_BASE, **grid, "min_data_in_leaf": max(20, n // 100)}
         res = lgb.cv(params, lgb.Dataset(Z, label=loss, params={"verbose": -1}), num_boost_round=_NANNY_MAX_ROUNDS,
                      folds=splits, stratified=False, return_cvbooster=True,
-                     callbacks=[lgb.early_stopping(30, verbose=False)])
+                     callbacks=[lgb.early_stopping(20, verbose=False)])
         curve = res["valid l2-mean"]
         rounds = int(np.argmin(curve)) + 1
         if curve[rounds - 1] < best["mse"]:
