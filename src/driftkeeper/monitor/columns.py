@@ -20,7 +20,9 @@ import pandas as pd
 from . import stattests as st
 from ..exceptions import DataQualityError, SchemaError
 
-__all__ = ["category_counts", "clean", "column_kinds", "empty_profile", "infer_kind", "reference_profile"]
+__all__ = [
+    "category_counts", "clean", "column_kinds", "empty_profile", "float_values", "infer_kind", "reference_profile",
+]
 
 NUM, CAT = st.NUM, st.CAT
 _INTEGER_CARDINALITY_LIMIT = 10  # evidently.core.datasets.INTEGER_CARDINALITY_LIMIT
@@ -85,9 +87,60 @@ def column_kinds(
 # --------------------------------------------------------------------------- values
 
 
-def clean(s: pd.Series, col: str, kind: str, what: str) -> np.ndarray:
+#: rows copied per block when gathering strided columns: a block of a row-major frame (its
+#: rows ``stride`` bytes apart) spans about this many bytes, so it stays in the CPU cache while
+#: every column of a group is copied out of it
+_GATHER_BLOCK_BYTES = 1 << 20
+
+
+def float_values(columns: list[pd.Series]) -> tuple[list[np.ndarray | None], list[bool]]:
+    """Each float64 column's values as a contiguous array (``None`` for other dtypes), and
+    whether that array is a fresh copy (else a view of the caller's memory).
+
+    A frame built from a row-major 2-D array (``pd.DataFrame(X)``) holds each column as a view
+    whose values lie a whole row apart: copying such a column alone reads a cache line per value,
+    50 columns read the frame 50 times over. Strided columns are copied together instead, one
+    block of rows at a time (a block stays in the cache while each column takes its values from
+    it), which reads the frame's memory about once. Contiguous columns are returned as views
+    (never written to); copies are fresh arrays the caller owns.
+    """
+    out: list[np.ndarray | None] = [None] * len(columns)
+    fresh = [False] * len(columns)
+    strided: list[tuple[int, np.ndarray]] = []
+    for i, s in enumerate(columns):
+        if s.dtype != np.float64:
+            continue
+        arr = s.to_numpy()
+        if arr.ndim == 1 and arr.strides[0] != arr.itemsize and arr.size > 1:
+            strided.append((i, arr))
+        else:
+            out[i] = arr
+    for i, _ in strided:
+        fresh[i] = True
+    if not strided:
+        return out, fresh
+    n = strided[0][1].size
+    if any(a.size != n for _, a in strided):  # pragma: no cover - columns of one frame
+        for i, a in strided:
+            out[i] = np.ascontiguousarray(a)
+        return out, fresh
+    copies = [np.empty(n, dtype=np.float64) for _ in strided]
+    step = max(256, _GATHER_BLOCK_BYTES // max(abs(a.strides[0]) for _, a in strided))
+    for lo in range(0, n, step):
+        hi = lo + step
+        for dst, (_, src) in zip(copies, strided):
+            dst[lo:hi] = src[lo:hi]
+    for dst, (i, _) in zip(copies, strided):
+        out[i] = dst
+    return out, fresh
+
+
+def clean(s: pd.Series, col: str, kind: str, what: str, values: np.ndarray | None = None) -> np.ndarray:
     """Non-missing values of one column, after the hard data-quality checks (empty when the
-    column is entirely missing, whatever its dtype)."""
+    column is entirely missing, whatever its dtype).
+
+    ``values``: the float64 column's values already read (:func:`float_values`).
+    """
     if kind == NUM:
         if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
             if not s.notna().any():  # None in an object column: missing, not text
@@ -96,11 +149,14 @@ def clean(s: pd.Series, col: str, kind: str, what: str) -> np.ndarray:
             raise SchemaError(
                 f"column {col!r} in the {what} holds {s.dtype} values (e.g. {example!r}); expected numbers"
             )
-        if s.dtype == np.float64:
+        if values is not None:
+            arr = values
+        elif s.dtype == np.float64:
             arr = s.to_numpy()  # a view: never written to
         else:
             arr = s.to_numpy(dtype=np.float64, na_value=np.nan)
-        if not np.isfinite(arr).all():  # one pass in the common all-finite case
+        # one pass in the common all-finite case: a finite sum has no NaN or infinity in it
+        if not math.isfinite(arr.sum()) and not np.isfinite(arr).all():
             inf = np.isinf(arr)
             if inf.any():
                 raise DataQualityError(
@@ -138,12 +194,18 @@ def empty_profile(kind: str) -> st.ColumnProfile:
     return st.ColumnProfile(kind, values, values if kind == NUM else None, None, [], np.empty(0, dtype=np.int64), 0)
 
 
-def reference_profile(s: pd.Series, col: str, kind: str) -> st.ColumnProfile:
+def reference_profile(
+    s: pd.Series, col: str, kind: str, values: np.ndarray | None = None, fresh: bool = False
+) -> st.ColumnProfile:
     """The cached profile of one reference column (after the same data-quality checks); an
-    empty profile (``n == 0``) when the column is entirely missing."""
+    empty profile (``n == 0``) when the column is entirely missing. ``values`` as for
+    :func:`clean`; ``fresh``: they are a copy the profile may keep (else it copies them)."""
     if kind == CAT:
         prof = st.categorical_profile(s)
         _check_counts(prof.keys, prof.counts, s, col, "reference")
         return prof
-    values = clean(s, col, kind, "reference")
-    return st.make_profile(values, kind) if values.size else empty_profile(kind)
+    given = values
+    values = clean(s, col, kind, "reference", values)
+    # ours to keep: a fresh copy, or the new array clean() made of it when dropping missing values
+    own = given is not None and (values is not given or fresh)
+    return st.make_profile(values, kind, copy=not own) if values.size else empty_profile(kind)
