@@ -8,6 +8,7 @@ import re
 import pandas as pd
 import pytest
 from conftest import make_stream
+from test_backtest import DAYS_POLICY
 from typer.testing import CliRunner
 
 from driftkeeper.cli import app
@@ -98,15 +99,6 @@ def test_also_metric_adds_a_column_and_json_keys(data_file, tmp_path):
     assert float(cells[2]) == pytest.approx(p["other_errors"]["rmse"], rel=1e-3) and p["other_errors"]["rmse"] > p["mean_error"]
     bad = invoke(data_file, "--target", "y", "--time-column", "date", "--every", "W", "--also-metric", "log_loss")
     assert bad.exit_code == 2 and "metric 'log_loss' is for classification" in bad.output
-
-
-DAYS_POLICY = """
-name: days-window
-rules: []
-fallback: {action: retrain, window: {days: 30}}
-guards: {min_rows: 50}
-gate: {enabled: false}
-"""
 
 
 @pytest.fixture(scope="module")

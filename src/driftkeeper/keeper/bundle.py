@@ -96,13 +96,18 @@ def fit_estimator(spec: TableSpec, adapter: Any, rows: pd.DataFrame, metric: str
         return None
 
 
-def estimate_batch(bundle: ModelBundle, X: pd.DataFrame, metric: str, version: int) -> dict[str, Any] | None:
+def estimate_batch(bundle: ModelBundle, X: pd.DataFrame, metric: str, version: int,
+                   output: np.ndarray | None = None) -> dict[str, Any] | None:
     """The serving version's estimate of ``metric`` on a batch (labelled or not): the run
-    record's ``estimated_metric``, ``None`` without an estimator for that metric."""
+    record's ``estimated_metric``, ``None`` without an estimator for that metric. ``output``:
+    the model's predictions (regression) or positive-class probabilities (binary) on ``X`` when
+    the caller has them already; otherwise the model predicts."""
     est = getattr(bundle, "estimator", None)
     if est is None or metric not in getattr(est, "metrics", ()):
         return None
-    chunk = est.estimate(X.reset_index(drop=True), _model_output(bundle.adapter, X, bundle.spec.task))
+    if output is None:
+        output = _model_output(bundle.adapter, X, bundle.spec.task)
+    chunk = est.estimate(X.reset_index(drop=True), output)
     e = chunk[metric]
     return {"metric": metric, "value": e.value, "std_error": e.std_error, "fit_error": e.fit_error, "rows": e.rows,
             "doubtful": chunk.doubtful, "outside_share": round(chunk.outside_share, 4),

@@ -134,7 +134,10 @@ def observe(spec: TableSpec, store: DataStore, stored: pd.DataFrame, registry: A
     _check_predictions(pred, X)
     y = spec.target_values(batch.df[spec.target]) if batch.labelled else None
     report = bundle.monitor.check(X, target=y, prediction=pred)
-    estimated = estimate_batch(bundle, X, metric.name, version.version)
+    # the prediction signal is the model's output itself for a regressor or a binary classifier
+    # (the positive-class probability): the estimator reuses it instead of predicting again
+    reused = pred.to_numpy(dtype=float) if pd.api.types.is_float_dtype(pred) else None
+    estimated = estimate_batch(bundle, X, metric.name, version.version, reused)
     timings = {"monitor_s": round(time.perf_counter() - t, 4), "monitor_cpu_s": round(time.process_time() - c, 4)}
     index = stored.copy()
     obs = Observation(bundle, version, X, y, pred, report, index, timings=timings, estimated=estimated)
