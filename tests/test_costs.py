@@ -200,10 +200,10 @@ def _night(left: float, *, grown: bool = True, updates: int = 0) -> Decision:
 
 
 def test_a_retrain_may_overdraw_the_allowance_once_then_waits_for_it():
-    assert _night(0.1).action == "retrain" and not _night(0.1).guards  # within: it may overdraw by its own cost
-    d = _night(-0.1)  # already past the allowance: the retrain waits, the model is updated
+    assert _night(-1.9).action == "retrain" and not _night(-1.9).guards  # within one 2 s retrain: it may overdraw
+    d = _night(-2.1)  # more than a retrain past the allowance: the retrain waits, the model is updated
     assert d.action == "warm_start" and d.requested == "retrain"
-    assert d.guards[0]["guard"] == "budget" and "0.1 s past the budget's allowance" in d.guards[0]["reason"]
+    assert d.guards[0]["guard"] == "budget" and "2.1 s past the budget's allowance" in d.guards[0]["reason"]
 
 
 def test_updates_go_on_after_a_retrains_overdraft_and_stop_one_and_a_half_retrains_past_the_allowance():

@@ -13,8 +13,9 @@ Order (each guard that changes the action is recorded as ``{guard, from, to, rea
 4. ``retrain_cooldown`` — a retrain chosen by a rule within ``batches`` batches or ``days``
    days (data time) of the last one → the model's update, if it passes the caps, else ``none``.
 5. ``budget`` — with a policy ``budget``: a retrain chosen by a rule while the training CPU
-   spent is already past the allowance (``budget_left_s < 0``; a retrain may overdraw it by
-   its own cost, not more) → the model's update, if it passes the caps and the budget allows
+   spent is already more than one retrain's forecast cost past the allowance (``budget_left_s
+   < -retrain_cost_s``: measured CPU wobbles, so a retrain is not held back by a few
+   milliseconds of noise; it may leave the spending at most two retrains past) → the model's update, if it passes the caps and the budget allows
    it, else ``none``; an update while the spending is more than one and a half retrains'
    forecast cost past the allowance (so updates go on after a retrain's overdraft) →
    ``none``. Retrains the caps force are not held back.
@@ -102,7 +103,7 @@ def apply_guards(
     if policy.spec.budget and left is not None and cost:
         over = f"training CPU spent is {-left:.3g} s past the budget's allowance"
         update_ok = left >= -1.5 * cost
-        if action == "retrain" and not forced and left < 0:
+        if action == "retrain" and not forced and left < -cost:
             if style is not None and update_ok and _cap_violation(style, policy, context, spec) is None:
                 fire("budget", style, over)
             else:
