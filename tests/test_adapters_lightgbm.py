@@ -381,6 +381,55 @@ def test_early_stopping_keeps_the_best_round_count_on_the_eval_rows(mode):
     np.testing.assert_allclose(stopped.predict(Xv), base + booster.predict(matrix, num_iteration=start + kept), rtol=1e-9)
 
 
+@pytest.mark.parametrize("mode", ["correct", "continue"])
+def test_crossfit_scores_each_eval_row_at_the_round_count_the_other_fold_picked(mode):
+    X, y = cat_data(600)
+    Xn, yn = cat_data(400, seed=1, shift=3.0)
+    Xt, yt, Xv, yv = Xn.iloc[:300], yn.iloc[:300], Xn.iloc[300:], yn.iloc[300:].to_numpy()
+    full = reg(update_mode=mode).fit(X, y)
+    full.update(Xt, yt, rounds=60, learning_rate=0.3)  # every round, for the curves
+    fitted = reg(update_mode=mode).fit(X, y)
+    fitted.update(Xt, yt, rounds=60, learning_rate=0.3, early_stopping_rounds=4, eval_set=(Xv, yv), crossfit=True)
+    booster = full.corrections_[0] if mode == "correct" else full.booster_
+    matrix = full._matrix(full.schema_.align(Xv))
+    base = full.booster_.predict(matrix, raw_score=True) if mode == "correct" else 0.0
+    start = 0 if mode == "correct" else 20
+    at = {k: base + booster.predict(matrix, raw_score=True, num_iteration=start + k) for k in range(1, 61)}
+    even, odd = np.arange(0, 100, 2), np.arange(1, 100, 2)
+    curves = [np.array([np.mean((at[k][f] - yv[f]) ** 2) for k in range(1, 61)]) for f in (even, odd)]
+    # training goes on until neither fold has improved for 4 rounds
+    stopped = next((k for k in range(1, 61) if all(k - (1 + int(np.argmin(c[:k]))) >= 4 for c in curves)), 60)
+    best = [1 + int(np.argmin(c[:stopped])) for c in curves]
+    expected = np.empty(100)
+    expected[even], expected[odd] = at[best[1]][even], at[best[0]][odd]  # tuned on the other fold
+    np.testing.assert_allclose(fitted.last_eval_output_, expected, rtol=1e-9)
+    # the model keeps the round count best on all the rows (both folds pooled)
+    pooled = (curves[0][:stopped] * 50 + curves[1][:stopped] * 50) / 100
+    assert fitted.last_update_rounds_ == 1 + int(np.argmin(pooled)) and fitted.n_trees == 20 + fitted.last_update_rounds_
+    np.testing.assert_allclose(fitted.predict(Xv), at[fitted.last_update_rounds_], rtol=1e-9)
+
+
+def test_crossfit_output_of_a_classifier_is_class_probabilities():
+    X, y = cat_data(400)
+    labels = (y > y.median()).astype(int)
+    clf = LightGBMAdapter(lgb.LGBMClassifier(n_estimators=20, verbose=-1), update_mode="correct").fit(X.iloc[:300], labels.iloc[:300])
+    clf.update(X.iloc[300:360], labels.iloc[300:360], rounds=30, early_stopping_rounds=3,
+               eval_set=(X.iloc[360:], labels.iloc[360:]), crossfit=True)
+    out = clf.last_eval_output_
+    assert out.shape == (40, 2) and np.allclose(out.sum(axis=1), 1.0) and ((out > 0) & (out < 1)).all()
+
+
+def test_crossfit_needs_early_stopping_and_four_eval_rows():
+    X, y = cat_data()
+    adapter = reg(update_mode="correct").fit(X, y)
+    with pytest.raises(ConfigError, match=r"crossfit=True needs early_stopping_rounds and eval_set"):
+        adapter.update(X, y, crossfit=True)
+    with pytest.raises(ConfigError, match=r"crossfit=True needs at least 4 eval_set rows \(two per fold\); got 3"):
+        adapter.update(X, y, early_stopping_rounds=3, eval_set=(X.iloc[:3], y.iloc[:3]), crossfit=True)
+    assert "crossfit" in adapter.update_overrides and "crossfit" not in adapter.update_overrides_for("refit")
+    assert adapter.n_updates_ == 0
+
+
 def test_early_stopping_is_refused_without_eval_rows_or_in_refit_mode():
     X, y = cat_data()
     adapter = reg(update_mode="correct").fit(X, y)

@@ -426,7 +426,15 @@ def test_online_learner_takes_passes_and_does_not_relearn(tmp_path):
     assert rec.promoted == 2 and rec.training["holdout_rounds"] == 3  # the holdout, too, in 3 passes
 
 
-def test_early_stopping_picks_the_round_count_on_held_out_rows_the_gate_does_not_judge_on(tmp_path):
+def test_early_stopping_picks_the_round_count_on_held_out_rows_the_gate_does_not_judge_on(tmp_path, monkeypatch):
+    from driftkeeper.keeper import apply
+
+    judged, evaluate_rows = [], apply.evaluate_rows
+    def spy(metric, model, X, y):
+        if isinstance(model, apply._CrossFitted):
+            judged.append((X, y))
+        return evaluate_rows(metric, model, X, y)
+    monkeypatch.setattr(apply, "evaluate_rows", spy)
     edit = ("    rounds: 5\n", "    rounds: 200\n    learning_rate: 0.5\n    mode: correct\n    early_stopping_rounds: 3\n")
     batches = make_stream(3, seed=3, shift_at=1)
     keeper = init_keeper(tmp_path / "a", drift_policy(tmp_path, edit), batches)
@@ -436,8 +444,15 @@ def test_early_stopping_picks_the_round_count_on_held_out_rows_the_gate_does_not
     assert "eval_set" not in rec.training["params"]  # the record stays JSON
     kept = rec.training["rounds_kept"]
     assert 1 <= kept < 200 and keeper.registry.load(rec.registered).adapter.n_trees == base_trees + kept
-    # the 60 held-out rows split in two: 30 pick the round count, the other 30 judge the candidate
-    assert rec.training["stop_rows"] == 30 and rec.gate["rows"] == 30 and rec.training["rows"] == 240
+    # all 60 held-out rows judge the candidate, each predicted at the round count the other
+    # half picked (cross-fitted): none is judged on rows that chose its round count
+    assert "stop_rows" not in rec.training and rec.training["params"]["crossfit"] is True
+    assert rec.gate["rows"] == 60 and rec.training["rows"] == 240
+    (Xh, yh), = judged
+    served = keeper.registry.load(rec.registered).adapter
+    honest = float(np.sqrt(np.mean((served.last_eval_output_ - np.asarray(yh)) ** 2)))
+    in_sample = float(np.sqrt(np.mean((served.predict(Xh) - np.asarray(yh)) ** 2)))
+    assert rec.gate["candidate"] == pytest.approx(honest, rel=1e-12) and honest != pytest.approx(in_sample, rel=1e-6)
     # without a holdout (gate off) there is nothing to stop on: every round is trained
     off = drift_policy(tmp_path, edit, ("gate: {enabled: true", "gate: {enabled: false"))
     keeper = init_keeper(tmp_path / "b", off, batches)

@@ -210,7 +210,7 @@ class ModelAdapter(abc.ABC):
     def update(self, X: Any, y: Any, *, rounds: int | None = None, learning_rate: float | None = None,
                replay_fraction: float | None = None, known_rows: int = 0, eval_set: tuple[Any, Any] | None = None,
                early_stopping_rounds: int | None = None, l2_regularization: float | None = None,
-               mode: str | None = None) -> ModelAdapter:
+               mode: str | None = None, crossfit: bool = False) -> ModelAdapter:
         """Continue training from the current state on a new batch; returns ``self``.
 
         Keyword arguments override the constructor's settings for this call only: ``rounds``
@@ -224,7 +224,13 @@ class ModelAdapter(abc.ABC):
         ``early_stopping_rounds`` with ``eval_set=(X_val, y_val)`` (rows not in ``X``; only where
         :attr:`update_overrides` lists it): ``rounds`` becomes a maximum — training stops once the
         loss on ``eval_set`` has not improved for that many rounds and keeps the best round count
-        (``last_update_rounds_`` says how many were kept). ``l2_regularization`` (only where
+        (``last_update_rounds_`` says how many were kept). ``crossfit=True`` with early stopping
+        (only where :attr:`update_overrides` lists ``crossfit``; at least 4 ``eval_set`` rows)
+        scores the update honestly on every ``eval_set`` row: the rows form two alternating folds
+        (rows 0, 2, 4, ... and 1, 3, 5, ...), each fold picks its own best round count, and
+        ``last_eval_output_`` holds each row's prediction (class probabilities for a classifier)
+        by the model cut at the round count the *other* fold picked — a prediction nothing was
+        tuned on. The model keeps the round count best on all the rows. ``l2_regularization`` (only where
         :attr:`update_overrides` lists it): L2 penalty on the leaf values of the trees this update
         adds (LightGBM ``lambda_l2``). ``mode`` (only where :attr:`update_overrides` lists it;
         LightGBM: ``"continue"``, ``"refit"`` or ``"correct"``): how this update learns, in place
@@ -248,6 +254,12 @@ class ModelAdapter(abc.ABC):
         stop = extra.get("early_stopping_rounds")
         if stop is not None and eval_set is None:
             raise ConfigError(f"{owner}: early_stopping_rounds={stop} needs eval_set=(X_val, y_val), rows to stop on.")
+        if crossfit:
+            if "crossfit" not in self.update_overrides_for(mode):
+                raise ConfigError(f"{self._label()} does not support crossfit; supported overrides: {list(self.update_overrides_for(mode))}.")
+            if stop is None:
+                raise ConfigError(f"{owner}: crossfit=True needs early_stopping_rounds and eval_set: it cross-fits the round count.")
+            extra["crossfit"] = True
         if replay_fraction is None:
             replay_fraction = self.replay_fraction
         replay_fraction = check_float(owner, "replay_fraction", replay_fraction, low=0.0, high=1.0, closed="left")
@@ -260,6 +272,8 @@ class ModelAdapter(abc.ABC):
                 raise ConfigError(f"{owner}: eval_set must be a pair (X_val, y_val); got {type(eval_set).__name__}.")
             val_frame = self.schema_.align(eval_set[0])
             val_target = as_target(eval_set[1], len(val_frame))
+            if crossfit and len(val_frame) < 4:
+                raise ConfigError(f"{owner}: crossfit=True needs at least 4 eval_set rows (two per fold); got {len(val_frame)}.")
             self._check_classes(val_target, "eval_set's y")
             extra["eval_set"] = (val_frame, val_target)
         self._check_update_size(rounds, mode)
@@ -271,6 +285,7 @@ class ModelAdapter(abc.ABC):
                 train_X = pd.concat([old_X, frame], ignore_index=True)  # replayed rows first, newest last
                 train_y = np.concatenate([old_y, target])
         self.last_update_rounds_ = rounds
+        self.__dict__.pop("last_eval_output_", None)
         self._update(train_X, train_y, rounds=rounds, learning_rate=lr, **extra)
         if known_rows < len(frame):
             self.replay_.add(frame.iloc[known_rows:], target[known_rows:])

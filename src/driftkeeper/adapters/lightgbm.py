@@ -174,12 +174,12 @@ class LightGBMAdapter(ModelAdapter):
 
     def update_overrides_for(self, mode: str | None) -> tuple[str, ...]:
         """rounds, learning_rate, replay_fraction and mode can be overridden per update, and (except
-        in mode ``"refit"``, which adds no trees) early_stopping_rounds and l2_regularization.
+        in mode ``"refit"``, which adds no trees) early_stopping_rounds, crossfit and l2_regularization.
         ``mode`` None: the constructor's ``update_mode``."""
         if mode is not None:
             check_options(f"{type(self).__name__}.update", "mode", mode, _MODES)
         base = ("rounds", "learning_rate", "replay_fraction", "mode")
-        return base if (mode or self.update_mode) == "refit" else (*base, "early_stopping_rounds", "l2_regularization")
+        return base if (mode or self.update_mode) == "refit" else (*base, "early_stopping_rounds", "crossfit", "l2_regularization")
 
     @property
     def update_relearns_window(self) -> bool:
@@ -306,7 +306,7 @@ class LightGBMAdapter(ModelAdapter):
 
     def _update(self, X: pd.DataFrame, y: np.ndarray, *, rounds: int, learning_rate: float | None,
                 eval_set: tuple[pd.DataFrame, np.ndarray] | None = None, early_stopping_rounds: int | None = None,
-                l2_regularization: float | None = None, mode: str | None = None) -> None:
+                l2_regularization: float | None = None, mode: str | None = None, crossfit: bool = False) -> None:
         mode = mode or self.update_mode
         self.last_update_mode_ = mode
         if mode == "refit":
@@ -346,8 +346,8 @@ class LightGBMAdapter(ModelAdapter):
             valid = None
             if early_stopping_rounds is not None:
                 vmatrix = self._matrix(eval_set[0])  # its base scores are cached: the next update relearns these rows
-                valid = self._dataset(vmatrix, eval_set[1], params, reference=train_set,
-                                      init_score=self._raw(vmatrix, corrections, base=self._cached_base_raw(vmatrix)))
+                vinit = self._raw(vmatrix, corrections, base=self._cached_base_raw(vmatrix))
+                valid = _Eval(self, params, train_set, vmatrix, eval_set[1], vinit, crossfit)
             booster = self._boost(params, train_set, rounds, valid, early_stopping_rounds)
             self.corrections_ = corrections + [booster]
             return
@@ -355,22 +355,29 @@ class LightGBMAdapter(ModelAdapter):
         train_set = self._dataset(X, y, params)
         valid = None
         if early_stopping_rounds is not None:  # init scores from init_model, as for the training rows
-            valid = self._dataset(eval_set[0], eval_set[1], params, reference=train_set)
+            valid = _Eval(self, params, train_set, self._matrix(eval_set[0]), eval_set[1], None, crossfit)
         self.booster_ = self._boost(params, train_set, rounds, valid, early_stopping_rounds, init_model=self.booster_)
 
-    def _boost(self, params: dict[str, Any], train_set: Any, rounds: int, valid: Any, stop: int | None, init_model: Any = None):
-        """``lgb.train`` for ``rounds`` rounds; with a ``valid`` set and ``stop``, until its loss
+    def _boost(self, params: dict[str, Any], train_set: Any, rounds: int, valid: "_Eval | None", stop: int | None,
+               init_model: Any = None):
+        """``lgb.train`` for ``rounds`` rounds; with ``valid`` rows and ``stop``, until their loss
         (the objective's default metric, or the model's first ``metric``) has not improved for
-        ``stop`` rounds, then the rounds after the best one are dropped. Records the rounds kept
-        in ``last_update_rounds_``."""
+        ``stop`` rounds, then the rounds after the best one are dropped. Cross-fitted ``valid``
+        rows (two folds) train until neither fold has improved for ``stop`` rounds and keep the
+        round count best on both folds together; ``last_eval_output_`` then holds each row's
+        prediction at the round count the other fold picked. Records the rounds kept in
+        ``last_update_rounds_``."""
         import lightgbm as lgb
 
         # keep_training_booster=True: the returned booster is usable as is. With False LightGBM
         # round-trips the whole model through its text format (model_to_string + parse) after
         # every call, which costs more than boosting a few rounds on a small batch.
         kwargs: dict[str, Any] = {}
+        history: dict[str, list[float]] = {}
         if valid is not None and stop is not None:
-            kwargs = {"valid_sets": [valid], "callbacks": [lgb.early_stopping(stop, first_metric_only=True, verbose=False)]}
+            callback = (_fold_stopper(stop, valid.names, history) if valid.crossfit
+                        else lgb.early_stopping(stop, first_metric_only=True, verbose=False))
+            kwargs = {"valid_sets": valid.sets, "valid_names": valid.names, "callbacks": [callback]}
             for key in ("metric", "metrics", "metric_types"):
                 if str(params.get(key, "")).lower() in ("none", "null", "na", "custom"):
                     params = {k: v for k, v in params.items() if k != key}  # stop on the objective's own loss
@@ -378,7 +385,10 @@ class LightGBMAdapter(ModelAdapter):
         booster.free_dataset()  # drop the Python references to the batch's Datasets
         if kwargs:
             start = init_model.current_iteration() if init_model is not None else 0
-            best = booster.best_iteration or booster.current_iteration()
+            if valid.crossfit:
+                best = valid.crossfit_output(self, booster, history, start)
+            else:
+                best = booster.best_iteration or booster.current_iteration()
             for _ in range(booster.current_iteration() - best):
                 booster.rollback_one_iter()  # cheap: no round trip through the model text
             self.last_update_rounds_ = booster.current_iteration() - start
@@ -479,6 +489,74 @@ class LightGBMAdapter(ModelAdapter):
         if raw.ndim == 1:
             return np.column_stack([1.0 - raw, raw])
         return raw
+
+
+class _Eval:
+    """The held-out rows an update stops on: one validation Dataset, or with ``crossfit`` two
+    alternating folds (rows 0, 2, 4, ... and 1, 3, 5, ...), each a Dataset binned like the
+    training rows. ``init``: the rows' raw scores before the update (a correction's base), or
+    None when the booster continues from ``init_model``."""
+
+    def __init__(self, model: "LightGBMAdapter", params: dict[str, Any], train_set: Any, matrix: np.ndarray,
+                 y: np.ndarray, init: np.ndarray | None, crossfit: bool):
+        n = len(matrix)
+        self.matrix, self.init, self.crossfit = matrix, init, crossfit
+        self.folds = [np.arange(0, n, 2), np.arange(1, n, 2)] if crossfit else [np.arange(n)]
+        self.names = [f"fold{i}" for i in range(len(self.folds))] if crossfit else ["valid"]
+        y = np.asarray(y)
+        self.sets = [model._dataset(matrix[idx], y[idx], params, reference=train_set,
+                                    init_score=None if init is None else init[idx]) for idx in self.folds]
+
+    def crossfit_output(self, model: "LightGBMAdapter", booster: Any, history: dict[str, list[float]], start: int) -> int:
+        """Set ``model.last_eval_output_`` (each row predicted at the round count the other fold
+        picked) and return the booster's iteration to keep: the round count best on both folds."""
+        higher = history.pop("__higher__", [False])[0]
+        curves = [np.asarray(history[name], dtype=float) for name in self.names]
+        pick = np.argmax if higher else np.argmin
+        sizes = np.array([len(idx) for idx in self.folds], dtype=float)
+        best_each = [int(pick(c)) + 1 for c in curves]  # rounds (1-based) each fold picked
+        pooled = sum(w * c for w, c in zip(sizes / sizes.sum(), curves))
+        out: np.ndarray | None = None
+        for fold, other in ((0, 1), (1, 0)):
+            idx = self.folds[fold]
+            if self.init is None:  # continued booster: its own transformed output
+                part = booster.predict(self.matrix[idx], num_iteration=start + best_each[other], **model._predict_params())
+            else:
+                raw = self.init[idx] + booster.predict(self.matrix[idx], raw_score=True, num_iteration=best_each[other],
+                                                       **model._predict_params())
+                part = model._link()(raw)
+            if out is None:
+                out = np.empty((len(self.matrix),) + part.shape[1:], dtype=float)
+            out[idx] = part
+        model.last_eval_output_ = out if model.task == "regression" else model._to_proba(out)
+        return start + int(pick(pooled)) + 1
+
+
+def _fold_stopper(stop: int, names: list[str], history: dict[str, list[float]]):
+    """A LightGBM callback: record each fold's first metric per round in ``history`` and stop once
+    no fold has improved for ``stop`` rounds (each fold's best round count is then known)."""
+    import lightgbm as lgb
+
+    best: dict[str, tuple[float, int]] = {}
+
+    def callback(env: Any) -> None:
+        seen: set[str] = set()
+        i = env.iteration - env.begin_iteration
+        for item in env.evaluation_result_list:
+            name, value, higher = item[0], float(item[2]), bool(item[3])
+            if name not in names or name in seen:
+                continue  # the first metric of each fold only
+            seen.add(name)
+            history.setdefault(name, []).append(value)
+            history["__higher__"] = [higher]
+            score, _ = best.get(name, (None, -1))
+            if score is None or (value > score if higher else value < score):
+                best[name] = (value, i)
+        if len(best) == len(names) and all(i - at >= stop for _, at in best.values()):
+            raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list)
+
+    callback.order = 30  # type: ignore[attr-defined]  # after the evaluation, as lgb.early_stopping
+    return callback
 
 
 def _safe_names(names: list[str]) -> list[str]:

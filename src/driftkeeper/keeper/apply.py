@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .._util.testhooks import checkpoint
@@ -33,6 +34,22 @@ class Trained:
     info: dict[str, Any] = field(default_factory=dict)  # the run record's ``training``
     warnings: list[str] = field(default_factory=list)
     stop: pd.DataFrame | None = None  # early stopping's rows (an update's plan with ``stop`` rows)
+    # the candidate's cross-fitted output on ``holdout`` (each row predicted at the round count
+    # the other half of the rows picked): what the gate scores in place of its predictions
+    holdout_output: np.ndarray | None = None
+
+
+class _CrossFitted:
+    """The candidate as the gate sees it: its cross-fitted output on the holdout rows."""
+
+    def __init__(self, candidate: Any, output: np.ndarray):
+        self.classes_ = getattr(candidate, "classes_", None)
+        self._output = output
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self._output
+
+    predict_proba = predict
 
 
 @dataclass(frozen=True)
@@ -92,7 +109,8 @@ def _update(plan: TrainingPlan, champion: Any, rows: pd.DataFrame, holdout: pd.D
     info["cpu_s"] = time.process_time() - t0
     info["trees"] = info.get("rounds_kept") or plan.params.get("rounds")  # rounds or passes
     info["work"] = work_of("update", len(rows), rounds=info["trees"])
-    return Trained(plan, candidate, rows, holdout, info, stop=stop)
+    output = getattr(candidate, "last_eval_output_", None) if overrides.get("crossfit") else None
+    return Trained(plan, candidate, rows, holdout, info, stop=stop, holdout_output=output)
 
 
 def gate(trained: Trained, champion: Any, champion_metrics: dict[str, Any], policy: Any, spec: TableSpec) -> GateResult:
@@ -112,13 +130,14 @@ def gate(trained: Trained, champion: Any, champion_metrics: dict[str, Any], poli
     Xh, yh = _xy(spec, holdout)
     margin, confidence = policy.gate.for_action(action)
     champ_value, champ_losses = evaluate_rows(gate_metric, champion, Xh, yh)
-    cand_value, cand_losses = evaluate_rows(gate_metric, trained.candidate, Xh, yh)
+    judged = trained.candidate if trained.holdout_output is None else _CrossFitted(trained.candidate, trained.holdout_output)
+    cand_value, cand_losses = evaluate_rows(gate_metric, judged, Xh, yh)
     passed, explanation = gate_passes(champ_value, cand_value, gate_metric.name, margin, confidence=confidence,
                                       champion_losses=champ_losses, candidate_losses=cand_losses)
     record = {"metric": gate_metric.name, "rows": len(holdout), "champion": champ_value, "candidate": cand_value,
               "margin": margin, "confidence": confidence, "passed": bool(passed), "explanation": explanation}
     # the registry keeps the policy metric: it is every later night's baseline at promotion
-    metrics[metric.name] = cand_value if gate_metric is metric else evaluate(metric, trained.candidate, Xh, yh)
+    metrics[metric.name] = cand_value if gate_metric is metric else evaluate(metric, judged, Xh, yh)
     if gate_metric is not metric:
         metrics[gate_metric.name] = cand_value
     metrics["holdout_rows"] = len(holdout)

@@ -162,8 +162,8 @@ def _holdout(new: pd.DataFrame, gate: Any, seq: int) -> pd.DataFrame:
     return new.iloc[len(new) - n_hold :]
 
 
-#: Held-out rows early stopping needs: half of them pick the round count, the other half (the
-#: larger, with an odd count) are the gate's.
+#: Held-out rows early stopping needs: two to pick a round count and two to judge it (cross-fitted
+#: halves, or a model that cannot cross-fit: half to stop on, the other half the gate's).
 STOP_MIN_HOLDOUT = 4
 
 
@@ -213,7 +213,11 @@ def _plan_update(action, labelled, new, holdout, state, params, min_rows, accept
     elif len(holdout) < STOP_MIN_HOLDOUT:
         no_stop = f"{len(holdout)} held-out rows; early stopping needs {STOP_MIN_HOLDOUT} (half to stop on, half for the gate)"
     overrides, ignored, notes = _update_params(params, accepted, online, no_stop)
-    if "early_stopping_rounds" in overrides:
+    if "early_stopping_rounds" in overrides and "crossfit" in accepted:
+        # each half of the held-out rows picks a round count, and the gate scores every row at
+        # the count the other half picked: all the rows judge, none is judged on what it tuned
+        overrides["crossfit"] = True
+    elif "early_stopping_rounds" in overrides:
         stop, holdout = holdout.iloc[1::2], holdout.iloc[0::2]  # tuned on one half, judged on the other
         base = replace(base, holdout=RowSet.of(holdout), stop=RowSet.of(stop))
     relearn, known, again = int(params.get("relearn_batches") or 0), 0, ()
