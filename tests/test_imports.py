@@ -1,5 +1,5 @@
 """Every module imports on its own (catches import cycles early), and the cheap entry points
-stay cheap: importing driftkeeper or its CLI never imports Evidently, LightGBM or River."""
+stay cheap: importing driftkeeper or its CLI never imports Evidently, LightGBM, River or Dask."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def test_every_module_imports_on_its_own():
 
 @pytest.mark.parametrize("entry", ["import driftkeeper", "import driftkeeper.cli", "from driftkeeper.cli import app; app"])
 def test_entry_points_do_not_import_heavy_libraries(entry):
-    code = f"{entry}\nimport sys\nprint(sorted(m for m in ('evidently', 'lightgbm', 'river', 'sklearn') if m in sys.modules))"
+    code = f"{entry}\nimport sys\nprint(sorted(m for m in ('evidently', 'lightgbm', 'river', 'sklearn', 'dask', 'distributed') if m in sys.modules))"
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert p.stdout.strip() == "[]"
 

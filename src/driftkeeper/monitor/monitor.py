@@ -72,6 +72,12 @@ def _no_reference_values(role: str, name: str, features: pd.DataFrame) -> str:
     return f"{msg}: {hint}"
 
 
+def _is_dask_frame(data: Any) -> bool:
+    """Whether ``data`` is a Dask DataFrame, told by its type's module: Dask stays unimported
+    unless the caller already uses it (``driftkeeper[dask]``, :mod:`._dask`)."""
+    return type(data).__module__.split(".")[0] == "dask" and hasattr(data, "npartitions")
+
+
 def _param_error(name: str, expected: str, got: Any) -> ConfigError:
     return ConfigError(f"The {name!r} parameter of Monitor must be {expected}. Got {got!r} instead.")
 
@@ -211,6 +217,9 @@ class Monitor:
     # ------------------------------------------------------------------ fit
     @staticmethod
     def _frame(data: Any, what: str) -> pd.DataFrame:
+        if _is_dask_frame(data):
+            raise InputError(f"{what} is a Dask DataFrame: this step needs a pandas DataFrame; pass "
+                             f"ddf.compute() (or a sample of it)")
         if not isinstance(data, pd.DataFrame):
             raise InputError(f"{what} must be a pandas DataFrame, got {type(data).__name__}")
         if data.shape[0] == 0:
@@ -240,7 +249,14 @@ class Monitor:
         """Fix the schema and cache the reference profile. Returns ``self``.
 
         ``target``/``prediction``: a column name of ``reference`` or values aligned with it.
+        ``reference`` may be a Dask DataFrame (``driftkeeper[dask]``; then ``target`` and
+        ``prediction`` are column names): the monitor keeps mergeable summaries of it, see
+        :mod:`driftkeeper.monitor.partials` for which scores are exact and which bounded.
         """
+        if _is_dask_frame(reference):
+            from . import _dask
+
+            return _dask.fit(self, reference, target, prediction)
         self._validate_params()
         reference = self._frame(reference, "reference")
         tname, tser = self._aux(reference, target, "target", "reference")
@@ -300,6 +316,7 @@ class Monitor:
         self.reference_rows_ = int(len(reference))
         self.profile_ = profiles
         self.aux_ = aux
+        self.engine_ = "pandas"
         return self
 
     def _profile(self, s: pd.Series, col: str, kind: str, values: np.ndarray | None, fresh: bool) -> st.ColumnProfile:
@@ -501,7 +518,13 @@ class Monitor:
         performance needs both in ``current``. A column missing on every row of ``current``
         (or of the reference) is a data-quality finding, not an error: its drift is not
         computed (score ``None``), the other columns are scored, and a warning names it.
+        ``current`` may be a Dask DataFrame; a monitor fitted on one checks pandas frames the
+        same way (:mod:`._dask`).
         """
+        if _is_dask_frame(current) or getattr(self, "engine_", "pandas") == "dask":
+            from . import _dask
+
+            return _dask.check(self, current, target, prediction)
         current, aux_in, sample = self._prepare(current, target, prediction)
         rows = int(len(current))
         items = [(c, k, self.profile_[c], current[c]) for c, k in self.kinds_.items()]
@@ -581,6 +604,9 @@ class Monitor:
         """
         from . import _evidently
 
+        if getattr(self, "engine_", "pandas") == "dask":
+            raise ConfigError("this monitor was fitted on a Dask DataFrame and keeps summaries, not the reference "
+                              "values Evidently's page needs; fit a Monitor on a pandas sample for the page")
         current, aux_in, _ = self._prepare(current, target, prediction)
         kinds = dict(self.kinds_)
         cur = {c: current[c].reset_index(drop=True) for c in kinds}
