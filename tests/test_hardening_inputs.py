@@ -23,6 +23,7 @@ metric: rmse
 rules: []
 fallback: none
 gate: {enabled: true, holdout: {fraction: 0.2}, margin: 0.0}
+schema_change: refuse  # other columns are refused here; under retrain they retrain (tests/test_schema_change.py)
 """
 
 

@@ -199,6 +199,8 @@ def test_labels_for_unknown_ids_are_refused_and_nothing_changes(tmp_path, policy
     ],
 )
 def test_bad_batches_are_refused_before_anything_is_written(tmp_path, policy_file, mutate, message):
+    # under the default schema_change: retrain, other columns retrain instead (tests/test_schema_change.py)
+    policy_file.write_text(POLICY + "schema_change: refuse\n")
     batches = make_stream(2, seed=8)
     keeper = init_keeper(tmp_path, policy_file, batches)
     before = tree_snapshot(tmp_path / "root")

@@ -130,6 +130,9 @@ class TableSpec:
     classes: list[Any] | None = None  # classification targets, sorted
     categories: dict[str, list[Any]] = field(default_factory=dict)  # categorical features
     dates: list[str] = field(default_factory=list)  # numerical features that hold dates (days since 1970)
+    # features a frame may lack, read as missing: columns added after init (stored rows older than
+    # the column lack it; see driftkeeper.keeper.schema_change)
+    missing_ok: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------ build
     @classmethod
@@ -247,6 +250,10 @@ class TableSpec:
     def features_frame(self, df: pd.DataFrame) -> pd.DataFrame:
         """Feature columns in schema order with categorical columns typed the same way every time
         (pandas ``category`` with the categories seen at init plus any new ones appended)."""
+        absent = [c for c in getattr(self, "missing_ok", ()) if c in self.features and c not in df.columns]
+        if absent:  # rows stored before the column existed: missing values (numbers NaN, categories None)
+            df = df.assign(**{c: np.full(len(df), np.nan) if self.kinds[c] == NUMERICAL else np.full(len(df), None, dtype=object)
+                              for c in absent})
         X = df[self.features].copy()
         for c in self.dates:
             X[c] = _days(X[c])

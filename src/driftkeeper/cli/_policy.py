@@ -92,6 +92,9 @@ def explain(
         typer.echo(json.dumps(decision.to_dict(), indent=2, sort_keys=False, default=str))
         return
     typer.echo(str(decision))
+    from ..policy.describe import schema_change_text
+
+    typer.echo(schema_change_text(pol.spec.schema_change))  # what a batch with other columns would do instead
     typer.echo("signals:")
     for k, v in decision.signals.items():
         typer.echo(f"  {k:<28} {'missing' if v is None else v}")

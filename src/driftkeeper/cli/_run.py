@@ -101,6 +101,9 @@ def run_cmd(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the decision and the training plan (rows to train, held out, relearned); change nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print the run record as JSON."),
     no_html: bool = typer.Option(False, "--no-html", help="Skip the HTML drift report."),
+    exclude: Optional[List[str]] = typer.Option(
+        None, "--exclude", help="Take a column out of the features from tonight on (repeatable): a feature leaves through a "
+        "retrain without it; remembered by the root. An id or a leak that arrived as a new column is never a feature."),
     metrics_file: Optional[Path] = typer.Option(
         None, "--metrics-file", help="Also write the run's Prometheus metrics here (a .prom file in node_exporter's textfile folder)."
     ),
@@ -125,9 +128,10 @@ def run_cmd(
             from rich.console import Console
 
             with Console(stderr=True).status("starting") as status:
-                record = keeper.step(batch, labels=labels, dry_run=dry_run, html=not no_html, progress=status.update)
+                record = keeper.step(batch, labels=labels, dry_run=dry_run, html=not no_html, progress=status.update,
+                                     exclude=tuple(exclude or ()))
         else:
-            record = keeper.step(batch, labels=labels, dry_run=dry_run, html=not no_html)
+            record = keeper.step(batch, labels=labels, dry_run=dry_run, html=not no_html, exclude=tuple(exclude or ()))
     except Exception as exc:
         # the status and exit code this command is about to exit with
         if metrics is not None and (problem := metrics.write_failure(exc)):

@@ -113,7 +113,8 @@ def _update(plan: TrainingPlan, champion: Any, rows: pd.DataFrame, holdout: pd.D
     return Trained(plan, candidate, rows, holdout, info, stop=stop, holdout_output=output)
 
 
-def gate(trained: Trained, champion: Any, champion_metrics: dict[str, Any], policy: Any, spec: TableSpec) -> GateResult:
+def gate(trained: Trained, champion: Any, champion_metrics: dict[str, Any], policy: Any, spec: TableSpec,
+         champion_spec: TableSpec | None = None) -> GateResult:
     """Score champion and candidate on the plan's holdout with the gate's metric (``gate.metric``,
     the policy metric when unset) and decide whether the candidate is promoted."""
     from ..policy import gate_passes
@@ -129,7 +130,9 @@ def gate(trained: Trained, champion: Any, champion_metrics: dict[str, Any], poli
         return GateResult(True, {"metric": gate_metric.name, "passed": True, "skipped": True, "explanation": reason}, metrics)
     Xh, yh = _xy(spec, holdout)
     margin, confidence = policy.gate.for_action(action)
-    champ_value, champ_losses = evaluate_rows(gate_metric, champion, Xh, yh)
+    # the champion's own features when a schema change gave the candidate others (schema_change.gate)
+    Xc = Xh if champion_spec is None else champion_spec.features_frame(holdout)
+    champ_value, champ_losses = evaluate_rows(gate_metric, champion, Xc, yh)
     judged = trained.candidate if trained.holdout_output is None else _CrossFitted(trained.candidate, trained.holdout_output)
     cand_value, cand_losses = evaluate_rows(gate_metric, judged, Xh, yh)
     passed, explanation = gate_passes(champ_value, cand_value, gate_metric.name, margin, confidence=confidence,

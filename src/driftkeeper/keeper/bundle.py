@@ -97,18 +97,24 @@ def fit_estimator(spec: TableSpec, adapter: Any, rows: pd.DataFrame, metric: str
 
 
 def estimate_batch(bundle: ModelBundle, X: pd.DataFrame, metric: str, version: int,
-                   output: np.ndarray | None = None) -> dict[str, Any] | None:
+                   output: np.ndarray | None = None, refit: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """The serving version's estimate of ``metric`` on a batch (labelled or not): the run
     record's ``estimated_metric``, ``None`` without an estimator for that metric. ``output``:
     the model's predictions (regression) or positive-class probabilities (binary) on ``X`` when
-    the caller has them already; otherwise the model predicts."""
-    est = getattr(bundle, "estimator", None)
+    the caller has them already; otherwise the model predicts. ``refit``: an estimator refitted
+    for this version on late labels (``{"estimator", "night", "rows"}``,
+    :mod:`driftkeeper.keeper.late_labels`), used in place of the bundle's."""
+    est = refit["estimator"] if refit is not None else getattr(bundle, "estimator", None)
     if est is None or metric not in getattr(est, "metrics", ()):
         return None
     if output is None:
         output = _model_output(bundle.adapter, X, bundle.spec.task)
     chunk = est.estimate(X.reset_index(drop=True), output)
     e = chunk[metric]
-    return {"metric": metric, "value": e.value, "std_error": e.std_error, "fit_error": e.fit_error, "rows": e.rows,
-            "doubtful": chunk.doubtful, "outside_share": round(chunk.outside_share, 4),
-            "fitted_for_version": bundle.estimator_version or version}
+    out = {"metric": metric, "value": e.value, "std_error": e.std_error, "fit_error": e.fit_error, "rows": e.rows,
+           "doubtful": chunk.doubtful, "outside_share": round(chunk.outside_share, 4), "version": version,
+           "fitted_for_version": version if refit is not None else bundle.estimator_version or version,
+           "fitted_on": "holdout"}
+    if refit is not None:
+        out.update(fitted_on="late labels", fit_night=refit["night"], fit_rows=refit["rows"])
+    return out

@@ -117,13 +117,31 @@ class CostModel:
 
 @dataclass
 class Ledger:
-    """The compute budget's account and the learning debt since the last retrain."""
+    """The compute budget's account and the learning debt since the last retrain.
+
+    **Debt from estimates** (a policy with ``estimates: auto``, a batch without its labels): every
+    batch's excess loss is counted once. A batch that comes without labels accrues its
+    *estimated* excess (the estimated metric past the retrain level, ≥ 0) × its rows at once,
+    and the ledger keeps that per-row amount and the rows still awaiting labels under the
+    batch's sequence number (``estimated``). When labels arrive for ``k`` of those rows,
+    :meth:`settle` withdraws ``k ×`` the estimated per-row excess, and the night accrues the
+    realised excess of the rows that arrived, as it does for any labelled rows. So the debt is
+    always the realised excess of the rows labelled since the last retrain plus the estimated
+    excess of the rows whose labels are still due — never both for one row. A retrain clears
+    the debt and the pending estimates together (labels that arrive later for batches served
+    before it accrue their realised excess on the new model, as without estimates); rows whose
+    labels never arrive keep their estimated share until then. ``last_estimate`` is the serving
+    model's estimated metric on the newest batch without labels since the last retrain (what a
+    sustained drop compares with the night after).
+    """
 
     allowance_s: float = 0.0  # budget × forecast retrain cost, summed over the nights
     spent_s: float = 0.0  # training CPU really spent
     debt: float = 0.0  # excess loss × rows since the last retrain
     rate: float | None = None  # CPU seconds per unit of debt (set on the first debt)
     rate0: float | None = None  # the first rate: the bounds of the rate are set around it
+    estimated: dict[str, list[float]] = field(default_factory=dict)  # batch seq -> [estimated excess per row, rows due]
+    last_estimate: list[float] | None = None  # [batch seq, serving version, estimated metric]
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> "Ledger":
@@ -142,6 +160,48 @@ class Ledger:
             # the first rate: a night whose loss is twice the level (its excess as large as the
             # level itself) pays for a retrain
             self.rate = self.rate0 = retrain_cost_s / max(abs(level) * rows, 1e-12)
+
+    def accrue_estimate(self, seq: int, excess: float | None, rows: int, retrain_cost_s: float | None,
+                        level: float | None) -> None:
+        """A batch without labels: accrue its estimated excess loss on its ``rows`` rows, kept by
+        batch until :meth:`settle` replaces it (see the class docstring)."""
+        if excess is None or rows <= 0:
+            return
+        self.accrue(excess, rows, retrain_cost_s, level)
+        per_row = max(0.0, float(excess))
+        if per_row > 0:
+            self.estimated[str(int(seq))] = [per_row, float(rows)]
+
+    def settle(self, arrived: dict[int, int]) -> float:
+        """Labels arrived for ``arrived[seq]`` rows of each batch: withdraw the estimated excess
+        accrued for those rows. Returns the debt withdrawn."""
+        withdrawn = 0.0
+        for seq, rows in arrived.items():
+            entry = self.estimated.get(str(int(seq)))
+            if entry is None:
+                continue
+            n = min(float(rows), entry[1])
+            withdrawn += entry[0] * n
+            entry[1] -= n
+            if entry[1] <= 0:
+                del self.estimated[str(int(seq))]
+        self.debt = max(0.0, self.debt - withdrawn)
+        return withdrawn
+
+    def estimated_debt(self) -> float:
+        """The part of the debt accrued from estimates whose labels are still due."""
+        return sum(per_row * rows for per_row, rows in self.estimated.values())
+
+    def note_estimate(self, seq: int, version: int, value: float) -> None:
+        self.last_estimate = [int(seq), int(version), float(value)]
+
+    def previous_estimate(self, seq: int, version: int | None = None) -> float | None:
+        """The estimated metric of batch ``seq - 1`` (served by ``version``, when given) since the
+        last retrain; ``None`` when that batch had labels or another model served it."""
+        last = self.last_estimate
+        if last is None or int(last[0]) != seq - 1 or (version is not None and int(last[1]) != version):
+            return None
+        return float(last[2])
 
     def allow(self, budget: float | None, retrain_cost_s: float | None) -> None:
         if budget and retrain_cost_s:
@@ -162,6 +222,7 @@ class Ledger:
 
     def after_retrain(self) -> None:
         self.debt = 0.0
+        self.estimated, self.last_estimate = {}, None
 
     def debt_cost_s(self) -> float | None:
         return None if self.rate is None else self.debt * self.rate

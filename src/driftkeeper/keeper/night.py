@@ -68,10 +68,11 @@ class Observation:
     estimated: dict[str, Any] | None = None  # the run record's ``estimated_metric``: the metric without labels
 
 
-def read(spec: TableSpec, stored: pd.DataFrame, state: RunnerState, batch: Any, labels: Any) -> Batch:
+def read(spec: TableSpec, stored: pd.DataFrame, state: RunnerState, batch: Any, labels: Any, *,
+         name: str | None = None) -> Batch:
     """Read and validate the batch (and late labels, against the ids of the ``stored`` row
     index) against the schema; refuse what is bad."""
-    name = str(batch) if isinstance(batch, (str, Path)) else "batch"
+    name = name or (str(batch) if isinstance(batch, (str, Path)) else "batch")  # a frame read from a file: its name
     df = read_table(batch, what="batch") if isinstance(batch, (str, Path)) else batch.reset_index(drop=True)
     labelled = spec.validate(df, what=f"batch {name!r}" if name != "batch" else "batch")
     lab_df = None

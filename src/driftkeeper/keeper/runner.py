@@ -35,7 +35,7 @@ from .._util.timeutil import iso
 from ..exceptions import ConfigError, DriftkeeperError, RegistryError, SchemaError
 from ..metrics import evaluate
 from ..table import TableSpec, frame_sha256
-from . import apply, night
+from . import apply, night, schema_change
 from .bundle import ModelBundle, fit_estimator, fit_monitor
 from .costs import work_of
 from .plan import holdout_size, time_order
@@ -62,7 +62,8 @@ def _check_retention(retention: dict[str, Any]) -> dict[str, Any]:
 def data_fingerprint(rows: pd.DataFrame, spec: TableSpec) -> dict[str, Any]:
     """What a version was trained on: content sha256 (bookkeeping columns left out), row count
     and, with a time column, the time range."""
-    fp: dict[str, Any] = {"sha256": frame_sha256(rows.drop(columns=[SEQ, POS, LABELLED_AT], errors="ignore")), "rows": len(rows)}
+    fp: dict[str, Any] = {"sha256": frame_sha256(rows.drop(columns=[SEQ, POS, LABELLED_AT], errors="ignore")), "rows": len(rows),
+                          "features": list(spec.features)}
     times = spec.times(rows, what="training rows")
     if times is not None:
         fp.update(time_min=iso(times.min()), time_max=iso(times.max()))
@@ -90,6 +91,7 @@ class Keeper:
         self.spec = TableSpec.from_dict(config["spec"])
         self.store = DataStore(self.root)
         self._registry = None
+        self._schema: schema_change.SchemaChange | None = None  # tonight's, set by each step
         self._progress: Callable[[str], None] = lambda phase: None
 
     @property
@@ -271,9 +273,14 @@ class Keeper:
 
     # ------------------------------------------------------------------ one night
     def step(self, batch: pd.DataFrame | str | Path, *, labels: pd.DataFrame | str | Path | None = None,
-             dry_run: bool = False, html: bool = True, progress: Callable[[str], None] | None = None) -> RunRecord:
+             dry_run: bool = False, html: bool = True, progress: Callable[[str], None] | None = None,
+             exclude: tuple[str, ...] | list[str] = ()) -> RunRecord:
         """Run one night on ``batch``: read, observe, decide (and plan), apply, commit. See the
         module docstring.
+
+        ``exclude`` takes columns out of the features from tonight on, as ``init`` does (a feature
+        leaves through a retrain without it; kept in ``keeper.json``); a batch whose columns differ
+        from the model's is the policy's ``schema_change`` (see :mod:`.schema_change`).
 
         ``batch`` and ``labels`` are frames or file paths (CSV, CSV.gz, parquet). ``progress``
         is called with the name of each phase as it starts (the CLI shows it on a terminal).
@@ -281,15 +288,20 @@ class Keeper:
         """
         self._progress = progress or (lambda phase: None)
         with self.locked():
-            return self._step(batch, labels=labels, dry_run=dry_run, html=html)
+            return self._step(batch, labels=labels, dry_run=dry_run, html=html, exclude=exclude)
 
-    def _step(self, batch_in: Any, *, labels: Any, dry_run: bool, html: bool) -> RunRecord:
+    def _step(self, batch_in: Any, *, labels: Any, dry_run: bool, html: bool, exclude: Any = ()) -> RunRecord:
         t_start = time.perf_counter()
+        schema_change.sync(self, write=not dry_run)  # the champion's features, after a rollback to other ones
         spec, state, policy = self.spec, read_state(self.root), self.policy()
         policy.check_columns(spec.kinds, "this root's table")
         metric = night.metric_of(policy, spec)
         stored = self.store.index(spec, upto=state.seq)  # what committed nights stored, without features
-        batch = night.read(spec, stored, state, batch_in, labels)
+        name, frame = schema_change.load_batch(batch_in)
+        change = self._schema = schema_change.detect(
+            spec, frame, mode=policy.spec.schema_change, excluded=self.config.get("exclude") or (), exclude=exclude,
+            store=self.store, stored=stored, policy=policy, name=name)
+        batch = night.read(change.read, stored, state, frame, labels, name=name)
         if batch.sha in state.processed:
             batch.info["processed_by"] = state.processed[batch.sha]
             return RunRecord(run_id=batch.run_id, status="already_processed", batch=batch.info,
@@ -297,9 +309,10 @@ class Keeper:
         if not state.costs.retrains:
             self._seed_costs(state)
         self._progress("checking drift")
-        obs = night.observe(spec, self.store, stored, self.registry, state, metric, batch)
+        obs = night.observe(change.serving, self.store, stored, self.registry, state, metric, batch)
         self._progress("deciding")
-        decision = night.decide(policy, spec, state, metric, batch, obs, self._can_rollback())
+        ruled = night.decide(policy, spec, state, metric, batch, obs, self._can_rollback())
+        decision = schema_change.override(ruled, change, policy)
         plan = night.plan(policy, spec, state, decision, batch, obs)
         record = RunRecord(
             run_id=batch.run_id, status="dry_run" if dry_run else "completed", batch=batch.info,
@@ -309,9 +322,11 @@ class Keeper:
             serving=obs.version.version, labels=obs.late, warnings=list(getattr(obs.report, "warnings", [])),
             timings=dict(obs.timings), costs=dict(obs.costs), estimated_metric=obs.estimated,
         )
+        schema_change.annotate(record, change, decision, self._decision_text(ruled, obs.bundle.adapter))
         if not dry_run:
             new_state = self._apply(record, batch, obs, decision, plan, policy, state)
             self._commit(record, batch, obs, new_state, policy, html)
+            schema_change.persist_excludes(self, change)
         record.timings["total_s"] = round(time.perf_counter() - t_start, 4)
         if not dry_run:
             write_json_atomic(self.root / "runs" / record.run_id / "record.json", record.to_dict())
@@ -351,13 +366,14 @@ class Keeper:
             record.needs_attention.append("dataset drift, but the policy's guards allowed no action")
         return new_state
 
-    def _estimator(self, trained: Any, obs: night.Observation, metric: str, record: RunRecord) -> tuple[Any, int | None]:
+    def _estimator(self, trained: Any, obs: night.Observation, metric: str, record: RunRecord,
+                   spec: TableSpec | None = None) -> tuple[Any, int | None]:
         """A retrained candidate's performance estimator, fitted on its held-out rows; an updated
         one keeps its parent's (an update moves the model a little, and refitting every night
         would cost more than the update), as does a retrain with too few held-out rows."""
         if trained.plan.action == "retrain":
             t = time.process_time()
-            est = fit_estimator(self.spec, trained.candidate, trained.holdout, metric)
+            est = fit_estimator(spec or self.spec, trained.candidate, trained.holdout, metric)
             record.timings["estimator_fit_cpu_s"] = round(time.process_time() - t, 4)
             if est is not None:
                 return est, None
@@ -368,24 +384,31 @@ class Keeper:
 
     def _train_gate_register(self, record: RunRecord, batch: night.Batch, obs: night.Observation, decision: Any,
                              plan: Any, policy: Any, state: RunnerState) -> None:
-        spec, champ = self.spec, obs.bundle.adapter
-        trained = apply.train(plan, champ, self.store, spec)
+        change = self._schema
+        spec, champ = (change.new if change.retrain else self.spec), obs.bundle.adapter  # a retrain with new features
+        trained = schema_change.train(change, plan, champ, self.store, spec)
         record.training, record.warnings = trained.info, record.warnings + trained.warnings
         if trained.candidate is None:
+            schema_change.not_applied(record, change, trained.info.get("skipped"))
             return
         info = trained.info
         fp = data_fingerprint(trained.rows, spec)
         trained.info.update({k: fp[k] for k in ("time_min", "time_max") if k in fp})
         checkpoint("runner:trained")
         self._progress("gating the candidate")
-        result = apply.gate(trained, champ, obs.version.metrics, policy, spec)
+        result = (schema_change.gate(change, trained, champ, obs.version.metrics, policy, spec) if change.retrain
+                  else apply.gate(trained, champ, obs.version.metrics, policy, spec))
         record.gate = result.record
         apply.learn_holdout(trained, result, dict(decision.params or {}), champ.update_style == "online_update", spec)
         self._progress("registering")
         action = trained.plan.action
         state.after_training(action, info["work"], info["cpu_s"], trees=info.get("trees"), rounds=info.get("trees"))
         monitor = fit_monitor(policy, spec, trained.rows, trained.candidate) if action == "retrain" else obs.bundle.monitor
-        estimator, estimator_version = self._estimator(trained, obs, night.metric_of(policy, spec).name, record)
+        estimator, estimator_version = self._estimator(trained, obs, night.metric_of(policy, spec).name, record, spec)
+        if change.retrain:  # the lineage: the features this version gained and lost against its parent's
+            fp["schema_change"] = change.lineage(obs.version.version)
+            if estimator_version is not None:  # the parent's estimator reads the parent's features
+                estimator, estimator_version = None, None
         dec = {**(record.decision or {}), "run_id": record.run_id, "batch_sha256": batch.sha, "seq": batch.seq}
         attachments = {"drift_report.json": json.dumps(record.drift, indent=2)} if record.drift is not None else None
         v = self.registry.register(ModelBundle(trained.candidate, monitor, spec, estimator, estimator_version), action=action,
@@ -395,9 +418,12 @@ class Keeper:
         if result.passed:
             self.registry.promote(v.version, alias="champion", reason=f"run {record.run_id}: {decision.rule}")
             record.promoted = record.serving = v.version
+            if change.retrain:
+                schema_change.adopt(self, spec)
             state.after_promotion(action, batch.seq, iso(batch.time), len(trained.rows) + len(trained.holdout) + (0 if trained.stop is None else len(trained.stop)))
         else:
             self.registry.promote(v.version, alias="challenger", reason=f"run {record.run_id}: gate refused")
+            schema_change.not_applied(record, change, "the gate kept the champion")
             state.after_refusal(action, batch.seq)
             if state.consecutive_gate_refusals >= 2:
                 record.needs_attention.append(f"the gate refused {state.consecutive_gate_refusals} candidates in a row")

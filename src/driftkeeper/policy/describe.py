@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .schema import ActionSpec
+from .signals import DEBT_SIGNALS, LABELLED_SIGNALS
 from .vocabulary import METRICS
 
 if TYPE_CHECKING:
@@ -51,6 +52,18 @@ def _metric_name(m: str) -> str:
     return "auto (rmse / log_loss)" if m == "auto" else m
 
 
+def _estimates_text(policy: "Policy") -> str:
+    used = sorted({c.signal for r in policy.rules for c in r.when.conditions()} & {*LABELLED_SIGNALS, *DEBT_SIGNALS})
+    uses = f" (this policy's rules read {', '.join(used)})" if used else " (no rule of this policy reads them)"
+    if policy.spec.estimates == "off":
+        return ("estimates: off — the performance signals and the learning debt come from realised labels only; a "
+                "batch without labels leaves them to the labels of older batches, or missing" + uses)
+    return ("estimates: auto — a batch that comes without its labels reads metric, performance_drop and the other "
+            "performance signals from the serving version's estimate (CBPE / DLE; the decision lists them in "
+            "signals_from), and the learning debt counts its estimated excess loss until the realised one replaces "
+            "it when the labels arrive; a batch with its labels reads realised values" + uses)
+
+
 def describe(policy: "Policy") -> str:
     lines = [f"policy {policy.name!r} ({policy.source})"]
     if policy.description:
@@ -70,6 +83,7 @@ def describe(policy: "Policy") -> str:
             "reached, times the rows it served — is converted to CPU seconds at a rate that adapts so spending "
             "tracks the allowance; debt_ratio >= 1 means a retrain now pays for itself (and for any overdraft)."
         )
+    lines.append(_estimates_text(policy))
     lines.append("rules (first match wins):")
     for i, r in enumerate(policy.rules, 1):
         lines.append(f"  {i}. {r.name}: if {r.when.text()} → {_action(policy, r)}")

@@ -440,11 +440,17 @@ class PolicySpec(_Strict):
     rules: list[Rule] = []
     fallback: ActionSpec
     budget: float | None = Field(None, gt=0, le=1)  # share of always-retrain's training CPU to spend
+    estimates: Literal["auto", "off"] = "auto"  # labelled signals take their estimate while the labels are late
 
     @field_validator("metric")
     @classmethod
     def _v_metric(cls, v: str) -> str:
         return _check_metric(v)
+
+    @field_validator("estimates", mode="before")
+    @classmethod
+    def _v_estimates(cls, v: Any) -> Any:
+        return "off" if v is False else v  # YAML reads a bare `off` as false
 
     @model_validator(mode="after")
     def _consistent(self) -> "PolicySpec":

@@ -27,8 +27,10 @@ _CONTEXT_TYPES: dict[str, Any] = {
          "model_size_bytes", "consecutive_gate_refusals", "rows_since_retrain", "rows_at_retrain"), int),
     **dict.fromkeys(("retrain_cost_s", "update_cost_s", "debt", "debt_cost_s", "budget_spent", "budget_left_s"), (int, float)),
     **dict.fromkeys(("days_since_retrain", "champion_metric", "metric", "previous_metric", "retrain_metric",
-                    "previous_metric_since_retrain", "estimated_metric", "estimated_metric_se"), (int, float)),
+                    "previous_metric_since_retrain", "estimated_metric", "estimated_metric_se",
+                    "previous_estimated_metric", "previous_estimated_metric_since_retrain", "estimated_debt"), (int, float)),
     "can_rollback": bool,
+    "batch_labelled": bool,
 }
 _CONTEXT_WORDS = {int: "an integer", (int, float): "a finite number", bool: "true or false"}
 
@@ -66,6 +68,13 @@ class Context:
     policy metric on this batch without its labels (CBPE / DLE, see
     :mod:`driftkeeper.monitor.estimation`) and its standard error; with ``champion_metric`` and
     ``retrain_metric`` they give ``estimated_performance_drop`` and ``estimated_drop_since_retrain``.
+    ``batch_labelled`` says whether this batch came with its own labels (``None``: unknown, the
+    batch counts as labelled when ``metric`` is known); ``previous_estimated_metric`` is the same
+    model's estimate on the previous batch when that batch had no labels, and
+    ``previous_estimated_metric_since_retrain`` the same with no retrain between;
+    ``estimated_debt`` is the part of ``debt`` accrued from estimates whose labels are still due.
+    A policy with ``estimates: auto`` reads them when the batch has no labels (see
+    :func:`estimate_sources`).
     """
 
     batch_time: datetime | None = None
@@ -96,6 +105,10 @@ class Context:
     budget_left_s: float | None = None
     estimated_metric: float | None = None
     estimated_metric_se: float | None = None
+    batch_labelled: bool | None = None
+    previous_estimated_metric: float | None = None
+    previous_estimated_metric_since_retrain: float | None = None
+    estimated_debt: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("batch_time", "last_retrain_time"):
@@ -168,11 +181,57 @@ def _min_or_none(*values: float | None) -> float | None:
     return None if any(v is None for v in values) else min(values)  # type: ignore[type-var]
 
 
+#: Signals computed from the serving model's realised metric: under ``estimates: auto`` a batch
+#: without labels takes them from ``estimated_metric`` instead (see :func:`estimate_sources`).
+LABELLED_SIGNALS = ("metric", "performance_drop", "sustained_performance_drop", "drop_since_retrain",
+                    "sustained_drop_since_retrain")
+#: Signals of the learning debt, which holds estimated excess loss while labels are due.
+DEBT_SIGNALS = ("debt", "debt_ratio")
+
+
+def estimate_sources(report: "DriftReport | None", policy: "Policy", context: Context) -> dict[str, str]:
+    """``{signal: "estimate"}`` for every signal that tonight reads an estimate instead of a
+    realised value; empty under ``estimates: off``.
+
+    With ``estimates: auto``, a batch that came without its labels (``context.batch_labelled``
+    false, or unknown and no realised ``metric``) has no realised value of its own: labels that
+    arrived tonight for older batches describe older rows. Then :data:`LABELLED_SIGNALS` are
+    computed from ``estimated_metric`` (when there is one): ``metric`` is the estimate, the drops
+    compare it with the same baselines, and the sustained drops take the previous batch's
+    estimate (its realised value when that batch had labels). The learning debt
+    (:data:`DEBT_SIGNALS`) is marked whenever part of it is estimated (``estimated_debt > 0``):
+    the runner accrues an unlabelled batch's estimated excess loss and replaces it by the realised
+    one when its labels arrive (:class:`driftkeeper.keeper.costs.Ledger`). A batch with its labels
+    reads realised values only."""
+    if policy.spec.estimates != "auto":
+        return {}
+    out: dict[str, str] = {}
+    if context.estimated_metric is not None:
+        task = context.task or ((report.performance or {}).get("task") if report is not None else None)
+        labelled = context.batch_labelled
+        if labelled is None:
+            labelled = context.metric is not None or _metric_from_report(report, policy.resolved_metric(task)) is not None
+        if not labelled:
+            out.update(dict.fromkeys(LABELLED_SIGNALS, "estimate"))
+    if context.estimated_debt:
+        out.update(dict.fromkeys(DEBT_SIGNALS, "estimate"))
+    return out
+
+
 def compute_signals(report: "DriftReport | None", policy: "Policy", context: Context) -> dict[str, Any]:
-    """Every signal value (``None`` when it cannot be known), incl. column signals the policy uses."""
+    """Every signal value (``None`` when it cannot be known), incl. column signals the policy uses.
+    Under ``estimates: auto`` a batch without labels reads its labelled signals from the
+    estimate (:func:`estimate_sources`)."""
     task = context.task or ((report.performance or {}).get("task") if report is not None else None)
     metric_name = policy.resolved_metric(task)
     metric = context.metric if context.metric is not None else _metric_from_report(report, metric_name)
+    previous, previous_rt = context.previous_metric, context.previous_metric_since_retrain
+    if "metric" in estimate_sources(report, policy, context):
+        metric = context.estimated_metric
+        if context.previous_estimated_metric is not None:
+            previous = context.previous_estimated_metric
+        if context.previous_estimated_metric_since_retrain is not None:
+            previous_rt = context.previous_estimated_metric_since_retrain
     rep = report
     s: dict[str, Any] = {
         "drift_share": rep.drift_share if rep is not None and rep.columns else None,
@@ -186,7 +245,7 @@ def compute_signals(report: "DriftReport | None", policy: "Policy", context: Con
         "performance_drop": performance_drop(metric, context.champion_metric, metric_name),
         "sustained_performance_drop": _min_or_none(
             performance_drop(metric, context.champion_metric, metric_name),
-            performance_drop(context.previous_metric, context.champion_metric, metric_name),
+            performance_drop(previous, context.champion_metric, metric_name),
         ),
         "drop_since_retrain": performance_drop(metric, context.retrain_metric, metric_name),
         "estimated_metric": context.estimated_metric,
@@ -195,7 +254,7 @@ def compute_signals(report: "DriftReport | None", policy: "Policy", context: Con
         "estimated_drop_since_retrain": performance_drop(context.estimated_metric, context.retrain_metric, metric_name),
         "sustained_drop_since_retrain": _min_or_none(
             performance_drop(metric, context.retrain_metric, metric_name),
-            performance_drop(context.previous_metric_since_retrain, context.retrain_metric, metric_name),
+            performance_drop(previous_rt, context.retrain_metric, metric_name),
         ),
         "rows": context.rows if context.rows is not None else (rep.current_rows if rep is not None and rep.current_rows else None),
         "labelled_rows": context.labelled_rows

@@ -1,0 +1,226 @@
+"""Late labels and the performance estimate in the nightly runner.
+
+A night whose batch comes without labels decides on the serving version's estimate of its metric
+(``estimates: auto``, :func:`driftkeeper.policy.signals.estimate_sources`); labels that arrive on
+a later night for older batches do three things here:
+
+* **refit the estimator** (:func:`estimator_for`): rows whose labels arrived after the serving
+  model's last training (``LABELLED_AT`` past the night it trained, ``state.last_trained_seq``)
+  are rows that model never learned — it could not have: they had no label when it trained. The
+  newest of them (at most :data:`ESTIMATOR_REFIT_ROWS`, at least
+  :data:`~driftkeeper.keeper.bundle.ESTIMATOR_MIN_ROWS`) refit its estimator, which follows a
+  relation that moved better than the one fitted on the gate's holdout at training time
+  (``benchmarks/RESULTS.md``: Bike's estimate error 44.8 → 16.7). The refit is kept in
+  ``ROOT/estimator.joblib`` for that version and used until the next refit or until another
+  version serves; a training row is never among its fitting rows.
+* **settle the estimated debt** (:func:`account`, the rule in
+  :class:`~driftkeeper.keeper.costs.Ledger`): the estimated excess loss accrued for those rows
+  is withdrawn, the realised one accrued in its place.
+* **put the realised value beside the estimate** (:func:`annotate_records`): the run record of
+  each batch whose labels arrived gains ``estimated_metric.realised`` — the metric of the version
+  that served it on its labelled rows, the night they arrived, and whether it lies within three
+  total errors of the estimate — rewritten atomically.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .._util.io import write_bytes_atomic, write_json_atomic
+from ..exceptions import DriftkeeperError
+from ..metrics import evaluate, get_metric
+from .bundle import ESTIMATOR_MIN_ROWS, REFERENCE_ROWS, estimate_batch, fit_estimator
+from .store import LABELLED, LABELLED_AT, POS, SEQ
+
+__all__ = ["ESTIMATOR_REFIT_ROWS", "REFIT_FILE", "account", "annotate_records", "commit", "context", "decision_dict",
+           "estimate", "estimator_for", "load_refit", "refit_rows", "sources_note"]
+
+#: Most rows an estimator is refitted on: the newest labelled rows the serving model did not
+#: learn. A few batches' worth — enough for DLE's cross-validated nanny, recent enough to follow
+#: a relation that moves; a refit costs milliseconds (CBPE) to about a second (DLE).
+ESTIMATOR_REFIT_ROWS = min(2000, REFERENCE_ROWS)
+#: The estimator refitted on late labels for the serving version (``ROOT/estimator.joblib``).
+REFIT_FILE = "estimator.joblib"
+
+
+# --------------------------------------------------------------------------- the estimator
+def load_refit(root: Path, version: int) -> dict[str, Any] | None:
+    """The refitted estimator of ``version`` (``{"version", "night", "rows", "trained_seq",
+    "estimator"}``), ``None`` when there is none for it (or the file is unreadable: the
+    version's own estimator serves, and the next late labels refit it)."""
+    path = Path(root) / REFIT_FILE
+    if not path.exists():
+        return None
+    import joblib
+
+    try:
+        saved = joblib.load(path)
+    except Exception:  # noqa: BLE001  (a file of another release or a torn disk: refitted on the next labels)
+        return None
+    return saved if isinstance(saved, dict) and saved.get("version") == version else None
+
+
+def refit_rows(index: pd.DataFrame, trained_seq: int) -> pd.DataFrame:
+    """The index rows an estimator of a model last trained on night ``trained_seq`` may be
+    refitted on: labelled on a later night (never a row it trained on), the newest
+    :data:`ESTIMATOR_REFIT_ROWS` of them, in the order their labels arrived."""
+    unseen = index[index[LABELLED].to_numpy(bool) & (index[LABELLED_AT].to_numpy() > trained_seq)]
+    unseen = unseen.sort_values([LABELLED_AT, SEQ, POS], kind="stable")
+    return unseen.iloc[-ESTIMATOR_REFIT_ROWS:]
+
+
+def _refit(spec: Any, store: Any, obs: Any, trained_seq: int, metric: str, night: int) -> dict[str, Any] | None:
+    keys = refit_rows(obs.index, trained_seq)
+    if len(keys) < ESTIMATOR_MIN_ROWS:
+        return None
+    tonight = keys[LABELLED_AT].to_numpy() == night  # labels not in the store until the night applies
+    stored = store.rows(keys.loc[~tonight, [SEQ, POS]]) if (~tonight).any() else pd.DataFrame()
+    late = obs.late_rows.merge(keys.loc[tonight, [SEQ, POS]], on=[SEQ, POS]) if tonight.any() else pd.DataFrame()
+    rows = pd.concat([f for f in (stored, late) if len(f)], ignore_index=True)
+    est = fit_estimator(spec, obs.bundle.adapter, rows, metric)
+    if est is None:
+        return None
+    return {"version": obs.version.version, "night": night, "rows": len(rows), "trained_seq": trained_seq,
+            "labelled_at": [int(keys[LABELLED_AT].min()), int(keys[LABELLED_AT].max())], "estimator": est}
+
+
+def estimator_for(root: Path, spec: Any, store: Any, obs: Any, trained_seq: int, metric: str,
+                  night: int) -> dict[str, Any] | None:
+    """The refitted estimator tonight's estimate uses: refitted now when late labels arrived
+    (kept in ``obs.refit`` for :func:`commit` to save), else the one saved for the serving
+    version; ``None``: the version's own (its gate holdout's)."""
+    if obs.late_rows is not None and len(obs.late_rows):
+        t = time.process_time()
+        fresh = _refit(spec, store, obs, trained_seq, metric, night)
+        obs.timings["estimator_refit_cpu_s"] = round(time.process_time() - t, 4)
+        if fresh is not None:
+            obs.refit = fresh
+            return fresh
+    return load_refit(root, obs.version.version)
+
+
+def estimate(spec: Any, store: Any, obs: Any, trained_seq: int, metric: str, night: int, output: Any = None) -> None:
+    """Tonight's ``obs.estimated``: the serving version's estimate of the batch, by the estimator
+    :func:`estimator_for` picks; its CPU counts as monitoring (``obs.timings``)."""
+    t, c = time.perf_counter(), time.process_time()
+    refit = estimator_for(Path(store.dir).parent, spec, store, obs, trained_seq, metric, night)
+    obs.estimated = estimate_batch(obs.bundle, obs.X, metric, obs.version.version, output, refit)
+    obs.timings["monitor_s"] = round(obs.timings.get("monitor_s", 0.0) + time.perf_counter() - t, 4)
+    obs.timings["monitor_cpu_s"] = round(obs.timings.get("monitor_cpu_s", 0.0) + time.process_time() - c, 4)
+
+
+# --------------------------------------------------------------------------- debt and signals
+def account(policy: Any, metric: str, batch: Any, obs: Any, ledger: Any, level: float | None,
+            retrain_cost_s: float | None) -> None:
+    """Tonight's estimate in the ledger: labels that arrived settle the estimated debt of their
+    rows; a batch without labels notes its estimate and, under ``estimates: auto``, accrues its
+    estimated excess over the retrain ``level`` (the rule: :class:`~driftkeeper.keeper.costs.Ledger`)."""
+    from ..policy import higher_is_better
+
+    if obs.late_rows is not None and len(obs.late_rows):
+        ledger.settle({int(s): int(n) for s, n in obs.late_rows[SEQ].value_counts().items()})
+    value = (obs.estimated or {}).get("value")
+    if batch.labelled or value is None:
+        return
+    ledger.note_estimate(batch.seq, obs.version.version, value)
+    if policy.spec.estimates != "auto" or level is None:
+        return
+    excess = (level - value) if higher_is_better(metric) else (value - level)
+    ledger.accrue_estimate(batch.seq, excess, len(batch.df), retrain_cost_s, level)
+
+
+def context(state: Any, batch: Any, obs: Any) -> dict[str, Any]:
+    """The :class:`~driftkeeper.policy.Context` fields of the estimate: whether the batch has
+    labels, the previous batch's estimate (by the same version; since the last retrain) and the
+    estimated part of the debt."""
+    return {
+        "batch_labelled": bool(batch.labelled),
+        "previous_estimated_metric": state.ledger.previous_estimate(batch.seq, obs.version.version),
+        "previous_estimated_metric_since_retrain": state.ledger.previous_estimate(batch.seq),
+        "estimated_debt": obs.ledger.estimated_debt() if obs.ledger is not None else None,
+    }
+
+
+def decision_dict(decision: Any, obs: Any) -> dict[str, Any]:
+    """The run record's ``decision``, with ``signals_from`` when signals took their estimate."""
+    d = decision.to_dict()
+    if obs.signals_from:
+        d["signals_from"] = dict(obs.signals_from)
+    return d
+
+
+def sources_note(decision: Any, obs: Any) -> str:
+    """The decision text's note of the conditions that read an estimate (``""`` when none did)."""
+    used = [s for s in dict.fromkeys(c["signal"] for c in decision.conditions) if s in (obs.signals_from or {})]
+    return f"; estimated (this batch's labels are not in yet): {', '.join(used)}" if used else ""
+
+
+# --------------------------------------------------------------------------- old records
+def _run_dir(root: Path, state: Any, seq: int) -> Path | None:
+    """The run folder of batch ``seq`` (runs are appended one per committed night; retention
+    drops the oldest), ``None`` when it is gone."""
+    k = seq - 1 - (state.seq - len(state.runs))
+    return Path(root) / "runs" / state.runs[k] if 0 <= k < len(state.runs) and seq >= 1 else None
+
+
+def _labelled_rows(store: Any, obs: Any, seq: int, late: pd.DataFrame) -> pd.DataFrame:
+    """Every labelled row of batch ``seq`` (after tonight's labels are stored)."""
+    index = obs.index
+    mask = (index[SEQ].to_numpy() == seq) & index[LABELLED].to_numpy(bool)
+    return late if int(mask.sum()) == len(late) else store.rows(index.loc[mask, [SEQ, POS]])
+
+
+def annotate_records(root: Path, store: Any, registry: Any, state: Any, obs: Any, night: int, run_id: str) -> list[int]:
+    """Give the record of each batch whose labels arrived tonight its realised metric beside its
+    estimate (``estimated_metric.realised``), written atomically. Call after tonight's labels are
+    stored, with the state as it was before tonight. Returns the batches annotated."""
+    if obs.late_rows is None or not len(obs.late_rows):
+        return []
+    done, models = [], {obs.version.version: obs.bundle}  # each with its own table schema
+    for seq, late in obs.late_rows.groupby(SEQ, sort=True):
+        folder = _run_dir(root, state, int(seq))
+        try:
+            record = json.loads((folder / "record.json").read_text()) if folder is not None else None
+        except (OSError, ValueError):
+            record = None
+        est = (record or {}).get("estimated_metric")
+        if not est or est.get("version") is None or est.get("value") is None:
+            continue
+        version = int(est["version"])
+        if version not in models:
+            try:
+                models[version] = registry.load(version)
+            except DriftkeeperError:  # the version was removed: no model left to score
+                models[version] = None
+        if models[version] is None:
+            continue
+        bundle, rows = models[version], _labelled_rows(store, obs, int(seq), late)
+        spec = bundle.spec
+        value = evaluate(get_metric(est["metric"], spec.task), bundle.adapter, spec.features_frame(rows),
+                         spec.target_values(rows[spec.target]))
+        total = math.hypot(est.get("std_error") or 0.0, est.get("fit_error") or 0.0)
+        est["realised"] = {"value": value, "rows": len(rows), "night": night, "run_id": run_id,
+                           "agrees": bool(abs(value - est["value"]) <= 3 * total)}
+        write_json_atomic(folder / "record.json", record)
+        done.append(int(seq))
+    return done
+
+
+def commit(root: Path, store: Any, registry: Any, state: Any, obs: Any, night: int, run_id: str) -> None:
+    """What tonight's late labels leave on disk before the state commits: the realised values in
+    the old records and the refitted estimator. Both are rewritten the same way if the night is
+    run again after a kill."""
+    annotate_records(root, store, registry, state, obs, night, run_id)
+    if obs.refit is not None:
+        import joblib
+
+        buf = io.BytesIO()
+        joblib.dump(obs.refit, buf)
+        write_bytes_atomic(Path(root) / REFIT_FILE, buf.getvalue())
