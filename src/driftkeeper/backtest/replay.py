@@ -148,6 +148,7 @@ class BacktestResult:
     other_metrics: list[str] = field(default_factory=list)
     label_delay: int | str = 0  # batches (int) or a time span ("90D") between a batch and its labels
     labels_never_delivered: int = 0  # batches whose labels were still due when the stream ended
+    unlabelled_rows: int = 0  # rows of the data without a target, left out: nothing to score nor learn
 
     @property
     def completed(self) -> list[PolicyResult]:
@@ -185,6 +186,7 @@ class BacktestResult:
             "other_metrics": list(self.other_metrics),
             "label_delay": self.label_delay,
             "labels_never_delivered": self.labels_never_delivered,
+            "unlabelled_rows": self.unlabelled_rows,
             "policies": [p.to_dict() for p in self.policies],
         }
 
@@ -222,8 +224,11 @@ class BacktestResult:
         return f", labels {self.label_delay} late"
 
     def notes(self) -> list[str]:
-        """One line per failed policy (its error) and per reason a decided training was skipped."""
+        """One line per failed policy (its error), for the rows left out without a target, for labels
+        never delivered and per reason a decided training was skipped."""
         out = [f"{p.name} failed: {p.error}" for p in self.policies if p.error is not None]
+        if self.unlabelled_rows:
+            out.append(f"{self.unlabelled_rows} row(s) without a target were left out: they can be neither scored nor learned from")
         if self.labels_never_delivered:
             out.append(f"the labels of the last {self.labels_never_delivered} batch(es) were still due when the stream ended: "
                        "never delivered")
@@ -561,6 +566,7 @@ def run_backtest(
 ) -> BacktestResult:
     """Replay ``data`` batch by batch under each policy with the production runner.
 
+    Rows without a target are left out (counted in ``unlabelled_rows``).
     ``policies``: shipped names or YAML paths; the first is the primary one (its metric is the
     comparison metric unless ``metric`` is given); duplicates are dropped. ``model``: an
     unfitted model (or adapter) — each policy gets its own copy. ``every``: ``D``/``W``/``M``
@@ -593,6 +599,7 @@ def run_backtest(
         from .._util.suggest import suggest
 
         raise SchemaError(f"target {target!r} is not a column of the data{suggest(target, cols)}")
+    df, unlabelled = _labelled_rows(df, target)
     pols = [load_policy(p) for p in _policy_list(policies)]
     names = [p.name for p in pols]
     if len(set(names)) != len(names):
@@ -637,7 +644,18 @@ def run_backtest(
     return BacktestResult(dataset=name, metric=metric_obj.name, task=the_task, initial_rows=len(init), batches=len(batches),
                           every=str(every), policies=results, other_metrics=[m.name for m in others],
                           label_delay=delay if isinstance(delay, int) else str(label_delay).strip(),
-                          labels_never_delivered=sum(j is None for j in schedule or []))
+                          labels_never_delivered=sum(j is None for j in schedule or []), unlabelled_rows=unlabelled)
+
+
+def _labelled_rows(df: pd.DataFrame, target: str) -> tuple[pd.DataFrame, int]:
+    """The rows with a target, and how many had none. History often holds rows whose outcome
+    never came (a house passed in without a price): they can be neither scored nor learned from,
+    so the replay leaves them out and says so, instead of refusing the whole table."""
+    missing = df[target].isna()
+    n = int(missing.sum())
+    if n == len(df):
+        raise SchemaError(f"target {target!r} is missing on every row of the data; a backtest needs labelled rows")
+    return (df[~missing].reset_index(drop=True), n) if n else (df, 0)
 
 
 def _with_row_ids(init: pd.DataFrame, batches: list[pd.DataFrame], id_column: str | None):

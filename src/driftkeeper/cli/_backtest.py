@@ -75,7 +75,8 @@ def backtest_cmd(
         raise ConfigError(f"--html {str(html)!r}: expected a path ending in .html or .png")
     df = read_labelled(data, target)
     the_task = task or infer_task(df[target])
-    model_obj = _set_threads(build_model(model, the_task), threads)
+    n_classes = df[target].nunique() if the_task == "classification" else None  # as 'init' builds it
+    model_obj = _set_threads(build_model(model, the_task, n_classes), threads)
     policies = [policy] + [p.strip() for p in (compare or "").split(",") if p.strip()]
     result = run_backtest(
         df, target=target, policies=policies, model=model_obj, every=every, time_column=time_column,
