@@ -53,7 +53,9 @@ def test_a_rule_on_the_estimated_drop_decides_before_the_labels_arrive(regressio
     shifted = batches[2].drop(columns=["y"])  # x1/x2 far outside what the model learned
     rec = keeper.step(shifted, html=False, dry_run=True)
     sig = rec.decision["signals"]
-    assert sig["metric"] is None and sig["estimated_performance_drop"] is not None
+    # no labels: under `estimates: auto` the labelled signals read the estimate, and the record says so
+    assert sig["metric"] == sig["estimated_metric"] and sig["performance_drop"] == sig["estimated_performance_drop"]
+    assert rec.decision["signals_from"]["performance_drop"] == "estimate"
     fired = sig["estimated_performance_drop"] >= 0.2
     assert (rec.decision["rule"] == "estimated-worse") == fired
     calm = keeper.step(batches[1].drop(columns=["y"]), html=False, dry_run=True).estimated_metric

@@ -20,7 +20,8 @@ from .._util.timeutil import iso, utc
 from ..exceptions import ConfigError, DataQualityError, SchemaError
 from ..metrics import evaluate, get_metric
 from ..table import TableSpec, frame_sha256, impute_hint
-from .bundle import ModelBundle, estimate_batch, prediction_signal
+from . import late_labels
+from .bundle import ModelBundle, prediction_signal
 from .costs import Ledger
 from .plan import TrainingPlan, plan_training, window_rows
 from .state import RunnerState
@@ -66,6 +67,9 @@ class Observation:
     costs: dict[str, Any] = field(default_factory=dict)  # the run record's ``costs``
     tonight: pd.DataFrame | None = None  # the row index with tonight's batch (see index_tonight)
     estimated: dict[str, Any] | None = None  # the run record's ``estimated_metric``: the metric without labels
+    late_rows: pd.DataFrame | None = None  # the stored rows that got labels tonight, with them
+    refit: dict[str, Any] | None = None  # the estimator refitted on late labels tonight (late_labels)
+    signals_from: dict[str, str] = field(default_factory=dict)  # signals that read an estimate tonight
 
 
 def read(spec: TableSpec, stored: pd.DataFrame, state: RunnerState, batch: Any, labels: Any, *,
@@ -138,10 +142,9 @@ def observe(spec: TableSpec, store: DataStore, stored: pd.DataFrame, registry: A
     # the prediction signal is the model's output itself for a regressor or a binary classifier
     # (the positive-class probability): the estimator reuses it instead of predicting again
     reused = pred.to_numpy(dtype=float) if pd.api.types.is_float_dtype(pred) else None
-    estimated = estimate_batch(bundle, X, metric.name, version.version, reused)
     timings = {"monitor_s": round(time.perf_counter() - t, 4), "monitor_cpu_s": round(time.process_time() - c, 4)}
     index = stored.copy()
-    obs = Observation(bundle, version, X, y, pred, report, index, timings=timings, estimated=estimated)
+    obs = Observation(bundle, version, X, y, pred, report, index, timings=timings)
     new_X, new_y = ([X], [y]) if batch.labelled else ([], [])
     if batch.labels is not None:
         hit = index[spec.id_column].isin(batch.labels[spec.id_column]).to_numpy()
@@ -152,7 +155,8 @@ def observe(spec: TableSpec, store: DataStore, stored: pd.DataFrame, registry: A
             new_y.append(spec.target_values(late[spec.target]))
         index.loc[hit, LABELLED] = True  # tonight's labels land on these rows
         index.loc[hit, LABELLED_AT] = batch.seq  # ... and are new to every model trained before tonight
-        obs.late = {"rows": len(batch.labels)}
+        obs.late, obs.late_rows = {"rows": len(batch.labels)}, late
+    late_labels.estimate(spec, store, obs, state.last_trained_seq, metric.name, batch.seq, reused)  # after the late labels: they refit
     obs.newly_labelled = (len(batch.df) if batch.labelled else 0) + (obs.late or {}).get("rows", 0)
     if new_X:
         value = evaluate(metric, bundle.adapter, pd.concat(new_X, ignore_index=True), pd.concat(new_y, ignore_index=True))
@@ -185,6 +189,7 @@ def account(policy: Any, spec: TableSpec, state: RunnerState, metric: Any, batch
     if obs.metric_value is not None and level is not None:
         excess = (level - obs.metric_value) if higher_is_better(metric.name) else (obs.metric_value - level)
     ledger.accrue(excess, obs.newly_labelled, retrain_cost, level)
+    late_labels.account(policy, metric.name, batch, obs, ledger, level, retrain_cost)
     ledger.allow(policy.spec.budget, retrain_cost)
     obs.ledger = ledger
     obs.costs = {"retrain_cost_s": retrain_cost, "retrain_rows": retrain_rows, "update_cost_s": update_cost,
@@ -196,6 +201,7 @@ def account(policy: Any, spec: TableSpec, state: RunnerState, metric: Any, batch
 def decide(policy: Any, spec: TableSpec, state: RunnerState, metric: Any, batch: Batch, obs: Observation, can_rollback: bool):
     """The policy's decision on tonight's report, with the history facts of the state."""
     from ..policy import Context, decide as policy_decide
+    from ..policy.signals import estimate_sources
 
     account(policy, spec, state, metric, batch, obs)
     champ, at_promotion = obs.bundle.adapter, obs.version.metrics.get(metric.name)
@@ -227,7 +233,9 @@ def decide(policy: Any, spec: TableSpec, state: RunnerState, metric: Any, batch:
         budget_left_s=obs.ledger.left_s() if policy.spec.budget else None,
         estimated_metric=(obs.estimated or {}).get("value"),
         estimated_metric_se=(obs.estimated or {}).get("std_error"),
+        **late_labels.context(state, batch, obs),
     )
+    obs.signals_from = estimate_sources(obs.report, policy, ctx)
     return policy_decide(obs.report, policy, ctx)
 
 

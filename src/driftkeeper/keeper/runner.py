@@ -35,7 +35,7 @@ from .._util.timeutil import iso
 from ..exceptions import ConfigError, DriftkeeperError, RegistryError, SchemaError
 from ..metrics import evaluate
 from ..table import TableSpec, frame_sha256
-from . import apply, night, schema_change
+from . import apply, late_labels, night, schema_change
 from .bundle import ModelBundle, fit_estimator, fit_monitor
 from .costs import work_of
 from .plan import holdout_size, time_order
@@ -316,7 +316,8 @@ class Keeper:
         plan = night.plan(policy, spec, state, decision, batch, obs)
         record = RunRecord(
             run_id=batch.run_id, status="dry_run" if dry_run else "completed", batch=batch.info,
-            decision=decision.to_dict(), decision_text=self._decision_text(decision, obs.bundle.adapter),
+            decision=late_labels.decision_dict(decision, obs),
+            decision_text=self._decision_text(decision, obs.bundle.adapter) + late_labels.sources_note(decision, obs),
             plan=plan.to_dict() if plan else None,
             drift=obs.report.to_dict() if obs.report is not None else None, champion_metric=obs.champion_metric,
             serving=obs.version.version, labels=obs.late, warnings=list(getattr(obs.report, "warnings", [])),
@@ -330,6 +331,7 @@ class Keeper:
         record.timings["total_s"] = round(time.perf_counter() - t_start, 4)
         if not dry_run:
             write_json_atomic(self.root / "runs" / record.run_id / "record.json", record.to_dict())
+            late_labels.commit(self.root, self.store, self.registry, state, obs, batch.seq, record.run_id)
             self._write_state(new_state)
             self._retention(policy, new_state, batch, obs)
         return record
@@ -392,7 +394,7 @@ class Keeper:
             schema_change.not_applied(record, change, trained.info.get("skipped"))
             return
         info = trained.info
-        fp = data_fingerprint(trained.rows, spec)
+        fp = trained.data if trained.data is not None else data_fingerprint(trained.rows, spec)
         trained.info.update({k: fp[k] for k in ("time_min", "time_max") if k in fp})
         checkpoint("runner:trained")
         self._progress("gating the candidate")
@@ -420,7 +422,7 @@ class Keeper:
             record.promoted = record.serving = v.version
             if change.retrain:
                 schema_change.adopt(self, spec)
-            state.after_promotion(action, batch.seq, iso(batch.time), len(trained.rows) + len(trained.holdout) + (0 if trained.stop is None else len(trained.stop)))
+            state.after_promotion(action, batch.seq, iso(batch.time), trained.n_rows + len(trained.holdout) + (0 if trained.stop is None else len(trained.stop)))
         else:
             self.registry.promote(v.version, alias="challenger", reason=f"run {record.run_id}: gate refused")
             schema_change.not_applied(record, change, "the gate kept the champion")

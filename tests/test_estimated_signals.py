@@ -1,0 +1,218 @@
+"""The default policy acts on the estimated metric while a batch's labels are late, switches back
+to realised values when they arrive, and the late labels refit the estimator (never on training
+rows), settle the estimated debt and put the realised value into the old batch's record."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_runner import init_keeper
+
+from driftkeeper.exceptions import PolicyError
+from driftkeeper.keeper import late_labels
+from driftkeeper.keeper.costs import Ledger
+from driftkeeper.keeper.store import LABELLED, LABELLED_AT, POS, SEQ
+from driftkeeper.metrics import evaluate, get_metric
+from driftkeeper.monitor.estimation import check_disjoint
+from driftkeeper.policy import Context, decide, load_policy
+from driftkeeper.policy.policy import Policy
+
+DEFAULT = Path(load_policy("default").source)
+DELAY = 2
+SHIFT_AT = 4  # batches 4.. draw x1 around 1.8: mostly where the noise is ten times larger
+
+
+def _draw(rng, n: int, shifted: bool, first_id: int, week: int) -> pd.DataFrame:
+    """``y = 2 x1 + x2 - x3 + noise``, the noise 3.0 where ``x1 > 1`` and 0.3 elsewhere: moving
+    ``x1`` moves the error, ``P(y | x)`` stays (a covariate-driven drop an estimator can see)."""
+    x1 = rng.normal(1.8 if shifted else 0.0, 1.0, n)
+    x2, x3 = rng.normal(size=(2, n))
+    y = 2 * x1 + x2 - x3 + rng.normal(size=n) * np.where(x1 > 1.0, 3.0, 0.3)
+    t = pd.Timestamp("2024-01-01") + pd.to_timedelta(7 * week + np.sort(rng.uniform(0, 7, n)), unit="D")
+    return pd.DataFrame({"row_id": np.arange(first_id, first_id + n), "date": t.strftime("%Y-%m-%d %H:%M"),
+                         "x1": x1, "x2": x2, "x3": x3, "y": y})
+
+
+def stream(n: int = 6, initial: int = 3000, rows: int = 150, seed: int = 0) -> list[pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    out = [_draw(rng, initial, False, 1, 0)]
+    for b in range(1, n + 1):
+        out.append(_draw(rng, rows, b >= SHIFT_AT, 1 + initial + (b - 1) * rows, b))
+    return out
+
+
+def run_delayed(tmp: Path, policy: Path, batches: list[pd.DataFrame], nights: int, labelled_last: bool = False):
+    """Nights 1..``nights``: batch i comes without labels, batch i - DELAY's labels with it (the
+    last night's batch with its own labels when ``labelled_last``)."""
+    keeper = init_keeper(tmp, policy, batches)
+    records = []
+    for i in range(1, nights + 1):
+        own = labelled_last and i == nights
+        labels = batches[i - DELAY][["row_id", "y"]] if i - DELAY >= 1 else None
+        records.append(keeper.step(batches[i] if own else batches[i].drop(columns=["y"]), labels=labels, html=False))
+    return keeper, records
+
+
+@pytest.fixture(scope="module")
+def auto(tmp_path_factory):
+    """The shipped default (estimates: auto), labels two batches late; night 6's batch brings its
+    own labels. Every estimator fit is recorded with the serving model's training night."""
+    fits = []
+    real_fit = late_labels.fit_estimator
+
+    def spy(spec, adapter, rows, metric):
+        fits.append(rows.copy())
+        return real_fit(spec, adapter, rows, metric)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(late_labels, "fit_estimator", spy)
+        keeper, records = run_delayed(tmp_path_factory.mktemp("auto"), DEFAULT, stream(), 6, labelled_last=True)
+    return keeper, records, fits
+
+
+@pytest.fixture(scope="module")
+def off(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("off")
+    policy = tmp / "default-off.yaml"
+    policy.write_text(DEFAULT.read_text() + "\nestimates: off\n")
+    return run_delayed(tmp, policy, stream(), 5)
+
+
+def test_under_a_label_delay_the_default_retrains_on_the_estimated_drop(auto):
+    _, records, _ = auto
+    assert [r.action for r in records[:5]] == ["none", "none", "warm_start", "warm_start", "retrain"]
+    night5 = records[4]
+    sig = night5.decision["signals"]
+    assert night5.decision["rule"] == "drop-since-retrain"
+    assert sig["metric"] == sig["estimated_metric"] == night5.estimated_metric["value"]
+    assert sig["sustained_drop_since_retrain"] == pytest.approx(0.6615, abs=1e-4)  # batches 4 and 5, estimated
+    assert night5.decision["signals_from"]["sustained_drop_since_retrain"] == "estimate"
+    assert night5.decision["signals_from"]["debt"] == "estimate"  # batch 3..5's excess is estimated so far
+    assert night5.decision_text.endswith("; estimated (this batch's labels are not in yet): sustained_drop_since_retrain")
+
+
+def test_estimates_off_keeps_deciding_on_the_late_labels(off):
+    _, records = off
+    assert [r.action for r in records] == ["none", "none", "warm_start", "warm_start", "warm_start"]
+    night5 = records[4]
+    assert night5.decision["rule"] == "moderate-drop-or-drift" and "signals_from" not in night5.decision
+    # the metric is batch 3's, whose labels came tonight: the shift of batch 4 is not in it yet
+    assert night5.decision["signals"]["metric"] == night5.champion_metric["value"] == pytest.approx(1.3692, abs=1e-4)
+    assert records[0].decision["signals"]["metric"] is None  # no labels at all yet
+    assert "estimated" not in night5.decision_text
+
+
+def test_a_batch_with_its_own_labels_reads_realised_values_again(auto):
+    _, records, _ = auto
+    night6 = records[5]
+    assert night6.batch["labelled"] is True
+    assert "metric" not in night6.decision.get("signals_from", {})
+    assert night6.decision["signals"]["metric"] == night6.champion_metric["value"]
+    assert night6.decision["signals"]["metric"] != night6.estimated_metric["value"]
+
+
+def test_the_record_of_a_batch_gains_its_realised_value_when_its_labels_arrive(auto):
+    keeper, records, _ = auto
+    first = json.loads((keeper.root / "runs" / records[0].run_id / "record.json").read_text())
+    realised = first["estimated_metric"]["realised"]
+    batch1 = stream()[1]
+    v1 = keeper.registry.load(1)  # the version that served batch 1 and was estimated on it
+    expected = evaluate(get_metric("rmse", "regression"), v1.adapter, v1.spec.features_frame(batch1), batch1["y"])
+    assert realised["value"] == pytest.approx(expected, rel=1e-12)
+    assert realised["rows"] == 150 and realised["night"] == 3 and realised["run_id"] == records[2].run_id
+    assert realised["agrees"] is True
+    last = json.loads((keeper.root / "runs" / records[-1].run_id / "record.json").read_text())
+    assert "realised" not in last["estimated_metric"]  # its labels came with it: nothing arrives later
+
+
+def test_late_labels_refit_the_estimator_never_on_rows_the_model_trained_on(auto):
+    keeper, records, fits = auto
+    assert [r.estimated_metric["fitted_on"] for r in records[:3]] == ["holdout", "holdout", "late labels"]
+    assert records[2].estimated_metric["fit_night"] == 3 and records[2].estimated_metric["fit_rows"] == 150
+    assert len(fits) >= 3
+    index = keeper.store.index(keeper.spec)
+    stored = keeper.store.load(target="y")
+    for rows, record in zip(fits, records[2:]):
+        trained = keeper.registry.get(record.estimated_metric["version"])  # the version estimated that night
+        trained_seq = int((trained.decision or {}).get("seq") or 0)
+        keys = rows[[SEQ, POS]].merge(index, on=[SEQ, POS])
+        assert len(keys) == len(rows) and (keys[LABELLED_AT] > trained_seq).all()
+        learned = stored.merge(index[index[LABELLED_AT] <= trained_seq][[SEQ, POS]], on=[SEQ, POS])
+        check_disjoint(learned[["x1", "x2", "x3", "y"]], rows[["x1", "x2", "x3", "y"]])  # raises on a shared row
+
+
+def test_a_night_killed_while_rewriting_an_old_record_leaves_it_whole_and_the_rerun_completes_it(tmp_path, monkeypatch):
+    import driftkeeper._util.io as io_mod
+
+    batches = stream(3, initial=1000, rows=100, seed=3)
+    keeper, records = run_delayed(tmp_path, DEFAULT, batches, 2)
+    path = keeper.root / "runs" / records[0].run_id / "record.json"
+    before = path.read_text()
+    real_replace = io_mod.os.replace
+
+    def killed(src, dst):
+        if Path(dst) == path:
+            raise KeyboardInterrupt("killed")  # what a kill at the rename leaves: the temp file, removed
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(io_mod.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        keeper.step(batches[3].drop(columns=["y"]), labels=batches[1][["row_id", "y"]], html=False)
+    assert path.read_text() == before and not list(path.parent.glob(".*.tmp-*"))
+    monkeypatch.setattr(io_mod.os, "replace", real_replace)
+    again = keeper.step(batches[3].drop(columns=["y"]), labels=batches[1][["row_id", "y"]], html=False)
+    realised = json.loads(path.read_text())["estimated_metric"]["realised"]
+    assert realised["night"] == 3 and realised["run_id"] == again.run_id and realised["rows"] == 100
+
+
+def test_refit_rows_take_only_rows_labelled_after_the_training_night():
+    index = pd.DataFrame({SEQ: [0, 0, 1, 1, 2, 2], POS: [0, 1, 0, 1, 0, 1],
+                          LABELLED: [True, True, True, False, True, True], LABELLED_AT: [0, 4, 3, -1, 4, 5]})
+    picked = late_labels.refit_rows(index, trained_seq=3)
+    assert list(zip(picked[SEQ], picked[POS])) == [(0, 1), (2, 0), (2, 1)]  # by the night their labels came
+
+
+def test_estimated_debt_is_replaced_by_the_realised_excess_when_the_labels_arrive():
+    ledger = Ledger()
+    ledger.accrue(0.5, 100, retrain_cost_s=2.0, level=1.0)  # realised: 0.5 past the level on 100 rows
+    ledger.accrue_estimate(7, 0.25, 200, retrain_cost_s=2.0, level=1.0)  # batch 7 without labels
+    assert ledger.debt == pytest.approx(100.0) and ledger.estimated_debt() == pytest.approx(50.0)
+    assert ledger.settle({7: 120}) == pytest.approx(30.0)  # 120 of its rows got labels tonight ...
+    ledger.accrue(0.4, 120, retrain_cost_s=2.0, level=1.0)  # ... and their realised excess counts instead
+    assert ledger.debt == pytest.approx(50.0 + 20.0 + 48.0) and ledger.estimated == {"7": [0.25, 80.0]}
+    ledger.settle({7: 80, 9: 10})  # the rest of batch 7; batch 9 had no estimate
+    assert ledger.estimated == {} and ledger.debt == pytest.approx(98.0)
+    ledger.accrue_estimate(8, 0.1, 10, retrain_cost_s=2.0, level=1.0)
+    ledger.after_retrain()
+    assert ledger.debt == 0.0 and ledger.estimated == {} and ledger.last_estimate is None
+
+
+def _policy(extra: str = "") -> Policy:
+    return Policy.from_yaml("metric: mae\nrules:\n  - {name: worse, when: performance_drop >= 0.2, action: retrain}\n"
+                            "fallback: none\n" + extra)
+
+
+def test_the_switch_is_a_policy_key_and_realised_values_win_when_the_batch_has_labels():
+    est = dict(champion_metric=1.0, estimated_metric=1.5, estimated_metric_se=0.1)
+    unlabelled = decide(None, _policy(), Context(batch_labelled=False, metric=1.05, **est))
+    assert unlabelled.action == "retrain" and unlabelled.signals["performance_drop"] == pytest.approx(0.5)
+    labelled = decide(None, _policy(), Context(batch_labelled=True, metric=1.05, **est))
+    assert labelled.action == "none" and labelled.signals["performance_drop"] == pytest.approx(0.05)
+    switched_off = decide(None, _policy("estimates: off\n"), Context(batch_labelled=False, metric=1.05, **est))
+    assert switched_off.action == "none" and switched_off.signals["metric"] == 1.05
+    # unknown labelling (the API without the runner): an estimate serves only when no metric is known
+    assert decide(None, _policy(), Context(**est)).action == "retrain"
+    assert decide(None, _policy(), Context(metric=1.05, **est)).action == "none"
+
+
+def test_the_estimates_key_is_validated_and_described():
+    assert _policy("estimates: off\n").spec.estimates == "off"  # YAML's bare `off` is false: read as off
+    with pytest.raises(PolicyError, match=r"<string>:5: estimates: expected 'auto' or 'off', got 'of' \(did you mean 'off'\?\)"):
+        _policy("estimates: of\n")
+    assert "estimates: auto — a batch that comes without its labels" in load_policy("default").describe()
+    assert "(this policy's rules read performance_drop, sustained_drop_since_retrain)" in load_policy("default").describe()
+    assert "estimates: off — " in _policy("estimates: off\n").describe()
