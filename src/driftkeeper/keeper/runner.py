@@ -394,7 +394,7 @@ class Keeper:
             schema_change.not_applied(record, change, trained.info.get("skipped"))
             return
         info = trained.info
-        fp = trained.data if trained.data is not None else data_fingerprint(trained.rows, spec)
+        fp = data_fingerprint(trained.rows, spec)
         trained.info.update({k: fp[k] for k in ("time_min", "time_max") if k in fp})
         checkpoint("runner:trained")
         self._progress("gating the candidate")
@@ -422,7 +422,7 @@ class Keeper:
             record.promoted = record.serving = v.version
             if change.retrain:
                 schema_change.adopt(self, spec)
-            state.after_promotion(action, batch.seq, iso(batch.time), trained.n_rows + len(trained.holdout) + (0 if trained.stop is None else len(trained.stop)))
+            state.after_promotion(action, batch.seq, iso(batch.time), len(trained.rows) + len(trained.holdout) + (0 if trained.stop is None else len(trained.stop)))
         else:
             self.registry.promote(v.version, alias="challenger", reason=f"run {record.run_id}: gate refused")
             schema_change.not_applied(record, change, "the gate kept the champion")
