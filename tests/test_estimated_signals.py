@@ -15,6 +15,7 @@ from test_runner import init_keeper
 from driftkeeper.exceptions import PolicyError
 from driftkeeper.keeper import late_labels
 from driftkeeper.keeper.costs import Ledger
+from driftkeeper.keeper.records import RunRecord
 from driftkeeper.keeper.store import LABELLED, LABELLED_AT, POS, SEQ
 from driftkeeper.metrics import evaluate, get_metric
 from driftkeeper.monitor.estimation import check_disjoint
@@ -125,6 +126,8 @@ def test_the_record_of_a_batch_gains_its_realised_value_when_its_labels_arrive(a
     assert realised["value"] == pytest.approx(expected, rel=1e-12)
     assert realised["rows"] == 150 and realised["night"] == 3 and realised["run_id"] == records[2].run_id
     assert realised["agrees"] is True
+    text = RunRecord(**{k: v for k, v in first.items() if k != "exit_code"}).summary()
+    assert f"rmse estimated {first['estimated_metric']['value']:.4g}, realised {expected:.4g} on 150 rows" in text
     last = json.loads((keeper.root / "runs" / records[-1].run_id / "record.json").read_text())
     assert "realised" not in last["estimated_metric"]  # its labels came with it: nothing arrives later
 

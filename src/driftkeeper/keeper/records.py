@@ -32,7 +32,9 @@ class RunRecord:
     timings: dict[str, float] = field(default_factory=dict)
     html: str | None = None
     costs: dict[str, Any] | None = None  # forecasts, the budget's ledger and the learning debt
-    estimated_metric: dict[str, Any] | None = None  # the policy metric estimated without labels (CBPE / DLE)
+    # the policy metric estimated without labels (CBPE / DLE); ``realised`` is added beside it when the
+    # batch's labels arrive on a later night (``value``, ``rows``, ``night``, ``run_id``, ``agrees``)
+    estimated_metric: dict[str, Any] | None = None
 
     @property
     def exit_code(self) -> int:
@@ -66,6 +68,11 @@ class RunRecord:
             lines.append(f"no labels yet: {est['metric']} estimated {est['value']:.4g} ± {2 * err ** 0.5:.2g} (95%)"
                          + (f"; doubtful: {est['outside_share']:.0%} of the rows lie outside what the estimator saw"
                             if est.get("doubtful") else ""))
+        real = (est or {}).get("realised")
+        if real and real.get("value") is not None:
+            lines.append(f"{est['metric']} estimated {est['value']:.4g}, realised {real['value']:.4g} on {real['rows']} rows "
+                         f"when the labels arrived (night {real['night']})"
+                         + ("" if real.get("agrees", True) else "; more than 3 total errors apart: the estimate missed"))
         if self.status == "dry_run" and self.plan:
             lines.append(plan_text(self.plan))
         if self.training:
