@@ -64,20 +64,58 @@ def report(
     fail_on_drift: bool = typer.Option(False, "--fail-on-drift", help="Exit 1 when the dataset drifted."),
     sample: Optional[int] = typer.Option(None, "--sample", help="Check a seeded sample of N current rows."),
     seed: int = typer.Option(0, "--seed", help="Seed of --sample."),
+    engine: str = typer.Option(
+        "pandas", "--engine", help="pandas (tables in memory) or dask (parquet directories, needs driftkeeper[dask])."
+    ),
+    dask_scheduler: Optional[str] = typer.Option(
+        None, "--dask-scheduler", help="Address of a Dask scheduler (tcp://host:8786); default: threads in this process."
+    ),
 ) -> None:
     """Check drift of CURRENT against REFERENCE and print a table (drifted columns first).
 
     Exit codes: 0 done; 1 dataset drift with --fail-on-drift; 2 bad input or option.
     """
     drifted = _run(reference, current, target, prediction, columns, method, threshold, drift_share,
-                   html, json_path, sample, seed)  # driftkeeper errors: one line + exit code (cli/__init__)
+                   html, json_path, sample, seed, engine, dask_scheduler)  # errors: one line + exit code (cli/__init__)
     if fail_on_drift and drifted:
         raise typer.Exit(1)
 
 
+def _engine(engine: str, dask_scheduler: str | None, html, sample):
+    """The table reader and the scheduler block of ``--engine``; refuses the options it cannot take."""
+    import contextlib
+
+    from ..exceptions import ConfigError
+
+    if engine == "pandas":
+        if dask_scheduler is not None:
+            raise ConfigError("--dask-scheduler needs --engine dask")
+        from .._util.io import read_table
+
+        return read_table, contextlib.nullcontext()
+    if engine != "dask":
+        raise ConfigError(f"--engine {engine!r} is not known; expected pandas or dask")
+    for given, option in ((html, "--html"), (sample, "--sample")):
+        if given is not None:
+            raise ConfigError(f"{option} needs --engine pandas (it works on a table in memory)")
+    try:
+        from ..monitor import _dask
+    except ImportError as exc:
+        raise ConfigError(f"--engine dask needs Dask ({exc.name} is not installed); pip install 'driftkeeper[dask]'") from exc
+    return _dask.read_table, _dask.connect(dask_scheduler)
+
+
 def _run(reference, current, target, prediction, columns, method, threshold, drift_share, html, json_path,
-         sample, seed) -> bool:
-    from .._util.io import read_table, write_json_atomic
+         sample, seed, engine="pandas", dask_scheduler=None) -> bool:
+    read_table, scheduler = _engine(engine, dask_scheduler, html, sample)
+    with scheduler:
+        return _check(read_table, reference, current, target, prediction, columns, method, threshold, drift_share,
+                      html, json_path, sample, seed)
+
+
+def _check(read_table, reference, current, target, prediction, columns, method, threshold, drift_share, html,
+           json_path, sample, seed) -> bool:
+    from .._util.io import write_json_atomic
     from ..monitor.monitor import Monitor
 
     m_default, m_cols = _split_pairs(method, "--method")
@@ -135,6 +173,9 @@ def _print(result) -> None:
         ("unseen", {"justify": "right"}),
     ):
         table.add_column(name, **kw)
+    approximate = any(not c.exact for c in result.columns)
+    if approximate:  # where a score is bounded rather than exact, the interval that holds the exact one
+        table.add_column("exact within", justify="right")
     rows = list(result.sorted_columns())
     for label, extra in (("target", result.target), ("prediction", result.prediction)):
         if extra is not None:
@@ -145,10 +186,14 @@ def _print(result) -> None:
             name += " (target)"
         elif c is result.prediction:
             name += " (prediction)"
-        table.add_row(
+        cells = [
             name, c.kind, c.method, _fmt(c.score), _fmt(c.threshold), "DRIFT" if c.drifted else "ok",
             f"{c.missing_share:.1%}", "-" if c.unseen_share is None else f"{c.unseen_share:.1%}",
-        )
+        ]
+        if approximate:
+            lo, hi = c.score_bounds or (None, None)
+            cells.append("exact" if c.exact else f"[{_fmt(lo)}, {_fmt(hi)}]")
+        table.add_row(*cells)
     console.print(table)
     for w in result.warnings:
         console.print(f"warning: {w}")

@@ -15,9 +15,12 @@ Contract (``schema_version`` 1)::
          "stattest_type": "distance",    # "distance": drifted when score >= threshold
                                          # "p_value":  drifted when score <  threshold
          "rows": 500, "missing_share": 0.0, "unseen_share": null},
-                                 # Monitor(approx="binned") columns add "approx": "binned",
+                                 # approximate columns add "approx": "binned",
                                  # "score_bounds": [lo, hi] (the exact score lies within; the
-                                 # verdict is the exact one outside them); exact columns omit both
+                                 # verdict is the exact one outside them); exact columns omit both.
+                                 # Approximate: Monitor(approx="binned") sketches, and on a Dask
+                                 # DataFrame ks/wasserstein and the sturges-binned methods of a
+                                 # batch outside the reference's range (monitor.partials)
         {"name": "alley", ..., "score": null, "drifted": false,   # drift not computed: the column
          "rows": 500, "missing_share": 1.0, ...},               # is entirely missing (see warnings)
         ...
@@ -80,7 +83,9 @@ class ColumnDrift:
         unseen_share: categorical columns only: share of current non-missing values that
             are categories never seen in the reference (``None`` for numerical columns).
         approx: ``None`` when the score is exact (Evidently's own); ``"binned"`` when it was
-            estimated from the reference's binned sketch (``Monitor(approx="binned")``).
+            estimated from binned summaries: the reference's sketch (``Monitor(approx="binned")``)
+            or, on a Dask DataFrame, the merged per-partition bins of both sides
+            (:mod:`driftkeeper.monitor.partials` lists which methods).
         score_bounds: binned scores only: ``(lower, upper)``, an interval that contains the
             exact score; the verdict is the exact one whenever the threshold lies outside it.
     """
@@ -101,6 +106,11 @@ class ColumnDrift:
     def __post_init__(self) -> None:
         if self.score_bounds is not None:  # a JSON list reads back as the same tuple
             object.__setattr__(self, "score_bounds", (float(self.score_bounds[0]), float(self.score_bounds[1])))
+
+    @property
+    def exact(self) -> bool:
+        """Whether the score is the exact one (else ``score_bounds`` holds it)."""
+        return self.approx is None
 
     @property
     def verdict_certain(self) -> bool:
