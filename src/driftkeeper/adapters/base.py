@@ -19,11 +19,12 @@ a retrain with ``fit``.
 from __future__ import annotations
 
 import abc
+import dataclasses
 import functools
 import inspect
 import pickle
 import types
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Iterable
 
 import numpy as np
 import pandas as pd
@@ -71,6 +72,8 @@ class ModelAdapter(abc.ABC):
     """
 
     kind: ClassVar[str] = ""
+    # True when _fit_chunks learns from chunks without concatenating them (see fit_chunks)
+    fits_in_chunks: ClassVar[bool] = False
 
     # ---------------------------------------------------------------- parameters
     def get_params(self) -> dict[str, Any]:
@@ -206,6 +209,81 @@ class ModelAdapter(abc.ABC):
         self.replay_ = Reservoir(self.replay_size, self.random_state)
         self.replay_.add(frame, target)
         return self
+
+    def fit_chunks(self, chunks: Callable[[], Iterable[tuple[Any, Any]]]) -> ModelAdapter:
+        """Train from scratch on rows given in pieces, as :meth:`fit` on them concatenated would.
+
+        ``chunks()`` returns a fresh iterable of ``(X, y)`` pieces, the same rows in the same
+        order on every call; every ``X`` has the same columns, and a categorical column the same
+        categories in every piece (else SchemaError naming the column and the piece). An adapter
+        that needs one frame (scikit-learn, River) concatenates the pieces and calls :meth:`fit`.
+        One that learns from pieces (:attr:`fits_in_chunks`: LightGBM) goes through ``chunks()``
+        once for the schema, the classes, the targets and the replay reservoir, then as often as
+        its library reads the rows, and never holds more than one piece as a frame. Returns ``self``.
+        """
+        if not self.fits_in_chunks:
+            frames, targets = [], []
+            for X, y in chunks():
+                frames.append(as_frame(X))
+                targets.append(as_target(y, len(frames[-1])))
+            if not frames:
+                raise DataQualityError("X has 0 rows; expected at least 1.")
+            X = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+            del frames
+            return self.fit(X, np.concatenate(targets))
+        self._validate_params()
+        schema, target, lengths, replay = self._scan_chunks(chunks)
+        for name in _FITTED:
+            self.__dict__.pop(name, None)
+        self._clear_fitted()
+        if self.task == "classification":
+            classes = np.asarray(sorted(pd.unique(target).tolist()))
+            if len(classes) < 2:
+                raise DataQualityError(f"y has a single class {classes.tolist()}; a classifier needs at least 2 classes.")
+            self.classes_ = classes
+
+        def aligned() -> Iterable[pd.DataFrame]:
+            for i, (X, _) in enumerate(chunks()):
+                yield schema.align(self._coerce_fit_frame(as_frame(X, what=f"X (piece {i})")), what=f"X (piece {i})")
+
+        self._fit_chunks(aligned, target, lengths, schema)
+        self.schema_ = schema
+        self.n_updates_ = 0
+        self.n_rows_seen_ = len(target)
+        self.replay_ = replay
+        return self
+
+    def _scan_chunks(self, chunks: Callable[[], Iterable[tuple[Any, Any]]]) -> tuple[FeatureSchema, np.ndarray, list[int], Reservoir]:
+        """One pass over the pieces of :meth:`fit_chunks`: the feature schema (the first piece's;
+        a numerical column's dtype the one concatenating gives), the targets, each piece's row
+        count and the replay reservoir offered every row in order."""
+        schema: FeatureSchema | None = None
+        dtypes: dict[str, np.dtype] = {}
+        targets, lengths = [], []
+        replay = Reservoir(self.replay_size, self.random_state)
+        for i, (X, y) in enumerate(chunks()):
+            what = f"X (piece {i})"
+            frame = self._coerce_fit_frame(as_frame(X, what=what))
+            if schema is None:
+                schema = FeatureSchema.capture(frame)
+            elif list(frame.columns) != list(schema.names):
+                raise SchemaError(f"{what} has columns {list(frame.columns)}; piece 0 has {list(schema.names)}: every piece needs the same columns.")
+            for name in schema.names:
+                dtype = frame[name].dtype
+                if name in schema.categories:
+                    if not (isinstance(dtype, pd.CategoricalDtype) and dtype.categories.equals(schema.categories[name].categories)):
+                        raise SchemaError(f"{what} column {name!r} is not categorical with the categories of piece 0; "
+                                          "type it as pandas category with the same categories in every piece.")
+                elif isinstance(dtype, np.dtype):
+                    dtypes[name] = np.result_type(dtypes.get(name, dtype), dtype)
+            target = as_target(y, len(frame))
+            targets.append(target)
+            lengths.append(len(frame))
+            replay.add(schema.align(frame, what=what), target)
+        if schema is None:
+            raise DataQualityError("X has 0 rows; expected at least 1.")
+        schema = dataclasses.replace(schema, dtypes={**schema.dtypes, **{c: str(d) for c, d in dtypes.items()}})
+        return schema, np.concatenate(targets), lengths, replay
 
     def update(self, X: Any, y: Any, *, rounds: int | None = None, learning_rate: float | None = None,
                replay_fraction: float | None = None, known_rows: int = 0, eval_set: tuple[Any, Any] | None = None,
@@ -410,6 +488,12 @@ class ModelAdapter(abc.ABC):
     @abc.abstractmethod
     def _fit(self, X: pd.DataFrame, y: np.ndarray) -> None:
         """Train from scratch on an aligned frame."""
+
+    def _fit_chunks(self, chunks: Callable[[], Iterable[pd.DataFrame]], y: np.ndarray, lengths: list[int],
+                    schema: FeatureSchema) -> None:
+        """Train from scratch on aligned pieces (``chunks()``: a fresh iterable of them, with
+        ``lengths`` rows each; ``y``: all their targets); only where :attr:`fits_in_chunks`."""
+        raise NotImplementedError
 
     @abc.abstractmethod
     def _update(self, X: pd.DataFrame, y: np.ndarray, *, rounds: int, learning_rate: float | None) -> None:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Any
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -76,6 +76,7 @@ class LightGBMAdapter(ModelAdapter):
     """
 
     kind = "lightgbm"
+    fits_in_chunks = True
 
     def __init__(self, model: Any, *, update_rounds: int = 50, update_learning_rate: float | None = None,
                  replay_fraction: float = 0.0, replay_size: int = 10_000, update_mode: str = "continue",
@@ -92,6 +93,22 @@ class LightGBMAdapter(ModelAdapter):
         self.num_threads = num_threads
         self.random_state = random_state
         self.correction_max_bin = correction_max_bin
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> "LightGBMAdapter":
+        # LightGBM copies a Booster through its text format (model_to_string, then a parse):
+        # longer than a small update's training. Nothing here changes a booster in place (fit,
+        # update and refit put new ones in its place), so a copy shares the boosters and the
+        # cached base scores (replaced, never written into) and copies everything else.
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():
+            if key in ("booster_", "base_cache_"):
+                new.__dict__[key] = value
+            elif key == "corrections_":
+                new.__dict__[key] = list(value)
+            else:
+                new.__dict__[key] = copy.deepcopy(value, memo)
+        return new
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         # a model saved before correction_max_bin existed keeps correcting with its own bins
@@ -269,6 +286,35 @@ class LightGBMAdapter(ModelAdapter):
     def _fit(self, X: pd.DataFrame, y: np.ndarray) -> None:
         import lightgbm as lgb
 
+        params, n_rounds = self._fit_params(list(X.columns), [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)])
+        self.booster_ = lgb.train(params, self._dataset(X, y, params), num_boost_round=n_rounds)
+        self.corrections_ = []
+
+    def _fit_chunks(self, chunks: Callable[[], Iterable[pd.DataFrame]], y: np.ndarray, lengths: list[int],
+                    schema: Any) -> None:
+        """:meth:`_fit` on pieces: LightGBM bins rows straight from them (``lightgbm.Sequence``,
+        one per piece), each piece made into a matrix by :meth:`_matrix` as ``_fit`` makes the
+        whole frame, one piece at a time. The Dataset is the one ``_fit`` builds — the same
+        sampled rows set the bins, the same rows in the same order fill them — so the model is
+        identical. LightGBM reads the rows twice (a sample for the bins, then every row), so the
+        pieces are read twice; the matrices are dropped as soon as the Dataset holds the bins."""
+        import lightgbm as lgb
+
+        from driftkeeper.adapters._lightgbm_chunks import chunked_dataset
+
+        names = list(schema.names)
+        params, n_rounds = self._fit_params(names, [c for c in names if c in schema.categories])
+        train_set = chunked_dataset(self._matrix, chunks, lengths, label=self._labels(y), feature_name=self.lgb_feature_names_,
+                                    categorical_feature=self.categorical_indices_ or "auto", params=params)
+        # the booster lgb.train returns is rebuilt from the model's text: it holds no reference to
+        # the Dataset, whose binned rows go with the last reference here
+        self.booster_ = lgb.train(params, train_set, num_boost_round=n_rounds)
+        del train_set
+        self.corrections_ = []
+
+    def _fit_params(self, columns: list[str], categorical: list[str]) -> tuple[dict[str, Any], int]:
+        """The training params and round count of a fit on ``columns`` (``categorical`` among them);
+        records ``params_``, ``categorical_indices_`` and ``lgb_feature_names_``."""
         params, n_rounds = self._base_params()
         if self.task == "classification":
             k = len(self.classes_)
@@ -285,11 +331,11 @@ class LightGBMAdapter(ModelAdapter):
             planned = n_rounds * (params.get("num_class", 1))
             if planned > self.max_trees:
                 raise ModelSizeError(f"fit would build {planned} trees, past max_trees={self.max_trees}; lower n_estimators or raise max_trees.")
-        self.categorical_indices_ = [j for j, c in enumerate(X.columns) if isinstance(X[c].dtype, pd.CategoricalDtype)]
-        self.lgb_feature_names_ = _safe_names(list(X.columns))
+        wanted = set(categorical)
+        self.categorical_indices_ = [j for j, c in enumerate(columns) if c in wanted]
+        self.lgb_feature_names_ = _safe_names(list(columns))
         self.params_ = params
-        self.booster_ = lgb.train(params, self._dataset(X, y, params), num_boost_round=n_rounds)
-        self.corrections_ = []
+        return params, n_rounds
 
     def _check_update_size(self, rounds: int, mode: str | None) -> None:
         mode = mode or self.update_mode
@@ -473,7 +519,10 @@ class LightGBMAdapter(ModelAdapter):
         corrections = getattr(self, "corrections_", None)
         if not corrections:
             return self.booster_.predict(matrix, **self._predict_params())
-        return self._link()(self._raw(matrix, corrections))
+        # the base scores of a batch small enough to cache are kept: the night's next update
+        # learns these rows on top of them (the runner predicts a batch before it updates on it)
+        base = self._cached_base_raw(matrix) if len(matrix) <= _BASE_CACHE_ROWS else None
+        return self._link()(self._raw(matrix, corrections, base=base))
 
     def _predict(self, X: pd.DataFrame) -> np.ndarray:
         raw = self._output(X)

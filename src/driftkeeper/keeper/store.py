@@ -14,18 +14,20 @@ after, so a night killed in between leaves no index to trust, and the next one r
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .._util.io import atomic_writer
 from .._util.testhooks import checkpoint
 from ..exceptions import SchemaError
 
-__all__ = ["DataStore", "LABELLED", "LABELLED_AT", "POS", "SEQ", "TIME"]
+__all__ = ["CHUNK_ROWS", "DataStore", "LABELLED", "LABELLED_AT", "POS", "SEQ", "TIME"]
 
 SEQ = "__dk_seq"  # the batch's sequence number (0: the initial data)
 POS = "__dk_pos"  # the row's position in its batch
@@ -37,15 +39,28 @@ LABELLED_AT = "__dk_labelled_at"
 TIME = "__dk_time"  # the row's time, parsed (UTC), when the root has a time column
 LABELLED = "__dk_labelled"
 INDEX_FILE = "index.parquet"  # the row index of every partition (no features), saved each night
+# rows of one chunk of a chunked read (:meth:`DataStore.chunks`): 100 k rows of 50 float columns
+# are 40 MB, small next to what a retrain's model needs, large enough that reading in pieces
+# costs nothing measurable against one read
+CHUNK_ROWS = 100_000
 
 
 class DataStore:
-    """Stored batches under ``ROOT/data/``. ``rows_read`` counts the full-width rows this object
-    has materialised (index reads are not counted): what a night costs in memory grows with it."""
+    """Stored batches under ``ROOT/data/``. ``rows_read`` counts the rows this object has
+    materialised from partitions (index reads are not counted): what a night costs in memory
+    grows with it. ``max_rows_held`` is the most rows one read materialised at once (a whole
+    :meth:`rows` answer, or one chunk of :meth:`chunks`); ``chunk_rows`` the rows of a chunk of
+    :meth:`chunks` unless a call says otherwise."""
 
     def __init__(self, root: str | Path):
         self.dir = Path(root) / "data"
         self.rows_read = 0
+        self.max_rows_held = 0
+        self.chunk_rows = CHUNK_ROWS
+
+    def _count(self, n: int) -> None:
+        self.rows_read += n
+        self.max_rows_held = max(self.max_rows_held, n)
 
     def _path(self, seq: int) -> Path:
         return self.dir / f"b{seq:06d}.parquet"
@@ -77,7 +92,7 @@ class DataStore:
             return pd.DataFrame()
         frames = [pd.read_parquet(self._path(s)) for s in seqs]
         df = pd.concat(frames, ignore_index=True)
-        self.rows_read += len(df)
+        self._count(len(df))
         if labelled_only:
             df = df[df[target].notna()]
         return df.reset_index(drop=True)
@@ -154,10 +169,51 @@ class DataStore:
             table = pq.read_table(self._path(int(seq)), filters=[(POS, "in", grp[POS].to_numpy())])
             parts.append(table.to_pandas())
         df = pd.concat(parts, ignore_index=True)
-        self.rows_read += len(df)
+        self._count(len(df))
         order = pd.MultiIndex.from_frame(keys[[SEQ, POS]].astype("int64"))
         df.index = pd.MultiIndex.from_arrays([df[SEQ].astype("int64"), df[POS].astype("int64")])
         return df.loc[order].reset_index(drop=True)
+
+    def chunks(self, keys: pd.DataFrame, *, columns: list[str] | None = None,
+               rows_per_chunk: int | None = None) -> Iterator[pd.DataFrame]:
+        """The stored rows named by ``keys`` (columns ``SEQ``, ``POS``) in that order, as frames of
+        ``rows_per_chunk`` rows (None: :attr:`chunk_rows`; the last one shorter): what :meth:`rows` returns, in pieces, never
+        holding more than one piece. ``columns``: the stored columns wanted (``SEQ`` and ``POS``
+        come along); a partition stored before a column existed gives chunks without it.
+
+        Keys that name a batch's rows in stored order (the plans' usual order) read each partition
+        once, forward, record batch by record batch; keys in any other order get the same rows and
+        cost a read of the partition per chunk."""
+        rows_per_chunk = self.chunk_rows if rows_per_chunk is None else rows_per_chunk
+        if rows_per_chunk < 1:
+            raise ValueError(f"rows_per_chunk must be a positive number of rows, got {rows_per_chunk}")
+        seqs, positions = keys[SEQ].to_numpy(np.int64), keys[POS].to_numpy(np.int64)
+        wanted = None if columns is None else list(dict.fromkeys([*columns, SEQ, POS]))
+        reader: _Forward | None = None
+        for start in range(0, len(seqs), rows_per_chunk):
+            s, p = seqs[start:start + rows_per_chunk], positions[start:start + rows_per_chunk]
+            bounds = np.flatnonzero(np.diff(s)) + 1
+            pieces = []
+            for a, b in zip(np.r_[0, bounds], np.r_[bounds, len(s)]):  # runs of one batch, in key order
+                seq, want = int(s[a]), p[a:b]
+                order = np.argsort(want, kind="stable")
+                ascending = bool(np.all(order == np.arange(len(want))))
+                if reader is None or reader.seq != seq or not want[order[0]] > reader.last:
+                    reader = _Forward(self._path(seq), seq, wanted, rows_per_chunk)
+                piece = reader.take(want if ascending else want[order]).to_pandas()
+                pieces.append(piece if ascending else piece.iloc[np.argsort(order)])
+            chunk = pieces[0] if len(pieces) == 1 else pd.concat(pieces, ignore_index=True)
+            self._count(len(chunk))
+            yield chunk.reset_index(drop=True)
+            del chunk, pieces
+
+    def columns(self, seqs: list[int]) -> list[str]:
+        """The stored columns of partitions ``seqs`` (a file's schema, not its rows), in order of
+        first appearance: the columns :meth:`rows` gives for rows of those partitions."""
+        out: dict[str, None] = {}
+        for seq in seqs:
+            out.update(dict.fromkeys(pq.read_schema(self._path(seq)).names))
+        return list(out)
 
     @staticmethod
     def partition_info(index: pd.DataFrame) -> list[dict]:
@@ -188,7 +244,7 @@ class DataStore:
             hit = ids.isin(wanted.index)
             if hit.any():
                 found[seq] = pd.read_parquet(self._path(seq))
-                self.rows_read += len(found[seq])
+                self._count(len(found[seq]))
                 seen.update(ids[hit].tolist())
         unknown = [i for i in wanted.index if i not in seen]
         if unknown:
@@ -226,3 +282,39 @@ class DataStore:
                 self._path(seq).unlink(missing_ok=True)
                 removed.append(seq)
         return removed
+
+
+class _Forward:
+    """One partition read forward, record batch by record batch: :meth:`take` hands out the
+    rows at ascending positions, each past the ones handed out before."""
+
+    def __init__(self, path: Path, seq: int, columns: list[str] | None, batch_rows: int):
+        self.path, self.seq, self.last = path, seq, -1
+        source = pq.ParquetFile(path)
+        names = source.schema_arrow.names
+        self._batches = source.iter_batches(batch_size=batch_rows,
+                                            columns=None if columns is None else [c for c in columns if c in names])
+        self._pending: pa.RecordBatch | None = None
+
+    def take(self, want: np.ndarray) -> pa.Table:
+        taken: list[pa.RecordBatch] = []
+        n = 0
+        while n < len(want):
+            batch = self._pending if self._pending is not None else next(self._batches, None)
+            self._pending = None
+            if batch is None:
+                break
+            at = batch.column(POS).to_numpy()
+            hit = np.isin(at, want)
+            beyond = at > want[-1]
+            if hit.any():
+                taken.append(batch.filter(pa.array(hit)))
+                n += int(hit.sum())
+            if beyond.any():  # positions ascend in a partition: nothing wanted lies further on
+                self._pending = batch.filter(pa.array(beyond))
+                break
+        if n != len(want):
+            raise SchemaError(f"data store partition {self.path.name} lacks {len(want) - n} of the rows the row index names; "
+                              "run `driftkeeper verify` on the root")
+        self.last = int(want[-1])
+        return pa.Table.from_batches(taken)
