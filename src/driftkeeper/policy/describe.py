@@ -134,4 +134,20 @@ def describe(policy: "Policy") -> str:
                 lines.append(f"  {label} candidates: margin {margin:g}, {how}")
     else:
         lines.append("gate: off (every candidate is promoted)")
+    lines.append(schema_change_text(policy.spec.schema_change))
     return "\n".join(lines)
+
+
+#: ``schema_change:`` in words.
+SCHEMA_CHANGE_TEXT = {
+    "retrain": ("a batch with a new column retrains from scratch with it as a feature (older rows read it as "
+                "missing); a batch without a column the model uses retrains without it; either overrides the rules"),
+    "refuse": "a batch with a new column, or without a column the model uses, is refused (exit 2, nothing changed)",
+    "ignore_new": ("new columns are dropped from the batch's features with a warning (the data store keeps them); a "
+                   "batch without a column the model uses is refused"),
+}
+
+
+def schema_change_text(mode: str) -> str:
+    """The policy's ``schema_change`` in one line."""
+    return f"schema changes ({mode}): {SCHEMA_CHANGE_TEXT[mode]}; --exclude COL drops a feature for good"

@@ -124,6 +124,10 @@ PARAM_NAMES = tuple(Params.model_fields)
 UPDATE_PARAMS = tuple(UpdateParams.model_fields)
 
 
+#: What ``schema_change:`` may say (the first is the default).
+SCHEMA_CHANGE_MODES = ("retrain", "refuse", "ignore_new")
+
+
 def _check_action(v: str) -> str:
     if v not in ACTIONS:
         raise _err("unknown_action", f"unknown action {v!r}{suggest(v, ACTIONS)}; actions: {', '.join(ACTIONS)}")
@@ -442,10 +446,22 @@ class PolicySpec(_Strict):
     budget: float | None = Field(None, gt=0, le=1)  # share of always-retrain's training CPU to spend
     estimates: Literal["auto", "off"] = "auto"  # labelled signals take their estimate while the labels are late
 
+    # a batch whose columns differ from the model's: retrain with the new set, refuse it, or drop
+    # new columns (and refuse vanished ones); see driftkeeper.keeper.schema_change
+    schema_change: str = "retrain"
+
     @field_validator("metric")
     @classmethod
     def _v_metric(cls, v: str) -> str:
         return _check_metric(v)
+
+    @field_validator("schema_change", mode="before")
+    @classmethod
+    def _v_schema_change(cls, v: Any) -> Any:
+        if v not in SCHEMA_CHANGE_MODES:
+            hint = suggest(v, SCHEMA_CHANGE_MODES) if isinstance(v, str) else ""
+            raise _err("bad_schema_change", f"expected one of {', '.join(SCHEMA_CHANGE_MODES)}, got {v!r}{hint}")
+        return v
 
     @field_validator("estimates", mode="before")
     @classmethod
