@@ -96,7 +96,10 @@ def estimator_for(root: Path, spec: Any, store: Any, obs: Any, trained_seq: int,
     """The refitted estimator tonight's estimate uses: refitted now when late labels arrived
     (kept in ``obs.refit`` for :func:`commit` to save), else the one saved for the serving
     version; ``None``: the version's own (its gate holdout's)."""
-    if obs.late_rows is not None and len(obs.late_rows):
+    from ..monitor.estimation import CLASSIFICATION_ESTIMATES, REGRESSION_ESTIMATES
+
+    estimable = metric in (CLASSIFICATION_ESTIMATES if spec.task == "classification" else REGRESSION_ESTIMATES)
+    if estimable and obs.late_rows is not None and len(obs.late_rows):
         t = time.process_time()
         fresh = _refit(spec, store, obs, trained_seq, metric, night)
         obs.timings["estimator_refit_cpu_s"] = round(time.process_time() - t, 4)
