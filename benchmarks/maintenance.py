@@ -45,10 +45,16 @@ stream with late labels: batch *i*'s labels reach the runner with batch *i + N* 
 late-labels path; streams without an id column are numbered), each batch still scored on its
 true labels. The tables are the same; every stream's label says ``/delay N``.
 
+``--estimates off`` runs every policy with ``estimates: off`` (a copy of its file with that key,
+named ``<policy>-estimates-off``): its performance signals and learning debt wait for realised
+labels. ``--estimates both`` runs the primary policy both ways and prints the two side by side
+(error and training CPU of the policy with its estimates over the same policy without) — under a
+label delay, what acting on the estimated metric buys.
+
 Run:  .venv/bin/python benchmarks/maintenance.py [--streams bike kc elec2 lending | real4 | new | synth | all]
           [--policies default always-retrain never periodic] [--configs default|second|both]
           [--quick] [--jobs 2] [--json out.json] [--breakdown] [--lgbm n_estimators=100 learning_rate=0.1 ...]
-          [--label-delay 4]
+          [--label-delay 4] [--estimates auto|off|both]
 ``--quick`` keeps the first 40 % of each stream. ``--policy FILE`` benchmarks another default.
 ``--datasets`` is the old name of ``--streams``.
 """
@@ -58,6 +64,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -226,6 +233,47 @@ def label(d: dict[str, Any], multi: bool) -> str:
     return name if d.get("label_delay") in (None, 0, "0") else f"{name}/delay{d['label_delay']}"
 
 
+OFF_SUFFIX = "-estimates-off"
+
+
+def estimates_off(policy: str, folder: Path) -> str:
+    """A copy of ``policy`` (a shipped name or a file) with ``estimates: off``, written in
+    ``folder`` and named ``<name>-estimates-off``; returns its path."""
+    import yaml
+
+    from driftkeeper.policy import load_policy
+
+    loaded = load_policy(policy)
+    data = yaml.safe_load(loaded.text)
+    data.update(name=f"{loaded.name}{OFF_SUFFIX}", estimates="off")
+    path = folder / f"{loaded.name}{OFF_SUFFIX}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return str(path)
+
+
+def with_estimates(policies: list[str], mode: str, folder: Path) -> list[str]:
+    """The policies to run for ``--estimates``: as they are (``auto``), each with ``estimates: off``
+    (``off``), or the primary one both ways (``both``: its copy right after it)."""
+    if mode == "off":
+        return [estimates_off(p, folder) for p in policies]
+    if mode == "both":
+        return [policies[0], estimates_off(policies[0], folder), *policies[1:]]
+    return list(policies)
+
+
+def print_estimates_effect(results: list[dict[str, Any]], primary: str) -> None:
+    """Every stream where the primary policy ran both ways: its error and training CPU with the
+    estimated signals over the same policy with them switched off."""
+    rows = [(label(d, False), ratios(d, primary, primary + OFF_SUFFIX)) for d in results]
+    rows = [(n, r) for n, r in rows if r is not None]
+    if not rows:
+        return
+    print(f"{primary} (estimates: auto) vs {primary}{OFF_SUFFIX} (goal: clearly better under a label delay)")
+    for name, (err, cpu) in rows:
+        print(f"  {name:24} error ×{err:.3f}, training CPU ×{cpu:.3f}")
+    print()
+
+
 def print_table(results: list[dict[str, Any]], primary: str, breakdown: bool = False) -> None:
     from driftkeeper.metrics import get_metric
 
@@ -339,6 +387,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--label-delay", default="0", metavar="N",
                     help="labels reach the runner N batches late (or a time span like 90D on streams with a time "
                     "column); each batch is still scored on its true labels")
+    ap.add_argument("--estimates", choices=("auto", "off", "both"), default="auto",
+                    help="auto: the policies as they are; off: each with 'estimates: off' (signals wait for realised "
+                    "labels); both: the primary policy both ways, side by side")
     ap.add_argument("--from-json", type=Path, default=None, metavar="FILE",
                     help="print the tables of an earlier run's --json file instead of running")
     args = ap.parse_args(argv)
@@ -347,6 +398,7 @@ def main(argv: list[str] | None = None) -> None:
         primary = results[0]["policies"][0]["name"]
         print_table(results, primary, breakdown=args.breakdown)
         print_summary(summary_rows(results, primary), primary)
+        print_estimates_effect(results, primary)
         return
     policies = [args.policy if (p == "default" and args.policy) else p for p in args.policies]
     streams = names(args.streams)
@@ -363,13 +415,16 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"error: {exc}") from None
     delay = delay if isinstance(delay, int) else args.label_delay.strip()
     t = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as ex:
+    with tempfile.TemporaryDirectory(prefix="maintenance-policies-") as folder, \
+            ProcessPoolExecutor(max_workers=max(1, args.jobs)) as ex:
+        policies = with_estimates(policies, args.estimates, Path(folder))
         futs = [ex.submit(run_one, n, policies, args.quick, cfg, label_, delay) for n in streams for label_, cfg in configs]
         results = [f.result() for f in futs]
     primary = results[0]["policies"][0]["name"]
     print_table(results, primary, breakdown=args.breakdown)
     summary = summary_rows(results, primary)
     print_summary(summary, primary)
+    print_estimates_effect(results, primary)
     print(f"total wall {time.perf_counter() - t:.0f} s")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=str))
