@@ -27,6 +27,10 @@ from driftkeeper.monitor import Monitor  # noqa: E402
 from driftkeeper.monitor import partials as pt  # noqa: E402
 from driftkeeper.monitor import stattests as st  # noqa: E402
 
+# one worker of the test run takes every test here: one cluster, not one per worker (make test
+# runs pytest with --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("dask")
+
 
 @pytest.fixture(scope="module")
 def client():
