@@ -59,6 +59,20 @@ def test_plan_holds_out_the_newest_unlearned_rows_and_never_trains_on_them():
     assert len(plan.train) == 46
 
 
+def test_a_model_that_cross_fits_keeps_every_held_out_row_for_both_stopping_and_the_gate():
+    state = RunnerState(seq=3, last_trained_seq=3)
+    accepted = frozenset({"rounds", "early_stopping_rounds", "crossfit"})
+    plan = plan_training(_index([0, 1, 2, 3, 4]), state, _decision("warm_start", rounds=9, early_stopping_rounds=2),
+                         GATE_NEWEST, seq=4, batch_time=None, update_overrides=accepted, online=False)
+    assert plan.params == {"rounds": 9, "early_stopping_rounds": 2, "crossfit": True} and len(plan.stop) == 0
+    assert list(zip(plan.holdout.seq, plan.holdout.pos)) == [(4, 6), (4, 7), (4, 8), (4, 9)] and len(plan.train) == 6
+    assert "stop_rows" not in plan.to_dict() and plan.to_dict()["holdout_rows"] == 4
+    # without early stopping there is nothing to cross-fit
+    plain = plan_training(_index([0, 1, 2, 3, 4]), state, _decision("warm_start", rounds=9), GATE_NEWEST,
+                          seq=4, batch_time=None, update_overrides=accepted, online=False)
+    assert plain.params == {"rounds": 9}
+
+
 def test_an_update_with_early_stopping_is_tuned_on_half_the_holdout_and_gated_on_the_other_half():
     state = RunnerState(seq=3, last_trained_seq=3)
     plan = plan_training(_index([0, 1, 2, 3, 4]), state, _decision("warm_start", rounds=9, early_stopping_rounds=2),

@@ -125,8 +125,8 @@ def describe(policy: "Policy") -> str:
                 f"per-row losses); otherwise it is promoted"
             )
         if policy.params_for("warm_start").get("early_stopping_rounds"):
-            lines.append("  an update's early stopping picks its round count on every other held-out row; the gate "
-                         "judges it on the rest")
+            lines.append("  an update's early stopping picks its round count on the held-out rows, cross-fitted: each "
+                         "half picks one, and the gate judges every row at the count the other half picked")
         for kind, label in (("retrain", "retrained"), ("update", "updated")):
             if getattr(gate, kind) is not None:
                 margin, confidence = gate.for_action(kind)
