@@ -397,9 +397,11 @@ def test_crossfit_scores_each_eval_row_at_the_round_count_the_other_fold_picked(
     at = {k: base + booster.predict(matrix, raw_score=True, num_iteration=start + k) for k in range(1, 61)}
     even, odd = np.arange(0, 100, 2), np.arange(1, 100, 2)
     curves = [np.array([np.mean((at[k][f] - yv[f]) ** 2) for k in range(1, 61)]) for f in (even, odd)]
-    # training goes on until neither fold has improved for 4 rounds
-    stopped = next((k for k in range(1, 61) if all(k - (1 + int(np.argmin(c[:k]))) >= 4 for c in curves)), 60)
-    best = [1 + int(np.argmin(c[:stopped])) for c in curves]
+    # each fold picks its best round count when its own patience (4 rounds) runs out, and never
+    # looks at the rounds trained after that; training goes on until both folds have picked
+    own_stop = [next((k for k in range(1, 61) if k - (1 + int(np.argmin(c[:k]))) >= 4), None) for c in curves]
+    best = [1 + int(np.argmin(c[:k or 60])) for c, k in zip(curves, own_stop)]
+    stopped = max(own_stop) if None not in own_stop else 60
     expected = np.empty(100)
     expected[even], expected[odd] = at[best[1]][even], at[best[0]][odd]  # tuned on the other fold
     np.testing.assert_allclose(fitted.last_eval_output_, expected, rtol=1e-9)
@@ -407,6 +409,22 @@ def test_crossfit_scores_each_eval_row_at_the_round_count_the_other_fold_picked(
     pooled = (curves[0][:stopped] * 50 + curves[1][:stopped] * 50) / 100
     assert fitted.last_update_rounds_ == 1 + int(np.argmin(pooled)) and fitted.n_trees == 20 + fitted.last_update_rounds_
     np.testing.assert_allclose(fitted.predict(Xv), at[fitted.last_update_rounds_], rtol=1e-9)
+
+
+def test_crossfit_picks_of_one_fold_never_depend_on_the_other_folds_labels():
+    X, y = cat_data(600)
+    Xn, yn = cat_data(400, seed=1, shift=3.0)
+    Xt, yt, Xv, yv = Xn.iloc[:300], yn.iloc[:300], Xn.iloc[300:], yn.iloc[300:].to_numpy()
+    poisoned = yv.copy()
+    poisoned[0::2] += np.random.default_rng(5).normal(0, 5.0, 50)  # fold 0's labels only
+    outs = []
+    for labels in (yv, poisoned):
+        model = reg(update_mode="correct").fit(X, y)
+        model.update(Xt, yt, rounds=80, learning_rate=0.3, early_stopping_rounds=3, eval_set=(Xv, labels), crossfit=True)
+        outs.append(model.last_eval_output_)
+        assert model.booster_.best_iteration == 0 or model.booster_.best_iteration <= model.booster_.current_iteration()
+    # fold 0's rows are scored at fold 1's pick, which fold 0's labels cannot move
+    np.testing.assert_array_equal(outs[0][0::2], outs[1][0::2])
 
 
 def test_crossfit_output_of_a_classifier_is_class_probabilities():

@@ -419,9 +419,9 @@ class LightGBMAdapter(ModelAdapter):
         # round-trips the whole model through its text format (model_to_string + parse) after
         # every call, which costs more than boosting a few rounds on a small batch.
         kwargs: dict[str, Any] = {}
-        history: dict[str, list[float]] = {}
+        folds = _FoldCurves()
         if valid is not None and stop is not None:
-            callback = (_fold_stopper(stop, valid.names, history) if valid.crossfit
+            callback = (_fold_stopper(stop, valid.names, folds) if valid.crossfit
                         else lgb.early_stopping(stop, first_metric_only=True, verbose=False))
             kwargs = {"valid_sets": valid.sets, "valid_names": valid.names, "callbacks": [callback]}
             for key in ("metric", "metrics", "metric_types"):
@@ -432,11 +432,12 @@ class LightGBMAdapter(ModelAdapter):
         if kwargs:
             start = init_model.current_iteration() if init_model is not None else 0
             if valid.crossfit:
-                best = valid.crossfit_output(self, booster, history, start)
+                best = valid.crossfit_output(self, booster, folds, start)
             else:
                 best = booster.best_iteration or booster.current_iteration()
             for _ in range(booster.current_iteration() - best):
                 booster.rollback_one_iter()  # cheap: no round trip through the model text
+            booster.best_iteration = 0  # predict with every tree kept (LightGBM's own mark may lie past them)
             self.last_update_rounds_ = booster.current_iteration() - start
         return booster
 
@@ -556,22 +557,23 @@ class _Eval:
         self.sets = [model._dataset(matrix[idx], y[idx], params, reference=train_set,
                                     init_score=None if init is None else init[idx]) for idx in self.folds]
 
-    def crossfit_output(self, model: "LightGBMAdapter", booster: Any, history: dict[str, list[float]], start: int) -> int:
+    def crossfit_output(self, model: "LightGBMAdapter", booster: Any, folds: "_FoldCurves", start: int) -> int:
         """Set ``model.last_eval_output_`` (each row predicted at the round count the other fold
         picked) and return the booster's iteration to keep: the round count best on both folds."""
-        higher = history.pop("__higher__", [False])[0]
-        curves = [np.asarray(history[name], dtype=float) for name in self.names]
-        pick = np.argmax if higher else np.argmin
+        pick = np.argmax if folds.higher else np.argmin
+        curves = [np.asarray(folds.history[name], dtype=float) for name in self.names]
+        # a fold that never ran out of patience picks on every round trained: their number is
+        # `rounds`, or set by the other fold's patience, which never reads this fold's labels
+        picked = [folds.picked.get(name) or int(pick(c)) + 1 for name, c in zip(self.names, curves)]
         sizes = np.array([len(idx) for idx in self.folds], dtype=float)
-        best_each = [int(pick(c)) + 1 for c in curves]  # rounds (1-based) each fold picked
         pooled = sum(w * c for w, c in zip(sizes / sizes.sum(), curves))
         out: np.ndarray | None = None
         for fold, other in ((0, 1), (1, 0)):
             idx = self.folds[fold]
             if self.init is None:  # continued booster: its own transformed output
-                part = booster.predict(self.matrix[idx], num_iteration=start + best_each[other], **model._predict_params())
+                part = booster.predict(self.matrix[idx], num_iteration=start + picked[other], **model._predict_params())
             else:
-                raw = self.init[idx] + booster.predict(self.matrix[idx], raw_score=True, num_iteration=best_each[other],
+                raw = self.init[idx] + booster.predict(self.matrix[idx], raw_score=True, num_iteration=picked[other],
                                                        **model._predict_params())
                 part = model._link()(raw)
             if out is None:
@@ -581,9 +583,22 @@ class _Eval:
         return start + int(pick(pooled)) + 1
 
 
-def _fold_stopper(stop: int, names: list[str], history: dict[str, list[float]]):
-    """A LightGBM callback: record each fold's first metric per round in ``history`` and stop once
-    no fold has improved for ``stop`` rounds (each fold's best round count is then known)."""
+class _FoldCurves:
+    """What :func:`_fold_stopper` saw: each fold's first metric per round (``history``), whether
+    higher is better, and the round count (1-based) each fold picked when its patience ran out."""
+
+    def __init__(self) -> None:
+        self.history: dict[str, list[float]] = {}
+        self.higher = False
+        self.picked: dict[str, int] = {}
+
+
+def _fold_stopper(stop: int, names: list[str], folds: _FoldCurves):
+    """A LightGBM callback: record each fold's first metric per round and stop once no fold has
+    improved for ``stop`` rounds. A fold's pick is frozen when its own patience runs out (its best
+    round so far), so the rounds trained after it — there because the other fold still improved
+    — cannot change it: no fold's pick depends on the other fold's labels, and the gate scores
+    each fold at the other's pick."""
     import lightgbm as lgb
 
     best: dict[str, tuple[float, int]] = {}
@@ -596,12 +611,16 @@ def _fold_stopper(stop: int, names: list[str], history: dict[str, list[float]]):
             if name not in names or name in seen:
                 continue  # the first metric of each fold only
             seen.add(name)
-            history.setdefault(name, []).append(value)
-            history["__higher__"] = [higher]
+            folds.history.setdefault(name, []).append(value)
+            folds.higher = higher
+            if name in folds.picked:
+                continue
             score, _ = best.get(name, (None, -1))
             if score is None or (value > score if higher else value < score):
                 best[name] = (value, i)
-        if len(best) == len(names) and all(i - at >= stop for _, at in best.values()):
+            elif i - best[name][1] >= stop:
+                folds.picked[name] = best[name][1] + 1
+        if len(folds.picked) == len(names):
             raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list)
 
     callback.order = 30  # type: ignore[attr-defined]  # after the evaluation, as lgb.early_stopping
