@@ -26,14 +26,15 @@ missing values and categories itself).
 
 Printed: one row per dataset × model × policy — status (``ok``; ``refused: <the one-line error>``
 of a policy the runner refused, or of the whole run on exit 2; ``crashed: <the traceback's last
-line>`` on any other exit), batches, retrains/updates/skipped, mean error relative to
-``always-retrain``, wall seconds (of the policy; of the whole run on a failed run). A crash, or a
+line>`` on any other exit), batches, retrains/updates/skipped, the mean error (the default
+policy's metric) and its ratio to ``always-retrain``'s, wall seconds (of the policy; of the whole run on a failed run). A crash, or a
 refusal of data that is legitimate, is a finding. Latest table: ``benchmarks/RESULTS.md``.
 
 Run (sequentially; under ``nice`` on a shared machine)::
 
     nice -n 19 .venv/bin/python benchmarks/real_data_sweep.py [--datasets bike kc ...|real|battery|all]
         [--models lightgbm river sklearn hgb] [--max-rows 60000] [--json out.json] [--markdown]
+    .venv/bin/python benchmarks/real_data_sweep.py --table out.json [more.json ...] [--markdown]
 """
 
 from __future__ import annotations
@@ -257,12 +258,14 @@ def run_one(ds: Dataset, model: str, path: Path, folder: Path, timeout: float) -
 
 def fmt_rows(rows: list[dict[str, Any]], markdown: bool = False) -> str:
     """The sweep's table: plain columns, or a Markdown table."""
-    head = ["dataset", "model", "policy", "status", "batches", "retr/upd/skip", "error vs always-retrain", "wall s"]
+    head = ["dataset", "model", "policy", "status", "batches", "retr/upd/skip", "mean error", "error vs always-retrain",
+            "wall s"]
     body = []
     for r in rows:
         counts = "/".join(str(r[k]) for k in ("retrains", "updates", "skipped")) if "retrains" in r else "-"
         ratio = f"{r['vs_retrain']:.3f}" if r.get("vs_retrain") is not None else "-"
-        body.append([r["dataset"], r["model"], r["policy"], r["status"], str(r.get("batches", "-")), counts, ratio,
+        err = f"{r['metric']} {r['mean_error']:.4g}" if r.get("mean_error") is not None else "-"
+        body.append([r["dataset"], r["model"], r["policy"], r["status"], str(r.get("batches", "-")), counts, err, ratio,
                      f"{r['wall_s']:.1f}"])
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -290,7 +293,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--timeout", type=float, default=3_600, help="seconds per backtest")
     ap.add_argument("--json", type=Path, help="write every row as JSON")
     ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    ap.add_argument("--table", type=Path, nargs="+", help="only print the table of earlier --json files, in order")
     args = ap.parse_args(argv)
+    if args.table:
+        rows = [r for f in args.table for r in json.loads(f.read_text())]
+        print(fmt_rows(rows, markdown=args.markdown))
+        return
     wanted = [n for item in args.datasets for n in GROUPS.get(item, [item])]
     by_name = {d.name: d for d in REAL + BATTERY}
     unknown = [n for n in wanted if n not in by_name]
@@ -310,12 +318,12 @@ def main(argv: list[str] | None = None) -> None:
                     r["rows"] = n_rows
                 rows += got
                 print(fmt_rows(got), flush=True)
+                if args.json is not None:  # after every run: a long sweep stopped early keeps what it did
+                    args.json.write_text(json.dumps(rows, indent=2, default=str))
     print()
     print(fmt_rows(rows, markdown=args.markdown))
     problems = findings(rows)
     print(f"\n{len(problems)} row(s) not ok" + (":\n" + "\n".join(problems) if problems else ""))
-    if args.json is not None:
-        args.json.write_text(json.dumps(rows, indent=2, default=str))
 
 
 if __name__ == "__main__":
