@@ -167,7 +167,9 @@ def test_late_labels_feed_performance_signals(tmp_path, policy_file):
     unlabelled = batches[1].drop(columns=["y"])
     rec = keeper.step(unlabelled, html=False)
     assert rec.action == "none"
-    assert "metric" in rec.decision["missing"] and "performance_drop" in rec.decision["missing"]
+    # no labels tonight: the performance signals are the serving version's estimate
+    assert rec.decision["signals_from"]["performance_drop"] == "estimate"
+    assert rec.decision["signals"]["metric"] == rec.estimated_metric["value"]
     labels = batches[1][["row_id", "y"]]
     rec2 = keeper.step(batches[2], labels=labels, html=False)
     assert rec2.labels == {"rows": 300}
