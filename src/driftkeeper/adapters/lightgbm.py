@@ -42,6 +42,8 @@ from driftkeeper.adapters._validation import check_float, check_int, check_optio
 from driftkeeper.adapters.base import ModelAdapter, fmt_json
 from driftkeeper.exceptions import ConfigError, ModelSizeError
 
+from driftkeeper.adapters._lightgbm_crossfit import Eval, FoldCurves, fold_stopper
+
 __all__ = ["LightGBMAdapter"]
 
 _ROUND_ALIASES = ("num_iterations", "num_iteration", "n_iter", "num_tree", "num_trees", "num_round", "num_rounds",
@@ -393,7 +395,7 @@ class LightGBMAdapter(ModelAdapter):
             if early_stopping_rounds is not None:
                 vmatrix = self._matrix(eval_set[0])  # its base scores are cached: the next update relearns these rows
                 vinit = self._raw(vmatrix, corrections, base=self._cached_base_raw(vmatrix))
-                valid = _Eval(self, params, train_set, vmatrix, eval_set[1], vinit, crossfit)
+                valid = Eval(self, params, train_set, vmatrix, eval_set[1], vinit, crossfit)
             booster = self._boost(params, train_set, rounds, valid, early_stopping_rounds)
             self.corrections_ = corrections + [booster]
             return
@@ -401,10 +403,10 @@ class LightGBMAdapter(ModelAdapter):
         train_set = self._dataset(X, y, params)
         valid = None
         if early_stopping_rounds is not None:  # init scores from init_model, as for the training rows
-            valid = _Eval(self, params, train_set, self._matrix(eval_set[0]), eval_set[1], None, crossfit)
+            valid = Eval(self, params, train_set, self._matrix(eval_set[0]), eval_set[1], None, crossfit)
         self.booster_ = self._boost(params, train_set, rounds, valid, early_stopping_rounds, init_model=self.booster_)
 
-    def _boost(self, params: dict[str, Any], train_set: Any, rounds: int, valid: "_Eval | None", stop: int | None,
+    def _boost(self, params: dict[str, Any], train_set: Any, rounds: int, valid: "Eval | None", stop: int | None,
                init_model: Any = None):
         """``lgb.train`` for ``rounds`` rounds; with ``valid`` rows and ``stop``, until their loss
         (the objective's default metric, or the model's first ``metric``) has not improved for
@@ -419,9 +421,9 @@ class LightGBMAdapter(ModelAdapter):
         # round-trips the whole model through its text format (model_to_string + parse) after
         # every call, which costs more than boosting a few rounds on a small batch.
         kwargs: dict[str, Any] = {}
-        folds = _FoldCurves()
+        folds = FoldCurves()
         if valid is not None and stop is not None:
-            callback = (_fold_stopper(stop, valid.names, folds) if valid.crossfit
+            callback = (fold_stopper(stop, valid.names, folds) if valid.crossfit
                         else lgb.early_stopping(stop, first_metric_only=True, verbose=False))
             kwargs = {"valid_sets": valid.sets, "valid_names": valid.names, "callbacks": [callback]}
             for key in ("metric", "metrics", "metric_types"):
@@ -539,92 +541,6 @@ class LightGBMAdapter(ModelAdapter):
         if raw.ndim == 1:
             return np.column_stack([1.0 - raw, raw])
         return raw
-
-
-class _Eval:
-    """The held-out rows an update stops on: one validation Dataset, or with ``crossfit`` two
-    alternating folds (rows 0, 2, 4, ... and 1, 3, 5, ...), each a Dataset binned like the
-    training rows. ``init``: the rows' raw scores before the update (a correction's base), or
-    None when the booster continues from ``init_model``."""
-
-    def __init__(self, model: "LightGBMAdapter", params: dict[str, Any], train_set: Any, matrix: np.ndarray,
-                 y: np.ndarray, init: np.ndarray | None, crossfit: bool):
-        n = len(matrix)
-        self.matrix, self.init, self.crossfit = matrix, init, crossfit
-        self.folds = [np.arange(0, n, 2), np.arange(1, n, 2)] if crossfit else [np.arange(n)]
-        self.names = [f"fold{i}" for i in range(len(self.folds))] if crossfit else ["valid"]
-        y = np.asarray(y)
-        self.sets = [model._dataset(matrix[idx], y[idx], params, reference=train_set,
-                                    init_score=None if init is None else init[idx]) for idx in self.folds]
-
-    def crossfit_output(self, model: "LightGBMAdapter", booster: Any, folds: "_FoldCurves", start: int) -> int:
-        """Set ``model.last_eval_output_`` (each row predicted at the round count the other fold
-        picked) and return the booster's iteration to keep: the round count best on both folds."""
-        pick = np.argmax if folds.higher else np.argmin
-        curves = [np.asarray(folds.history[name], dtype=float) for name in self.names]
-        # a fold that never ran out of patience picks on every round trained: their number is
-        # `rounds`, or set by the other fold's patience, which never reads this fold's labels
-        picked = [folds.picked.get(name) or int(pick(c)) + 1 for name, c in zip(self.names, curves)]
-        sizes = np.array([len(idx) for idx in self.folds], dtype=float)
-        pooled = sum(w * c for w, c in zip(sizes / sizes.sum(), curves))
-        out: np.ndarray | None = None
-        for fold, other in ((0, 1), (1, 0)):
-            idx = self.folds[fold]
-            if self.init is None:  # continued booster: its own transformed output
-                part = booster.predict(self.matrix[idx], num_iteration=start + picked[other], **model._predict_params())
-            else:
-                raw = self.init[idx] + booster.predict(self.matrix[idx], raw_score=True, num_iteration=picked[other],
-                                                       **model._predict_params())
-                part = model._link()(raw)
-            if out is None:
-                out = np.empty((len(self.matrix),) + part.shape[1:], dtype=float)
-            out[idx] = part
-        model.last_eval_output_ = out if model.task == "regression" else model._to_proba(out)
-        return start + int(pick(pooled)) + 1
-
-
-class _FoldCurves:
-    """What :func:`_fold_stopper` saw: each fold's first metric per round (``history``), whether
-    higher is better, and the round count (1-based) each fold picked when its patience ran out."""
-
-    def __init__(self) -> None:
-        self.history: dict[str, list[float]] = {}
-        self.higher = False
-        self.picked: dict[str, int] = {}
-
-
-def _fold_stopper(stop: int, names: list[str], folds: _FoldCurves):
-    """A LightGBM callback: record each fold's first metric per round and stop once no fold has
-    improved for ``stop`` rounds. A fold's pick is frozen when its own patience runs out (its best
-    round so far), so the rounds trained after it — there because the other fold still improved
-    — cannot change it: no fold's pick depends on the other fold's labels, and the gate scores
-    each fold at the other's pick."""
-    import lightgbm as lgb
-
-    best: dict[str, tuple[float, int]] = {}
-
-    def callback(env: Any) -> None:
-        seen: set[str] = set()
-        i = env.iteration - env.begin_iteration
-        for item in env.evaluation_result_list:
-            name, value, higher = item[0], float(item[2]), bool(item[3])
-            if name not in names or name in seen:
-                continue  # the first metric of each fold only
-            seen.add(name)
-            folds.history.setdefault(name, []).append(value)
-            folds.higher = higher
-            if name in folds.picked:
-                continue
-            score, _ = best.get(name, (None, -1))
-            if score is None or (value > score if higher else value < score):
-                best[name] = (value, i)
-            elif i - best[name][1] >= stop:
-                folds.picked[name] = best[name][1] + 1
-        if len(folds.picked) == len(names):
-            raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list)
-
-    callback.order = 30  # type: ignore[attr-defined]  # after the evaluation, as lgb.early_stopping
-    return callback
 
 
 def _safe_names(names: list[str]) -> list[str]:
