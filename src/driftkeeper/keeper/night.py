@@ -17,7 +17,7 @@ import pandas as pd
 
 from .._util.io import read_table
 from .._util.timeutil import iso, utc
-from ..exceptions import ConfigError, DataQualityError, SchemaError
+from ..exceptions import ConfigError, DataQualityError, DriftkeeperError, SchemaError
 from ..metrics import evaluate, get_metric
 from ..table import TableSpec, frame_sha256, impute_hint
 from . import late_labels
@@ -55,7 +55,7 @@ class Observation:
     version: Any  # the champion's ModelVersion
     X: pd.DataFrame
     y: pd.Series | None
-    prediction: pd.Series
+    prediction: pd.Series | None  # None: the champion cannot predict the batch (see observe)
     report: Any
     index: pd.DataFrame  # the store's row index, with late labels marked labelled
     metric_value: float | None = None
@@ -70,6 +70,7 @@ class Observation:
     late_rows: pd.DataFrame | None = None  # the stored rows that got labels tonight, with them
     refit: dict[str, Any] | None = None  # the estimator refitted on late labels tonight (late_labels)
     signals_from: dict[str, str] = field(default_factory=dict)  # signals that read an estimate tonight
+    warnings: list[str] = field(default_factory=list)  # for the run record
 
 
 def read(spec: TableSpec, stored: pd.DataFrame, state: RunnerState, batch: Any, labels: Any, *,
@@ -127,24 +128,45 @@ def _validate_labels(spec: TableSpec, stored: pd.DataFrame, lab: pd.DataFrame, n
         raise SchemaError(f"labels file {name!r} has {len(unknown)} id(s) never seen in a processed batch, e.g. {unknown.tolist()[0]!r}")
 
 
+def _predict(bundle: ModelBundle, X: pd.DataFrame, task: str, vanished: Any) -> tuple[pd.Series | None, str | None]:
+    """The champion's prediction signal on ``X``; with ``vanished`` features (read as missing),
+    ``(None, why)`` when the champion cannot predict without them."""
+    try:
+        pred = pd.Series(prediction_signal(bundle.adapter, X, task), name="prediction")
+        _check_predictions(pred, X)
+        return pred, None
+    except (DriftkeeperError, ValueError, TypeError) as exc:
+        if not vanished:
+            raise
+        return None, str(exc).splitlines()[0].split(": ")[0]  # the cause, not a fix for another case
+
+
 def observe(spec: TableSpec, store: DataStore, stored: pd.DataFrame, registry: Any, state: RunnerState, metric: Any,
-            batch: Batch) -> Observation:
+            batch: Batch, vanished: list[str] | tuple[str, ...] = ()) -> Observation:
     """Drift of the batch against the champion's reference, and the champion's metric on the
-    rows that got labels tonight (the batch's own and late ones)."""
+    rows that got labels tonight (the batch's own and late ones).
+
+    ``vanished``: features the champion uses that leave the features tonight (the batch lacks
+    them: ``spec`` reads them as missing). A champion that cannot predict without them (a model
+    that cannot take missing values) gives no prediction: the signals that need it (prediction
+    drift, its metric, the estimate) are left out with a warning, and the retrain without them
+    goes on."""
     version = registry.get("champion")
     bundle: ModelBundle = registry.load("champion")
     t, c = time.perf_counter(), time.process_time()  # monitoring: predictions + drift check
     X = spec.features_frame(batch.df)
-    pred = pd.Series(prediction_signal(bundle.adapter, X, spec.task), name="prediction")
-    _check_predictions(pred, X)
+    pred, blind = _predict(bundle, X, spec.task, vanished)
     y = spec.target_values(batch.df[spec.target]) if batch.labelled else None
     report = bundle.monitor.check(X, target=y, prediction=pred)
     # the prediction signal is the model's output itself for a regressor or a binary classifier
     # (the positive-class probability): the estimator reuses it instead of predicting again
-    reused = pred.to_numpy(dtype=float) if pd.api.types.is_float_dtype(pred) else None
+    reused = pred.to_numpy(dtype=float) if pred is not None and pd.api.types.is_float_dtype(pred) else None
     timings = {"monitor_s": round(time.perf_counter() - t, 4), "monitor_cpu_s": round(time.process_time() - c, 4)}
     index = stored.copy()
     obs = Observation(bundle, version, X, y, pred, report, index, timings=timings)
+    if blind is not None:
+        obs.warnings.append(f"the serving model cannot predict without column(s) {list(vanished)} ({blind}): its "
+                            "prediction drift, metric and estimate are left out tonight")
     new_X, new_y = ([X], [y]) if batch.labelled else ([], [])
     if batch.labels is not None:
         hit = index[spec.id_column].isin(batch.labels[spec.id_column]).to_numpy()
@@ -156,9 +178,10 @@ def observe(spec: TableSpec, store: DataStore, stored: pd.DataFrame, registry: A
         index.loc[hit, LABELLED] = True  # tonight's labels land on these rows
         index.loc[hit, LABELLED_AT] = batch.seq  # ... and are new to every model trained before tonight
         obs.late, obs.late_rows = {"rows": len(batch.labels)}, late
-    late_labels.estimate(spec, store, obs, state.last_trained_seq, metric.name, batch.seq, reused)  # after the late labels: they refit
+    if blind is None:  # after the late labels: they refit
+        late_labels.estimate(spec, store, obs, state.last_trained_seq, metric.name, batch.seq, reused)
     obs.newly_labelled = (len(batch.df) if batch.labelled else 0) + (obs.late or {}).get("rows", 0)
-    if new_X:
+    if new_X and blind is None:
         value = evaluate(metric, bundle.adapter, pd.concat(new_X, ignore_index=True), pd.concat(new_y, ignore_index=True))
         obs.metric_value = value
         obs.champion_metric = {"metric": metric.name, "value": value, "rows": sum(len(v) for v in new_y),

@@ -9,7 +9,11 @@ The policy's ``schema_change`` says what a night does with it:
   ``schema_change``, whatever the rules said: a model cannot serve a batch without its columns,
   and a new column is the textbook case for retraining from scratch. A new column no labelled row
   carries yet is *pending*: the retrain waits for labelled values (a model cannot learn from a
-  column it has only seen missing), and the champion serves without it meanwhile;
+  column it has only seen missing), and the champion serves without it meanwhile. A new column
+  the gate refused :data:`GIVE_UP_AFTER` retrains for (while the same champion serves) is left
+  out as under ``ignore_new``, with a note that needs attention: a column that does not improve
+  the model would otherwise cost a full retrain every night. A new column alone does not break
+  the budget: past the budget's allowance the retrain waits (the champion serves without it);
 * ``refuse``: either is refused (exit 2, nothing changed), naming the columns and the fixes;
 * ``ignore_new``: new columns are left out of the features with a warning — the data store keeps
   the batch as it arrived, new columns included, so switching to ``retrain`` later trains on
@@ -22,18 +26,25 @@ silently. A column that is not a feature (a new id, a leak) is simply never one.
 
 ``ROOT/keeper.json``'s ``spec`` is the *serving* schema: the champion's features. It changes
 when a retrain with the new features is promoted (:func:`adopt`), and follows the champion
-when a rollback or a manual promotion brings back a version with other features (:func:`sync`).
-The version records its features and the change from its parent (``data.features``,
+(:func:`sync`) whenever the two differ: after a rollback or a manual promotion to a version with
+other features, or a night killed between its promotion and its config write. The version
+records its features and the change from its parent (``data.features``,
 ``data.schema_change``: the registry's lineage).
+
+Before anything is written, a retrain with new features is tried on a sample of its rows
+(:func:`probe`): a model that cannot train on them (a pipeline that names its columns) is
+refused with nothing stored.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
@@ -42,12 +53,19 @@ from .._util.suggest import closest, suggest
 from ..exceptions import DriftkeeperError, SchemaError
 from ..table import TableSpec
 from .root import CONFIG_FILE
-from .store import LABELLED, SEQ
+from .store import LABELLED, POS, SEQ
 
-__all__ = ["SchemaChange", "adopt", "detect", "gate", "load_batch", "override", "persist_excludes", "sync"]
+__all__ = ["SchemaChange", "adopt", "detect", "gate", "load_batch", "override", "persist_excludes", "probe", "sync"]
 
 #: The fixes a refused schema change names.
 FIX = "set `schema_change: retrain` in the root's policy.yaml to retrain with the new columns, or pass --exclude COL to drop a column for good"
+
+#: Retrains with a new column the gate may refuse (while one champion serves) before the column
+#: is left out of the features.
+GIVE_UP_AFTER = 2
+
+#: Rows of each kind (stored, tonight's) :func:`probe` fits on.
+PROBE_ROWS = 64
 
 
 @dataclass
@@ -64,7 +82,10 @@ class SchemaChange:
     ignored: list[str] = field(default_factory=list)  # new columns ignore_new leaves out
     pending: list[str] = field(default_factory=list)  # new columns no labelled row carries yet
     exclude_now: list[str] = field(default_factory=list)  # --exclude columns to keep in keeper.json
+    given_up: list[str] = field(default_factory=list)  # new columns left out after GIVE_UP_AFTER refused retrains
+    deferred: list[str] = field(default_factory=list)  # new columns whose retrain waits for the budget
     warnings: list[str] = field(default_factory=list)
+    attention: list[str] = field(default_factory=list)  # the run record's needs_attention
 
     @property
     def retrain(self) -> bool:
@@ -77,7 +98,7 @@ class SchemaChange:
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"mode": self.mode, "retrain": self.retrain}
-        for key in ("added", "removed", "excluded", "ignored", "pending"):
+        for key in ("added", "removed", "excluded", "ignored", "pending", "given_up", "deferred"):
             if getattr(self, key):
                 d[key] = list(getattr(self, key))
         if self.new is not None:
@@ -162,12 +183,14 @@ def _carried(col: str, df: pd.DataFrame, labelled: bool, store: Any, stored: pd.
 
 def detect(spec: TableSpec, df: pd.DataFrame, *, mode: str, excluded: list[str] | tuple[str, ...] = (),
            exclude: list[str] | tuple[str, ...] = (), labelled: bool | None = None, store: Any = None,
-           stored: pd.DataFrame | None = None, policy: Any = None, name: str | None = None) -> SchemaChange:
+           stored: pd.DataFrame | None = None, policy: Any = None, name: str | None = None,
+           registry: Any = None) -> SchemaChange:
     """Compare the batch's columns with the serving features ``spec`` under ``mode``.
 
     ``excluded``: columns ``--exclude`` took out on earlier nights (``keeper.json``); ``exclude``:
     tonight's. ``store``/``stored`` (the data store and its row index) tell whether labelled rows
-    already carry a new column. Raises :class:`SchemaError` (one line naming the columns and the
+    already carry a new column; ``registry`` which new columns the gate refused retrains for
+    (:data:`GIVE_UP_AFTER`). Raises :class:`SchemaError` (one line naming the columns and the
     fix) for what the mode refuses and for an ``--exclude`` naming no column; the policy's
     :class:`PolicyError` when a rule names a column the change takes away."""
     what = f"batch {name!r}" if name else "batch"
@@ -201,7 +224,8 @@ def detect(spec: TableSpec, df: pd.DataFrame, *, mode: str, excluded: list[str] 
     elif new_cols:
         if labelled is None:
             labelled = spec.target in cols and df[spec.target].notna().all()
-        for c in new_cols:
+        _give_up(change, registry, new_cols)
+        for c in (c for c in new_cols if c not in change.given_up):
             values = _carried(c, df, labelled, store, stored)
             if values is None:
                 change.pending.append(c)
@@ -222,7 +246,8 @@ def detect(spec: TableSpec, df: pd.DataFrame, *, mode: str, excluded: list[str] 
     keep = [f for f in spec.features if f not in excl and f not in removed]
     # the batch is validated against the features it carries: the kept ones present, the added ones
     read_keep = [f for f in keep if f in cols]
-    change.read = _with_features(spec, read_keep, added, present_excl + change.ignored + change.pending, spec.missing_ok)
+    change.read = _with_features(spec, read_keep, added, present_excl + change.ignored + change.pending + change.given_up,
+                                 spec.missing_ok)
     change.serving = dataclasses.replace(spec, missing_ok=list(dict.fromkeys(
         list(spec.missing_ok) + removed + [f for f in out_feats if f not in cols])))
     if added or removed or out_feats:
@@ -237,10 +262,59 @@ def detect(spec: TableSpec, df: pd.DataFrame, *, mode: str, excluded: list[str] 
     return change
 
 
-def override(decision: Any, change: SchemaChange, policy: Any) -> Any:
+def _give_up(change: SchemaChange, registry: Any, new_cols: list[str]) -> None:
+    """Leave out the new columns the gate refused :data:`GIVE_UP_AFTER` retrains for while the
+    champion serves: the registry's versions whose lineage names the champion as parent and the
+    column as added, and that are not the champion. A new champion gives them new tries."""
+    if registry is None or not new_cols:
+        return
+    champion = registry.get("champion").version
+    tried: dict[str, list[int]] = {c: [] for c in new_cols}
+    for v in registry.history():  # newest first; a champion's children are newer than it
+        if v.version <= champion:
+            break
+        lineage = (v.data or {}).get("schema_change") or {}
+        if lineage.get("parent") == champion:
+            for c in lineage.get("added") or ():
+                if c in tried:
+                    tried[c].append(v.version)
+    out = {c: sorted(vs) for c, vs in tried.items() if len(vs) >= GIVE_UP_AFTER}
+    if not out:
+        return
+    change.given_up = list(out)
+    versions = sorted({v for vs in out.values() for v in vs})
+    change.warnings.append(f"column(s) {change.given_up} are new, and the gate refused the retrains that made them "
+                           f"features (v{', v'.join(f'{v:04d}' for v in versions)}): they are left out of the features "
+                           f"while v{champion:04d} serves (as under schema_change: ignore_new); the data store keeps them")
+    change.attention.append(f"new column(s) {change.given_up} did not improve the model in {GIVE_UP_AFTER} retrains: "
+                            f"pass --exclude COL to leave them out for good, or promote v{versions[-1]:04d} to use them")
+
+
+def _over_budget(policy: Any, obs: Any) -> str | None:
+    """Why the budget holds a retrain back tonight (the budget guard's rule), or ``None``."""
+    if obs is None or not policy.spec.budget or obs.ledger is None:
+        return None
+    left, cost = obs.ledger.left_s(), (obs.costs or {}).get("retrain_cost_s")
+    if left is None or not cost or left >= -cost:
+        return None
+    return f"training CPU spent is {-left:.3g} s past the budget's allowance"
+
+
+def override(decision: Any, change: SchemaChange, policy: Any, obs: Any = None) -> Any:
     """The night's decision under a schema change: a retrain with the policy's retrain window, rule
-    ``schema_change``, whatever the rules said (``requested`` keeps what they decided)."""
+    ``schema_change``, whatever the rules said (``requested`` keeps what they decided).
+
+    A change that only adds columns respects the budget (``obs``: tonight's observation, its
+    ledger): past the allowance the retrain waits, and the rules' decision stands — the champion
+    serves without the new columns meanwhile. A vanished or excluded feature retrains whatever
+    the budget: the champion cannot serve without it."""
     if not change.retrain:
+        return decision
+    over = None if change.dropped else _over_budget(policy, obs)
+    if over is not None:
+        change.deferred, change.added, change.new = change.added, [], None
+        change.warnings.append(f"column(s) {change.deferred} are new, but {over}: the retrain that makes them "
+                               "features waits for the budget (the champion serves without them)")
         return decision
     return dataclasses.replace(decision, action="retrain", params=policy.params_for("retrain"), rule="schema_change",
                                requested=decision.action, guards=())
@@ -250,13 +324,19 @@ def annotate(record: Any, change: SchemaChange, decision: Any, before_text: str)
     """The run record's decision says why (``schema_change``) and what the rules had decided."""
     from ..policy.describe import params_text
 
-    if record.decision is not None and (change.retrain or change.ignored or change.pending or change.exclude_now):
+    if record.decision is not None and (change.retrain or change.ignored or change.pending or change.exclude_now
+                                        or change.given_up or change.deferred):
         record.decision["schema_change"] = change.to_dict()
     if change.retrain:
         record.decision["schema_change"]["overrides"] = before_text
+        verdict = "; promoted whatever the gate says" if change.dropped else ""
         record.decision_text = (f"retrain{params_text('retrain', dict(decision.params))} — schema change: {change.text()}; "
-                                f"features after it: {change.new.features} (the rules said: {before_text})")
+                                f"features after it: {change.new.features}{verdict} (the rules said: {before_text})")
     record.warnings.extend(change.warnings)
+    record.needs_attention.extend(change.attention)
+    if change.dropped and record.plan is not None and not record.plan.get("skipped"):
+        record.plan["outcome"] = (f"the candidate would be registered and promoted whatever the gate says: column(s) "
+                                  f"{change.dropped} leave the features, and the champion uses them")
 
 
 def gate(change: SchemaChange, trained: Any, champion: Any, champion_metrics: dict[str, Any], policy: Any,
@@ -287,7 +367,7 @@ def gate(change: SchemaChange, trained: Any, champion: Any, champion_metrics: di
         scored = apply.gate(trained, trained.candidate, champion_metrics, policy, spec)
         record, metrics = dict(scored.record), dict(scored.metrics)
         record["champion"] = None
-        verdict = f"the champion cannot be scored without them ({str(exc).splitlines()[0]})"
+        verdict = f"the champion cannot be scored without them ({str(exc).splitlines()[0].split(': ')[0]})"
     record.update(passed=True, schema_change=True,
                   explanation=f"gate not applied: column(s) {change.dropped} left the features "
                               f"({'--exclude' if not change.removed else 'the batches lack them'}), and the champion "
@@ -299,34 +379,98 @@ def adopt(keeper: Any, spec: TableSpec) -> None:
     """Make ``spec`` the root's serving schema (``keeper.json``), with the version that uses it."""
     keeper.spec = spec
     keeper.config["spec"] = spec.to_dict()
-    keeper.config["schema_changed"] = True
     write_json_atomic(keeper.root / CONFIG_FILE, keeper.config)
 
 
 def persist_excludes(keeper: Any, change: SchemaChange) -> None:
-    """Keep tonight's ``--exclude`` columns in ``keeper.json``: later nights leave them out."""
+    """At the end of a night that stored its batch: keep tonight's ``--exclude`` columns in
+    ``keeper.json`` (later nights leave them out), and with them the serving schema :func:`sync`
+    took from the champion. Writes only what differs from the file."""
     if change.exclude_now:
         keeper.config["exclude"] = list(dict.fromkeys(list(keeper.config.get("exclude") or []) + change.exclude_now))
-        write_json_atomic(keeper.root / CONFIG_FILE, keeper.config)
+    path = keeper.root / CONFIG_FILE
+    if json.loads(path.read_text()) != keeper.config:
+        write_json_atomic(path, keeper.config)
 
 
-def sync(keeper: Any, *, write: bool) -> None:
-    """Follow the champion's features: after a rollback (or a manual promotion) to a version with
-    other features than ``keeper.json``'s, or a night killed between a promotion and the config
-    write, the serving schema is the champion's own (its bundle's spec)."""
-    if not keeper.config.get("schema_changed"):
-        return
-    version = keeper.registry.get("champion")
-    feats = (version.data or {}).get("features")
+def sync(keeper: Any, *, write: bool) -> bool:
+    """Make the serving schema the champion's own when ``keeper.json``'s features differ from it:
+    after a rollback or a manual promotion to a version with other features, or a night killed
+    between its promotion and its config write. Reads the champion's ``data.features`` (its
+    bundle only when they differ, or for a version that predates them). ``write``: into
+    ``keeper.json`` too (call it holding the run lock); otherwise in memory, for a night that
+    writes it only once its batch is stored (:func:`persist_excludes`). True when the schema changed."""
+    feats = (keeper.registry.get("champion").data or {}).get("features")
     if feats is not None and list(feats) == list(keeper.spec.features):
-        return
+        return False
     bundle_spec = keeper.registry.load("champion").spec
     if list(bundle_spec.features) == list(keeper.spec.features):
-        return
+        return False
+    keeper.spec = bundle_spec
+    keeper.config["spec"] = bundle_spec.to_dict()
     if write:
-        adopt(keeper, bundle_spec)
-    else:
-        keeper.spec = bundle_spec
+        write_json_atomic(keeper.root / CONFIG_FILE, keeper.config)
+    return True
+
+
+def already_processed(change: SchemaChange, by: str, name: str | None) -> None:
+    """A batch processed before is a no-op; an ``--exclude`` with it would be silently lost."""
+    if change.exclude_now:
+        raise SchemaError(f"{f'batch {name!r}' if name else 'the batch'} was already processed (by {by}), so --exclude "
+                          f"{change.exclude_now} would not apply; pass --exclude with the next new batch")
+
+
+def _probe_rows(change: SchemaChange, plan: Any, batch: Any, store: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A few labelled training rows of the plan, read before tonight's batch is stored: stored
+    ones (with tonight's late labels), and tonight's own."""
+    spec, keys = change.new, plan.train.keys()
+    out = []
+    for part, tonight in ((keys[keys[SEQ] < batch.seq], False), (keys[keys[SEQ] == batch.seq], True)):
+        if not len(part):
+            out.append(pd.DataFrame())
+            continue
+        part = part.iloc[np.unique(np.linspace(0, len(part) - 1, min(len(part), PROBE_ROWS)).round().astype(int))]
+        rows = (batch.df.iloc[part[POS].to_numpy()] if tonight else store.rows(part)).reset_index(drop=True)
+        if spec.target not in rows:
+            rows[spec.target] = np.nan
+        if not tonight and batch.labels is not None:
+            late = rows[spec.id_column].map(batch.labels.set_index(spec.id_column)[spec.target])
+            rows[spec.target] = rows[spec.target].where(rows[spec.target].notna(), late)
+        out.append(rows[rows[spec.target].notna()])
+    return out[0], out[1]
+
+
+def probe(change: SchemaChange | None, plan: Any, obs: Any, batch: Any, store: Any) -> None:
+    """Before anything is written, fit a clone of the champion on a few of the retrain's rows with
+    the new features: a model that cannot train on them is refused now (one line naming the
+    columns and the fixes), not after the batch and its labels are stored. A failure the serving
+    features share on the same rows (a sample of one class, too few rows) is the sample's, not the
+    schema's: the night goes on and the full retrain decides."""
+    if change is None or not change.retrain or plan is None or plan.skip or plan.action != "retrain":
+        return
+    stored, tonight = _probe_rows(change, plan, batch, store)
+    rows, model, new, serving = pd.concat([stored, tonight], ignore_index=True), obs.bundle.adapter, change.new, change.serving
+    if not len(rows):
+        return
+    try:
+        model.clone().fit(new.features_frame(rows), new.target_values(rows[new.target]))
+        return
+    except Exception as exc:  # any error of the model's own code: named below
+        failure = exc
+    # the serving features on rows that carry them all (tonight's lack a vanished column)
+    same = stored if change.dropped and len(stored) else rows
+    try:
+        model.clone().fit(serving.features_frame(same), serving.target_values(same[serving.target]))
+    except Exception:
+        return
+    raise SchemaError(_train_failure(change, failure)) from failure
+
+
+def _train_failure(change: SchemaChange, exc: BaseException) -> str:
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return (f"retraining with the new features failed ({change.text()}): {type(exc).__name__}: {first}; nothing was "
+            "changed; a pipeline must select its columns by dtype (sklearn make_column_selector), or set "
+            "`schema_change: refuse` / `ignore_new` in the policy, or pass --exclude COL")
 
 
 def train(change: SchemaChange | None, plan: Any, champion: Any, store: Any, spec: TableSpec) -> Any:
@@ -341,11 +485,7 @@ def train(change: SchemaChange | None, plan: Any, champion: Any, store: Any, spe
     except DriftkeeperError:
         raise
     except Exception as exc:
-        raise SchemaError(
-            f"retraining with the new features failed ({change.text()}): {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}; "
-            "a pipeline must select its columns by dtype (sklearn make_column_selector), or set `schema_change: "
-            "refuse` / `ignore_new` in the policy"
-        ) from exc
+        raise SchemaError(_train_failure(change, exc).replace("; nothing was changed", "")) from exc
 
 
 def not_applied(record: Any, change: SchemaChange | None, why: str | None) -> None:
