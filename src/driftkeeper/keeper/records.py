@@ -128,5 +128,5 @@ def plan_text(plan: dict[str, Any]) -> str:
     if plan.get("fallback"):
         fb = plan["fallback"]
         lines.append(f"  if the update would break a size cap: retrain on {fb['rows']} rows (window {fb['window']})")
-    lines.append("  the candidate would be registered, and promoted if the gate passes")
+    lines.append("  " + plan["outcome"] if plan.get("outcome") else "  the candidate would be registered, and promoted if the gate passes")
     return "\n".join(lines)
