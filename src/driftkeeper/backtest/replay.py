@@ -453,7 +453,7 @@ class _Tally:
 
 def _run_policy(policy: Any, init: pd.DataFrame, batches: list[pd.DataFrame], *, model: Any, target: str, metric: Metric,
                 time_column, id_column, exclude, task, root: Path, others: Sequence[Metric] = (),
-                progress: Any = None, schedule: Sequence[int | None] | None = None) -> PolicyResult:
+                progress: Any = None, schedule: Sequence[int | None] | None = None, dask_client: Any = None) -> PolicyResult:
     """Replay the batches under one policy; a driftkeeper error is raised as :class:`_PolicyFailed`.
 
     ``schedule`` (see :func:`label_schedule`): the batch whose step delivers each batch's labels;
@@ -463,7 +463,8 @@ def _run_policy(policy: Any, init: pd.DataFrame, batches: list[pd.DataFrame], *,
     t_wall = time.perf_counter()
     try:
         keeper = Keeper.init(root, _fresh_model(model), init, target=target, policy=policy.source,
-                             time_column=time_column, id_column=id_column, exclude=tuple(exclude), task=task)
+                             time_column=time_column, id_column=id_column, exclude=tuple(exclude), task=task,
+                             dask_client=dask_client)
     except DriftkeeperError as exc:
         raise _PolicyFailed("init", exc) from exc
     spec = keeper.spec
@@ -490,7 +491,7 @@ def _run_policy(policy: Any, init: pd.DataFrame, batches: list[pd.DataFrame], *,
             labels = pd.concat([batches[k][[id_column, target]] for k in due], ignore_index=True) if due else None
             labels_of = [k + 1 for k in due]
         try:
-            rec = keeper.step(step_in, labels=labels, html=False)
+            rec = keeper.step(step_in, labels=labels, html=False, dask_client=dask_client)
         except DriftkeeperError as exc:
             raise _PolicyFailed(f"batch {i + 1} of {len(batches)}", exc) from exc
         trained, skipped, gate = tally.add(rec)
@@ -563,6 +564,7 @@ def run_backtest(
     dataset: str | None = None,
     progress: Any = None,
     label_delay: int | str | None = 0,
+    dask_client: Any = None,
 ) -> BacktestResult:
     """Replay ``data`` batch by batch under each policy with the production runner.
 
@@ -586,6 +588,7 @@ def run_backtest(
     with batch *i + N*) or a time span like ``"90D"`` (with ``time_column``: with the first later
     batch that ends at least the span after batch *i* ends); see the module docstring. The
     batches are still scored on their true labels. 0 (the default): labels come with their batch.
+    ``dask_client``: a ``distributed.Client`` every keeper trains LightGBM on (see ``Keeper.step``).
     """
     from .._util.io import read_table
     from ..table import infer_task
@@ -631,7 +634,7 @@ def run_backtest(
             try:
                 res = _run_policy(pol, init, batches, model=model, target=target, metric=metric_obj,
                                   time_column=time_column, id_column=id_column, exclude=exclude, task=task, root=root,
-                                  others=others, progress=progress, schedule=schedule)
+                                  others=others, progress=progress, schedule=schedule, dask_client=dask_client)
             except _PolicyFailed as exc:
                 errors.append(exc.__cause__)
                 res = PolicyResult.failed(pol, metric_obj.name, str(exc), time.perf_counter() - t_wall)

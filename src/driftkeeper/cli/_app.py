@@ -6,12 +6,15 @@ Command modules import ``app`` (and ``ErrorGroup`` for sub-groups) from here, an
 
 from __future__ import annotations
 
+import contextlib
+from typing import Any, Iterator
+
 import typer
 from typer.core import TyperGroup
 
-from ..exceptions import DriftkeeperError
+from ..exceptions import ConfigError, DriftkeeperError
 
-__all__ = ["ErrorGroup", "app"]
+__all__ = ["DASK_SCHEDULER_HELP", "ErrorGroup", "app", "dask_client"]
 
 
 class ErrorGroup(TyperGroup):
@@ -58,3 +61,23 @@ def _options(
 ) -> None:
     # the group's own options; the commands live in their modules
     pass
+
+
+DASK_SCHEDULER_HELP = ("Address of a Dask scheduler (tcp://host:8786): LightGBM trains there through lightgbm.dask "
+                       "(retrains read the root's data on the workers, which must see it at the same path); "
+                       "needs driftkeeper[dask]. Default: everything in this process.")
+
+
+@contextlib.contextmanager
+def dask_client(address: str | None) -> Iterator[Any]:
+    """The ``distributed.Client`` of ``--dask-scheduler`` for the block (None without one: Dask
+    is then never imported); one-line errors for a missing extra or an unreachable address."""
+    if address is None:
+        yield None
+        return
+    try:
+        from ..keeper import _dask
+    except ImportError as exc:
+        raise ConfigError(f"--dask-scheduler needs Dask ({exc.name} is not installed); pip install 'driftkeeper[dask]'") from exc
+    with _dask.connect(address) as client:
+        yield client

@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from ._app import app
+from ._app import DASK_SCHEDULER_HELP, app, dask_client
 from ._run import MODEL_HELP, build_model, read_labelled
 from ..exceptions import ConfigError
 
@@ -57,6 +57,7 @@ def backtest_cmd(
     ),
     html: Optional[Path] = typer.Option(None, "--html", help="Write plots: a self-contained .html page, or a .png picture."),
     as_json: Optional[Path] = typer.Option(None, "--json", help="Write the results as JSON to this file ('-' for stdout)."),
+    dask_scheduler: Optional[str] = typer.Option(None, "--dask-scheduler", help=DASK_SCHEDULER_HELP),
 ) -> None:
     """Replay DATA batch by batch: the serving model is scored on each batch before the runner
     (the same code as 'driftkeeper run') learns from it, under each policy. Prints error and
@@ -78,12 +79,13 @@ def backtest_cmd(
     n_classes = df[target].nunique() if the_task == "classification" else None  # as 'init' builds it
     model_obj = _set_threads(build_model(model, the_task, n_classes), threads)
     policies = [policy] + [p.strip() for p in (compare or "").split(",") if p.strip()]
-    result = run_backtest(
-        df, target=target, policies=policies, model=model_obj, every=every, time_column=time_column,
-        initial=int(initial) if initial is not None and initial.strip().isdigit() else initial,
-        id_column=id_column, exclude=tuple(exclude or ()), task=task, metric=metric, also_metrics=tuple(also_metric or ()),
-        dataset=data.name, label_delay=label_delay,
-    )
+    with dask_client(dask_scheduler) as client:
+        result = run_backtest(
+            df, target=target, policies=policies, model=model_obj, every=every, time_column=time_column,
+            initial=int(initial) if initial is not None and initial.strip().isdigit() else initial,
+            id_column=id_column, exclude=tuple(exclude or ()), task=task, metric=metric, also_metrics=tuple(also_metric or ()),
+            dataset=data.name, label_delay=label_delay, dask_client=client,
+        )
     out = Console(width=160)
     if str(as_json) != "-":
         out.print(result.table())

@@ -9,7 +9,7 @@ from typing import List, Optional
 
 import typer
 
-from ._app import app
+from ._app import DASK_SCHEDULER_HELP, app, dask_client
 from ..exceptions import ConfigError
 
 MODEL_HELP = ("lightgbm, river (a linear model; missing numbers imputed, categories one-hot encoded), or "
@@ -74,6 +74,7 @@ def init_cmd(
     keep_versions: Optional[int] = typer.Option(None, "--keep-versions", help="Keep the newest N model versions (default: all)."),
     keep_runs: Optional[int] = typer.Option(None, "--keep-runs", help="Keep the newest N run records (default: all)."),
     keep_rows: Optional[int] = typer.Option(None, "--keep-rows", help="Labelled rows kept for 'all' retrain windows (default: all)."),
+    dask_scheduler: Optional[str] = typer.Option(None, "--dask-scheduler", help=DASK_SCHEDULER_HELP),
 ) -> None:
     """Train version 1 on DATA, fit the drift reference, register and promote it."""
     from ..table import infer_task
@@ -82,10 +83,11 @@ def init_cmd(
     df = read_labelled(data, target)
     the_task = task or infer_task(df[target])
     model_obj = build_model(model, the_task, df[target].nunique() if the_task == "classification" else None)
-    keeper = Keeper.init(
-        root, model_obj, df, target=target, policy=policy, time_column=time_column, id_column=id_column, exclude=tuple(exclude or ()), task=task,
-        retention={"versions": keep_versions, "runs": keep_runs, "data_rows": keep_rows},
-    )
+    with dask_client(dask_scheduler) as client:
+        keeper = Keeper.init(
+            root, model_obj, df, target=target, policy=policy, time_column=time_column, id_column=id_column, exclude=tuple(exclude or ()), task=task,
+            retention={"versions": keep_versions, "runs": keep_runs, "data_rows": keep_rows}, dask_client=client,
+        )
     v = keeper.registry.get("champion")
     metric = keeper.config["metric"]
     value = v.metrics.get(metric)
@@ -107,6 +109,7 @@ def run_cmd(
     metrics_file: Optional[Path] = typer.Option(
         None, "--metrics-file", help="Also write the run's Prometheus metrics here (a .prom file in node_exporter's textfile folder)."
     ),
+    dask_scheduler: Optional[str] = typer.Option(None, "--dask-scheduler", help=DASK_SCHEDULER_HELP),
 ) -> None:
     """Run one night: check drift, decide, update/retrain, gate, version, report.
 
@@ -124,14 +127,16 @@ def run_cmd(
         metrics = MetricsFile(metrics_file, root)
     try:
         keeper = Keeper.open(root)
-        if sys.stderr.isatty():  # progress on a terminal; quiet under cron
-            from rich.console import Console
+        with dask_client(dask_scheduler) as client:
+            if sys.stderr.isatty():  # progress on a terminal; quiet under cron
+                from rich.console import Console
 
-            with Console(stderr=True).status("starting") as status:
-                record = keeper.step(batch, labels=labels, dry_run=dry_run, html=not no_html, progress=status.update,
-                                     exclude=tuple(exclude or ()))
-        else:
-            record = keeper.step(batch, labels=labels, dry_run=dry_run, html=not no_html, exclude=tuple(exclude or ()))
+                with Console(stderr=True).status("starting") as status:
+                    record = keeper.step(batch, labels=labels, dry_run=dry_run, html=not no_html, progress=status.update,
+                                         exclude=tuple(exclude or ()), dask_client=client)
+            else:
+                record = keeper.step(batch, labels=labels, dry_run=dry_run, html=not no_html, exclude=tuple(exclude or ()),
+                                     dask_client=client)
     except Exception as exc:
         # the status and exit code this command is about to exit with
         if metrics is not None and (problem := metrics.write_failure(exc)):
