@@ -21,7 +21,7 @@ import pandas as pd
 from ._util.suggest import suggest
 from .exceptions import ConfigError, SchemaError
 
-__all__ = ["CATEGORICAL", "NUMERICAL", "TableSpec", "frame_sha256", "impute_hint", "infer_task", "kind_name"]
+__all__ = ["CATEGORICAL", "NUMERICAL", "FrameHasher", "TableSpec", "frame_sha256", "impute_hint", "infer_task", "kind_name"]
 
 #: The kinds of a feature column, spelled as Evidently spells them (the drift report too).
 NUMERICAL = "numerical"
@@ -99,6 +99,25 @@ def frame_sha256(df: pd.DataFrame) -> str:
     h.update("\x1f".join(map(str, df.columns)).encode())
     h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
     return h.hexdigest()
+
+
+class FrameHasher:
+    """:func:`frame_sha256` of a frame given in row chunks (:meth:`add` each, in order): the same
+    digest as of the chunks concatenated when they hold the same dtypes. A column a chunk lacks
+    is hashed as missing values (what concatenating would put there)."""
+
+    def __init__(self, columns: list[str]):
+        self.columns = list(columns)
+        self._h = hashlib.sha256()
+        self._h.update("\x1f".join(map(str, self.columns)).encode())
+
+    def add(self, chunk: pd.DataFrame) -> None:
+        if list(chunk.columns) != self.columns:
+            chunk = chunk.reindex(columns=self.columns)
+        self._h.update(pd.util.hash_pandas_object(chunk, index=False).to_numpy().tobytes())
+
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()
 
 
 def infer_task(y: pd.Series) -> str:
@@ -265,6 +284,29 @@ class TableSpec:
             values = X[c].astype("string").astype(object).where(X[c].notna(), None)
             extra = sorted({v for v in values.dropna().unique() if v not in set(cats)})
             X[c] = pd.Categorical(values, categories=list(cats) + extra)
+        return X
+
+    def window_categories(self, chunks: Any) -> dict[str, list[Any]]:
+        """The categories :meth:`features_frame` gives each categorical feature on the rows of
+        ``chunks`` (frames of stored rows, holding at least the categorical features) taken as one
+        frame: those seen at init, then every other value of the chunks, sorted. With them
+        :meth:`features_chunk` types every chunk as that one frame would be typed."""
+        known = {c: set(cats) for c, cats in self.categories.items()}
+        extra: dict[str, set[Any]] = {c: set() for c in self.categories}
+        for chunk in chunks:
+            for c in self.categories:
+                if c in chunk.columns:  # rows stored before the column existed have none
+                    values = chunk[c].astype("string").astype(object).where(chunk[c].notna(), None)  # as features_frame reads them
+                    extra[c].update(v for v in values.dropna().unique() if v not in known[c])
+        return {c: list(cats) + sorted(extra[c]) for c, cats in self.categories.items()}
+
+    def features_chunk(self, df: pd.DataFrame, categories: dict[str, list[Any]]) -> pd.DataFrame:
+        """:meth:`features_frame` of one chunk of a larger frame, categorical features typed with
+        that frame's ``categories`` (:meth:`window_categories`): every chunk gets the codes the
+        whole frame would give."""
+        X = self.features_frame(df)
+        for c, cats in categories.items():
+            X[c] = X[c].cat.set_categories(cats)
         return X
 
     def validate(self, df: pd.DataFrame, *, what: str = "batch", require_target: bool = False) -> bool:

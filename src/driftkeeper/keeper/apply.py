@@ -13,12 +13,14 @@ import numpy as np
 import pandas as pd
 
 from .._util.testhooks import checkpoint
+from .._util.timeutil import iso
 from ..exceptions import ModelSizeError
 from ..metrics import evaluate, evaluate_rows, get_metric
-from ..table import TableSpec
+from ..table import FrameHasher, TableSpec
+from . import bundle
 from .costs import work_of
 from .plan import TrainingPlan
-from .store import POS, SEQ, DataStore
+from .store import LABELLED_AT, POS, SEQ, DataStore
 
 __all__ = ["GateResult", "Trained", "gate", "learn_holdout", "train"]
 
@@ -29,7 +31,9 @@ class Trained:
 
     plan: TrainingPlan  # the plan carried out (the fallback retrain, when the update broke a cap)
     candidate: Any
-    rows: pd.DataFrame  # the training rows, loaded
+    # the training rows, loaded; of a retrain (read in chunks, never loaded whole) its newest
+    # bundle.REFERENCE_ROWS rows: the new version's drift reference (fit_monitor)
+    rows: pd.DataFrame
     holdout: pd.DataFrame  # the gate's rows
     info: dict[str, Any] = field(default_factory=dict)  # the run record's ``training``
     warnings: list[str] = field(default_factory=list)
@@ -37,6 +41,13 @@ class Trained:
     # the candidate's cross-fitted output on ``holdout`` (each row predicted at the round count
     # the other half of the rows picked): what the gate scores in place of its predictions
     holdout_output: np.ndarray | None = None
+    train_rows: int | None = None  # rows trained on, when ``rows`` holds fewer (a retrain)
+    data: dict[str, Any] | None = None  # a retrain's data fingerprint (sha256, rows, features, time range)
+
+    @property
+    def n_rows(self) -> int:
+        """How many rows the candidate trained on."""
+        return self.train_rows if self.train_rows is not None else len(self.rows)
 
 
 class _CrossFitted:
@@ -69,23 +80,106 @@ def train(plan: TrainingPlan, champion: Any, store: DataStore, spec: TableSpec) 
     holdout = store.rows(plan.holdout.keys())
     if plan.skip:
         return Trained(plan, None, pd.DataFrame(), holdout, plan.to_dict())
+    if plan.action == "retrain":
+        if (client := _dask_client(champion)) is not None:
+            return _retrain_dask(plan, champion, store, spec, holdout, client)
+        return _retrain(plan, champion, store, spec, holdout)
     rows = store.rows(plan.train.keys())
-    if plan.action != "retrain":
-        out = _update(plan, champion, rows, holdout, store.rows(plan.stop.keys()) if len(plan.stop) else None, spec)
-        if out.candidate is not None or plan.fallback is None:
-            return out
-        retrained = train(plan.fallback, champion, store, spec)  # its holdout: the whole of it, stop rows too
-        retrained.warnings[:0] = out.warnings
-        return retrained
+    out = _update(plan, champion, rows, holdout, store.rows(plan.stop.keys()) if len(plan.stop) else None, spec)
+    if out.candidate is not None or plan.fallback is None:
+        return out
+    retrained = train(plan.fallback, champion, store, spec)  # its holdout: the whole of it, stop rows too
+    retrained.warnings[:0] = out.warnings
+    return retrained
+
+
+def _retrain(plan: TrainingPlan, champion: Any, store: DataStore, spec: TableSpec, holdout: pd.DataFrame) -> Trained:
+    """A fresh clone of ``champion`` fitted on the plan's rows, read from the store in chunks
+    (``ModelAdapter.fit_chunks``): LightGBM bins them chunk by chunk and never holds the window as
+    one frame; other models get the chunks concatenated once.
+
+    What else a retrain records comes out exactly as from the window as one frame: the data
+    fingerprint is hashed chunk by chunk on the fit's first pass (a content hash has to see
+    every row: a sample would not tell two windows apart); the replay reservoir is offered every
+    row in order by ``fit_chunks`` (algorithm R is sequential: the same sample); the drift
+    reference has always been the window's newest ``REFERENCE_ROWS`` rows (``fit_monitor``),
+    read here alone; the row count is the plan's."""
+    keys = plan.train.keys()
     info = plan.to_dict()
+    categories = spec.window_categories(store.chunks(keys, columns=spec.categorical_columns)) if spec.categories else {}
+    fingerprint = _Fingerprint(spec, store.columns(sorted(set(plan.train.seq.tolist()))))
+
+    def chunks():
+        hashing = fingerprint.start()  # the first pass only
+        for part in store.chunks(keys):
+            checkpoint("runner:retrain-chunk")
+            if hashing:
+                fingerprint.add(part)
+            yield spec.features_chunk(part, categories), spec.target_values(part[spec.target]).to_numpy()
+        if hashing:
+            fingerprint.done = True
+
     candidate = champion.clone()
     checkpoint("runner:training")
     t0 = time.process_time()
-    candidate.fit(*_xy(spec, rows))
+    candidate.fit_chunks(chunks)
     info["cpu_s"] = time.process_time() - t0
     info["trees"] = getattr(candidate, "n_trees", None)
-    info["work"] = work_of("retrain", len(rows), trees=info["trees"])
-    return Trained(plan, candidate, rows, holdout, info)
+    info["work"] = work_of("retrain", len(keys), trees=info["trees"])
+    # exactly the rows fit_monitor has always taken: the newest REFERENCE_ROWS of the window
+    reference = store.rows(keys.iloc[-bundle.REFERENCE_ROWS:])
+    return Trained(plan, candidate, reference, holdout, info, train_rows=len(keys), data=fingerprint.result())
+
+
+def _retrain_dask(plan: TrainingPlan, champion: Any, store: DataStore, spec: TableSpec, holdout: pd.DataFrame,
+                  client: Any) -> Trained:
+    """:func:`_retrain` on a Dask cluster: the workers read the window and ``lightgbm.dask``
+    trains; the candidate is an ordinary local adapter. Its cost is the training's wall time
+    (the cluster's CPU is not measured here)."""
+    from . import _dask
+
+    keys, info = plan.train.keys(), plan.to_dict()
+    candidate = champion.clone()
+    checkpoint("runner:training")
+    t0 = time.perf_counter()
+    data = _dask.retrain(candidate, store, keys, spec, client)
+    info.update(cpu_s=time.perf_counter() - t0, engine="dask", trees=getattr(candidate, "n_trees", None))
+    info["work"] = work_of("retrain", len(keys), trees=info["trees"])
+    reference = store.rows(keys.iloc[-bundle.REFERENCE_ROWS:])
+    return Trained(plan, candidate, reference, holdout, info, train_rows=len(keys), data=data)
+
+
+class _Fingerprint:
+    """The data fingerprint of a retrain's rows (what ``runner.data_fingerprint`` gives for them
+    as one frame), hashed from the chunks of the first pass a fit makes over them: sha256 of the
+    stored columns but the bookkeeping ones, row count, features and, with a time column, the
+    time range. Later passes only read."""
+
+    def __init__(self, spec: TableSpec, stored_columns: list[str]):
+        self.spec = spec
+        self.hasher = FrameHasher([c for c in stored_columns if c not in (SEQ, POS, LABELLED_AT)])
+        self.rows, self.started, self.done = 0, False, False
+        self.times: list[Any] = []
+
+    def start(self) -> bool:
+        """True for the first pass (the one to hash), False for every later one."""
+        first, self.started = not self.started, True
+        return first
+
+    def add(self, part: pd.DataFrame) -> None:
+        self.hasher.add(part)
+        self.rows += len(part)
+        times = self.spec.times(part, what="training rows")
+        if times is not None and len(times):
+            self.times += [times.min(), times.max()]
+
+    def result(self) -> dict[str, Any]:
+        if not self.done:
+            raise RuntimeError("the fit did not read every training row: no data fingerprint")
+        fp: dict[str, Any] = {"sha256": self.hasher.hexdigest(), "rows": self.rows, "features": list(self.spec.features)}
+        if self.times:
+            fp.update(time_min=iso(min(self.times)), time_max=iso(max(self.times)))
+        return fp
 
 
 def _update(plan: TrainingPlan, champion: Any, rows: pd.DataFrame, holdout: pd.DataFrame, stop: pd.DataFrame | None,
@@ -123,7 +217,7 @@ def gate(trained: Trained, champion: Any, champion_metrics: dict[str, Any], poli
     gate_name = policy.resolved_gate_metric(spec.task)
     gate_metric = metric if gate_name == metric.name else get_metric(gate_name, spec.task)
     holdout, action = trained.holdout, trained.plan.action
-    metrics: dict[str, Any] = {"train_rows": len(trained.rows), "train_cpu_s": round(trained.info["cpu_s"], 4)}
+    metrics: dict[str, Any] = {"train_rows": trained.n_rows, "train_cpu_s": round(trained.info["cpu_s"], 4)}
     if not policy.gate.enabled or len(holdout) < 1:
         reason = "gate disabled by the policy" if not policy.gate.enabled else f"gate skipped: {len(holdout)} holdout rows"
         metrics[metric.name] = champion_metrics.get(metric.name)
