@@ -5,6 +5,11 @@ an existing root. Seeded small streams; exact outcomes."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+from types import SimpleNamespace
 
 import lightgbm as lgb
 import numpy as np
@@ -15,8 +20,9 @@ from typer.testing import CliRunner
 from driftkeeper import Keeper
 from driftkeeper.cli import app
 from driftkeeper.exceptions import PolicyError, SchemaError
+from driftkeeper.keeper import schema_change
 from driftkeeper.keeper.store import SEQ
-from driftkeeper.policy import load_policy
+from driftkeeper.policy import Decision, load_policy
 
 POLICY = """
 name: schema-test
@@ -271,3 +277,209 @@ def test_every_adapter_retrains_on_a_changed_feature_set(tmp_path, build):
     feats = list(bundle.adapter.schema_.names)
     assert "x3" not in feats and "x5" in feats
     assert np.isfinite(keeper.predict(with_x5(b[3]).drop(columns=["x3"]).assign(kind="n"))).all()
+
+
+# ----------------------------------------------------------------------------- review regressions
+
+
+def refuse_every_gate(monkeypatch):
+    import driftkeeper.policy as policy_pkg
+
+    monkeypatch.setattr(policy_pkg, "gate_passes", lambda *a, **kw: (False, "refused by the test"))
+
+
+def config_features(root):
+    return json.loads((root / "keeper.json").read_text())["spec"]["features"]
+
+
+@pytest.mark.slow
+def test_a_night_killed_between_promotion_and_config_write_heals_on_the_next_night(tmp_path):
+    from test_hardening_crash import wait_for
+
+    keeper, b = make_root(tmp_path)
+    root, paths = keeper.root, []
+    for i, df in ((1, b[1].drop(columns=["x3"])), (2, b[2].drop(columns=["x3"]))):
+        paths.append(tmp_path / f"b{i}.csv")
+        df.to_csv(paths[-1], index=False)
+    hook = tmp_path / "hook.txt"
+    env = {**os.environ, "DRIFTKEEPER_HOOK_FILE": str(hook), "DRIFTKEEPER_PAUSE_AT": "registry:promote-after-commit",
+           "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.Popen([sys.executable, "-m", "driftkeeper", "run", str(root), "--batch", str(paths[0]), "--no-html"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(hook, "registry:promote-after-commit", proc)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    # the promotion committed, the config write did not: the two disagree
+    assert Keeper.open(root).registry.get("champion").data["features"] == ["x1", "x2", "x4", "cat"]
+    assert config_features(root) == ["x1", "x2", "x3", "x4", "cat"]
+    # a refused batch does not repair keeper.json either: it changes nothing (but the killed
+    # run's note on the lock, which any run taking the lock clears)
+    def snapshot():
+        return {k: v for k, v in tree_snapshot(root).items() if k != ".run.lock.info"}
+
+    before = snapshot()
+    r = invoke("run", root, "--batch", paths[0], "--exclude", "x9")
+    assert r.exit_code == 2 and "--exclude 'x9' is not a column" in r.output, r.output
+    assert snapshot() == before
+    # Keeper.predict serves with the champion's own features meanwhile
+    assert np.isfinite(Keeper.open(root).predict(b[2].drop(columns=["x3"]))).all()
+    # the killed batch again, then the next one: ordinary nights, and keeper.json follows the champion
+    for path in paths:
+        r = invoke("run", root, "--batch", path, "--json", "--no-html")
+        assert r.exit_code == 0, r.output
+        record = json.loads(r.output)
+        assert record["serving"] == 2 and "schema_change" not in record["decision"] and record["registered"] is None
+    assert config_features(root) == ["x1", "x2", "x4", "cat"]
+
+
+def test_a_manual_promotion_of_a_schema_change_challenger_moves_keeper_json_with_it(tmp_path, monkeypatch):
+    keeper, b = make_root(tmp_path)
+    with monkeypatch.context() as m:
+        refuse_every_gate(m)
+        record = keeper.step(with_x5(b[1]), html=False)
+    assert record.decision["rule"] == "schema_change" and record.registered == 2 and record.promoted is None
+    assert config_features(keeper.root) == ["x1", "x2", "x3", "x4", "cat"]
+    r = invoke("promote", keeper.root, "2")
+    assert r.exit_code == 0, r.output
+    assert config_features(keeper.root) == ["x1", "x2", "x3", "x4", "cat", "x5"]
+    reopened = Keeper.open(keeper.root)
+    nxt = reopened.step(with_x5(b[2], 1), html=False)
+    assert nxt.status == "completed" and nxt.serving == 2 and "schema_change" not in nxt.decision
+    # promoting the champion again, or a version with the same features, leaves keeper.json alone
+    mtime = (keeper.root / "keeper.json").stat().st_mtime_ns
+    reopened.promote(2)
+    assert (keeper.root / "keeper.json").stat().st_mtime_ns == mtime
+
+
+def test_serving_follows_a_manual_rollback_at_once(tmp_path):
+    keeper, b = make_root(tmp_path)
+    stale = Keeper.open(keeper.root)  # opened before the schema change, never reopened
+    keeper.step(b[1].drop(columns=["x3"]), html=False)
+    assert config_features(keeper.root) == ["x1", "x2", "x4", "cat"]
+    keeper.rollback(to=1)
+    assert config_features(keeper.root) == ["x1", "x2", "x3", "x4", "cat"]
+    v1 = keeper.registry.load(1)
+    expected = v1.adapter.predict(v1.spec.features_frame(b[2]))
+    np.testing.assert_array_equal(Keeper.open(keeper.root).predict(b[2]), expected)
+    np.testing.assert_array_equal(stale.predict(b[2]), expected)
+    np.testing.assert_array_equal(keeper.predict(b[2]), expected)
+
+
+def _strict_pipeline(names=None):
+    """A Ridge pipeline without imputers: it takes no missing values; ``names``: the numerical
+    columns it scales, by name (None: by dtype)."""
+    from sklearn.compose import make_column_selector, make_column_transformer
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    if names is not None:
+        prep = make_column_transformer((StandardScaler(), names), (OneHotEncoder(handle_unknown="ignore"), ["cat"]),
+                                       remainder="passthrough")
+    else:
+        prep = make_column_transformer((StandardScaler(), make_column_selector(dtype_include="number")),
+                                       (OneHotEncoder(handle_unknown="ignore"), make_column_selector(dtype_include="category")))
+    return make_pipeline(prep, Ridge())
+
+
+def test_a_retrain_the_new_features_cannot_train_is_refused_before_anything_is_written(tmp_path):
+    keeper, b = make_root(tmp_path, model=_strict_pipeline(["x1", "x2", "x3", "x4"]))
+    keeper.step(b[1].drop(columns=["y"]), html=False)  # labels for it arrive with the next batch
+    before = tree_snapshot(keeper.root)
+    batch = b[2].assign(kind=np.where(b[2]["x1"] > 0, "p", "n"))
+    message = (r"^retraining with the new features failed \(the batch adds column\(s\) \['kind'\]: .*\): ValueError: "
+               r"could not convert string to float: 'p'; nothing was changed; a pipeline must select its columns by dtype")
+    for dry_run in (True, False):
+        with pytest.raises(SchemaError, match=message):
+            keeper.step(batch, labels=b[1][["row_id", "y"]], html=False, dry_run=dry_run)
+        assert tree_snapshot(keeper.root) == before
+    # without the new column the same night goes through
+    record = keeper.step(b[2], labels=b[1][["row_id", "y"]], html=False)
+    assert record.status == "completed" and "schema_change" not in record.decision
+
+
+def test_a_vanished_column_leaves_a_model_that_cannot_take_missing_values(tmp_path):
+    keeper, b = make_root(tmp_path, model=_strict_pipeline())
+    record = keeper.step(b[1].drop(columns=["x3"]), html=False)
+    assert record.status == "completed" and record.decision["rule"] == "schema_change"
+    assert record.champion_metric is None and record.estimated_metric is None  # they need its prediction
+    assert ("the serving model cannot predict without column(s) ['x3'] (Ridge cannot predict on missing values): its "
+            "prediction drift, metric and estimate are left out tonight") in record.warnings
+    assert not any("impute" in w for w in record.warnings)
+    assert record.gate["champion"] is None and record.gate["explanation"].endswith(
+        "promoted (the champion cannot be scored without them (Ridge cannot predict on missing values))")
+    assert record.promoted == record.registered == 2
+    assert config_features(keeper.root) == ["x1", "x2", "x4", "cat"]
+    nxt = keeper.step(b[2].drop(columns=["x3"]), html=False)
+    assert nxt.status == "completed" and "schema_change" not in nxt.decision and isinstance(nxt.champion_metric["value"], float)
+
+
+def test_a_new_column_the_gate_refuses_twice_is_left_out(tmp_path, monkeypatch):
+    keeper, b = make_root(tmp_path, n=6)
+    refuse_every_gate(monkeypatch)
+    for i, version in ((1, 2), (2, 3)):
+        record = keeper.step(with_x5(b[i], i), html=False)
+        assert record.decision["rule"] == "schema_change" and record.registered == version and record.promoted is None
+        assert record.needs_attention == ([] if i == 1 else ["the gate refused 2 candidates in a row"])
+    record = keeper.step(with_x5(b[3], 3), html=False)
+    assert record.decision["rule"] == "fallback" and record.registered is None and record.training is None
+    assert record.decision["schema_change"] == {"mode": "retrain", "retrain": False, "given_up": ["x5"]}
+    assert ("column(s) ['x5'] are new, and the gate refused the retrains that made them features (v0002, v0003): they "
+            "are left out of the features while v0001 serves (as under schema_change: ignore_new); the data store keeps "
+            "them") in record.warnings
+    assert record.needs_attention == ["new column(s) ['x5'] did not improve the model in 2 retrains: pass --exclude "
+                                      "COL to leave them out for good, or promote v0003 to use them"]
+    # another new column still gets its retrain, without the one given up
+    record = keeper.step(with_x5(b[4], 4).assign(x6=b[4]["x1"] * 2), html=False)
+    assert record.decision["schema_change"]["added"] == ["x6"] and record.decision["schema_change"]["given_up"] == ["x5"]
+    assert keeper.registry.get(record.registered).data["features"] == ["x1", "x2", "x3", "x4", "cat", "x6"]
+
+
+def test_a_new_column_waits_for_the_budget_a_vanished_one_does_not(tmp_path):
+    keeper, b = make_root(tmp_path, extra="budget: 0.1\n")
+    pol = keeper.policy()
+    obs = SimpleNamespace(ledger=SimpleNamespace(left_s=lambda: -2.5), costs={"retrain_cost_s": 2.0})
+    ruled = Decision(action="none", params={}, rule="fallback", requested="none")
+    change = schema_change.detect(keeper.spec, with_x5(b[1]), mode="retrain", policy=pol)
+    assert schema_change.override(ruled, change, pol, obs) is ruled
+    assert change.retrain is False and change.deferred == ["x5"] and change.to_dict()["deferred"] == ["x5"]
+    assert change.warnings == ["column(s) ['x5'] are new, but training CPU spent is 2.5 s past the budget's "
+                               "allowance: the retrain that makes them features waits for the budget (the champion "
+                               "serves without them)"]
+    within = SimpleNamespace(ledger=SimpleNamespace(left_s=lambda: -1.5), costs={"retrain_cost_s": 2.0})
+    change = schema_change.detect(keeper.spec, with_x5(b[1]), mode="retrain", policy=pol)
+    assert schema_change.override(ruled, change, pol, within).rule == "schema_change"
+    change = schema_change.detect(keeper.spec, b[1].drop(columns=["x3"]), mode="retrain", policy=pol)
+    assert schema_change.override(ruled, change, pol, obs).rule == "schema_change"
+
+
+def test_exclude_with_an_already_processed_batch_is_refused_in_one_line(tmp_path):
+    keeper, b = make_root(tmp_path)
+    path = tmp_path / "b1.csv"
+    b[1].to_csv(path, index=False)
+    assert invoke("run", keeper.root, "--batch", path, "--no-html").exit_code == 0
+    before = tree_snapshot(keeper.root)
+    r = invoke("run", keeper.root, "--batch", path, "--exclude", "x4")
+    assert r.exit_code == 2 and r.output.count("\n") == 1, r.output
+    assert (f"batch {str(path)!r} was already processed (by " in r.output
+            and "), so --exclude ['x4'] would not apply; pass --exclude with the next new batch" in r.output)
+    assert tree_snapshot(keeper.root) == before
+    r = invoke("run", keeper.root, "--batch", path, "--json")  # without --exclude: the usual no-op
+    assert r.exit_code == 0 and json.loads(r.output)["status"] == "already_processed"
+
+
+def test_the_dry_run_of_a_vanished_column_says_the_gate_is_not_applied(tmp_path):
+    keeper, b = make_root(tmp_path)
+    path = tmp_path / "b1.csv"
+    b[1].drop(columns=["x3"]).to_csv(path, index=False)
+    before = tree_snapshot(keeper.root)
+    r = invoke("run", keeper.root, "--batch", path, "--dry-run")
+    assert r.exit_code == 0, r.output
+    assert "features after it: ['x1', 'x2', 'x4', 'cat']; promoted whatever the gate says (the rules said:" in r.output
+    r = invoke("run", keeper.root, "--batch", path, "--dry-run", "--json")
+    assert json.loads(r.output)["plan"]["outcome"] == ("the candidate would be registered and promoted whatever the "
+                                                       "gate says: column(s) ['x3'] leave the features, and the "
+                                                       "champion uses them")
+    assert tree_snapshot(keeper.root) == before

@@ -4,8 +4,10 @@ runner registers what these return and records it."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +24,30 @@ from .costs import work_of
 from .plan import TrainingPlan
 from .store import LABELLED_AT, POS, SEQ, DataStore
 
-__all__ = ["GateResult", "Trained", "gate", "learn_holdout", "train"]
+__all__ = ["GateResult", "Trained", "dask_training", "gate", "learn_holdout", "train"]
+
+# the Dask client LightGBM trainings go through (None: this process), set by dask_training
+_DASK_CLIENT: ContextVar[Any] = ContextVar("driftkeeper_dask_client", default=None)
+
+
+@contextlib.contextmanager
+def dask_training(client: Any):
+    """In the block, :func:`train` retrains LightGBM models and makes their ``correct`` updates
+    on the cluster of ``client`` (a ``distributed.Client``; None: in this process). Other models,
+    and other update modes, train here."""
+    token = _DASK_CLIENT.set(client)
+    try:
+        yield
+    finally:
+        _DASK_CLIENT.reset(token)
+
+
+def _dask_client(champion: Any, mode: str | None = None) -> Any:
+    """The client to train ``champion`` on (an update in ``mode``), or None for this process."""
+    client = _DASK_CLIENT.get()
+    if client is None or getattr(champion, "kind", None) != "lightgbm":
+        return None
+    return client if mode is None or mode == "correct" else None
 
 
 @dataclass
@@ -194,8 +219,12 @@ def _update(plan: TrainingPlan, champion: Any, rows: pd.DataFrame, holdout: pd.D
     candidate = copy.deepcopy(champion)
     checkpoint("runner:training")
     t0 = time.process_time()
+    known = {"known_rows": plan.relearned_rows} if plan.relearned_rows else {}
+    client = _dask_client(champion, overrides.get("mode") or getattr(champion, "update_mode", None))
     try:
-        candidate.update(*_xy(spec, rows), **overrides, **({"known_rows": plan.relearned_rows} if plan.relearned_rows else {}))
+        if client is not None:
+            return _update_dask(plan, candidate, rows, holdout, stop, spec, client, overrides, known, info)
+        candidate.update(*_xy(spec, rows), **overrides, **known)
     except ModelSizeError as exc:
         return Trained(plan, None, rows, holdout, info, [f"update refused ({exc}); retraining instead"], stop)
     if "early_stopping_rounds" in overrides:
@@ -205,6 +234,25 @@ def _update(plan: TrainingPlan, champion: Any, rows: pd.DataFrame, holdout: pd.D
     info["work"] = work_of("update", len(rows), rounds=info["trees"])
     output = getattr(candidate, "last_eval_output_", None) if overrides.get("crossfit") else None
     return Trained(plan, candidate, rows, holdout, info, stop=stop, holdout_output=output)
+
+
+def _update_dask(plan: TrainingPlan, candidate: Any, rows: pd.DataFrame, holdout: pd.DataFrame, stop: pd.DataFrame | None,
+                 spec: TableSpec, client: Any, overrides: dict[str, Any], known: dict[str, Any], info: dict[str, Any]) -> Trained:
+    """A ``correct`` update trained on the cluster (base scores and correction on the workers),
+    without early stopping, which ``lightgbm.dask`` cannot do: the record says so."""
+    from ..adapters import _lightgbm_dask
+
+    unused = [k for k in ("early_stopping_rounds", "crossfit") if overrides.get(k)]
+    kwargs = {k: v for k, v in overrides.items() if k not in ("early_stopping_rounds", "crossfit", "eval_set")}
+    t0 = time.perf_counter()
+    _lightgbm_dask.update(candidate, *_xy(spec, rows), client, **kwargs, **known)
+    info.update(cpu_s=time.perf_counter() - t0, engine="dask", trees=candidate.last_update_rounds_)
+    info["work"] = work_of("update", len(rows), rounds=info["trees"])
+    warnings = []
+    if unused:
+        info["early_stopping"] = f"not applied on Dask ({', '.join(unused)}): trained all {info['trees']} rounds"
+        warnings.append(f"the update trained on Dask without early stopping: all {info['trees']} rounds kept")
+    return Trained(plan, candidate, rows, holdout, info, warnings, stop=stop)
 
 
 def gate(trained: Trained, champion: Any, champion_metrics: dict[str, Any], policy: Any, spec: TableSpec,

@@ -107,7 +107,7 @@ class Keeper:
     def init(cls, root: str | Path, model: Any, data: pd.DataFrame | str | Path, *, target: str,
              policy: str | Path = "default", time_column: str | None = None, id_column: str | None = None,
              exclude: tuple[str, ...] | list[str] = (), task: str | None = None,
-             retention: dict[str, int | None] | None = None) -> "Keeper":
+             retention: dict[str, int | None] | None = None, dask_client: Any = None) -> "Keeper":
         """Train version 1 on ``data``, fit its drift reference, score it on the holdout (the newest
         labelled rows), register and promote it. ``root`` must be missing or empty.
 
@@ -115,6 +115,10 @@ class Keeper:
         ones are deleted even if they once were champion — the current champion and challenger
         never), ``runs`` (newest N run records) and ``data_rows`` (labelled rows kept for
         retrain windows that say ``all``). ``None`` (the default for each) keeps everything.
+
+        ``dask_client`` (a ``distributed.Client``): a LightGBM version 1 is trained by that
+        cluster through ``lightgbm.dask`` (``data`` is still read here); the registered model is
+        an ordinary local one. None: everything in this process.
         """
         from ..adapters import make_adapter
         from ..policy import load_policy
@@ -145,8 +149,15 @@ class Keeper:
         if len(train) < 2:
             raise SchemaError(f"initial data has {len(df)} rows: too few to train and hold out {holdout_n}")
         t0 = time.process_time()
-        adapter.fit(spec.features_frame(train), spec.target_values(train[spec.target]))
-        cpu = time.process_time() - t0
+        if dask_client is not None and getattr(adapter, "kind", None) == "lightgbm":
+            from ._dask import fit_frame
+
+            t0 = time.perf_counter()  # the cluster's CPU is not measured here: its wall time
+            fit_frame(adapter, spec.features_frame(train), spec.target_values(train[spec.target]), dask_client)
+            cpu = time.perf_counter() - t0
+        else:
+            adapter.fit(spec.features_frame(train), spec.target_values(train[spec.target]))
+            cpu = time.process_time() - t0
         metrics: dict[str, Any] = {"train_rows": len(train), "train_cpu_s": round(cpu, 4)}
         if len(holdout):
             metrics[metric.name] = evaluate(metric, adapter, spec.features_frame(holdout), spec.target_values(holdout[spec.target]))
@@ -198,8 +209,9 @@ class Keeper:
         return self.registry.load("champion").adapter
 
     def predict(self, df: pd.DataFrame) -> np.ndarray:
-        """Predict with the champion on a frame with the init schema (extra role columns ignored)."""
-        return self.champion().predict(self.spec.features_frame(df))
+        """Predict with the champion on a frame with its features (extra columns ignored)."""
+        bundle = self.registry.load("champion")  # its own features: the serving schema, whatever keeper.json says
+        return bundle.adapter.predict(bundle.spec.features_frame(df))
 
     def history(self, limit: int | None = None):
         return self.registry.history(limit=limit)
@@ -242,6 +254,7 @@ class Keeper:
         with self.locked():
             state = read_state(self.root)
             v = self.registry.rollback(to=to, reason=reason)
+            schema_change.sync(self, write=True)  # keeper.json: the restored version's features
             state.after_rollback(self._trained_seq(v, state))
             self._write_state(state)
             return v
@@ -253,6 +266,7 @@ class Keeper:
             state = read_state(self.root)
             before = self.registry.get("champion").version
             v = self.registry.promote(ref, alias="champion", reason=reason)
+            schema_change.sync(self, write=True)  # keeper.json: the promoted version's features
             if v.version != before:
                 state.after_rollback(self._trained_seq(v, state))
                 self._write_state(state)
@@ -274,7 +288,7 @@ class Keeper:
     # ------------------------------------------------------------------ one night
     def step(self, batch: pd.DataFrame | str | Path, *, labels: pd.DataFrame | str | Path | None = None,
              dry_run: bool = False, html: bool = True, progress: Callable[[str], None] | None = None,
-             exclude: tuple[str, ...] | list[str] = ()) -> RunRecord:
+             exclude: tuple[str, ...] | list[str] = (), dask_client: Any = None) -> RunRecord:
         """Run one night on ``batch``: read, observe, decide (and plan), apply, commit. See the
         module docstring.
 
@@ -285,14 +299,17 @@ class Keeper:
         ``batch`` and ``labels`` are frames or file paths (CSV, CSV.gz, parquet). ``progress``
         is called with the name of each phase as it starts (the CLI shows it on a terminal).
         ``dry_run`` returns the decision and the training plan and changes nothing.
+        ``dask_client`` (a ``distributed.Client``): tonight's LightGBM retrain reads its window on
+        that cluster and trains through ``lightgbm.dask``, and a ``correct`` update trains there
+        too (without early stopping); see :func:`.apply.dask_training`. None: in this process.
         """
         self._progress = progress or (lambda phase: None)
-        with self.locked():
+        with self.locked(), apply.dask_training(dask_client):
             return self._step(batch, labels=labels, dry_run=dry_run, html=html, exclude=exclude)
 
     def _step(self, batch_in: Any, *, labels: Any, dry_run: bool, html: bool, exclude: Any = ()) -> RunRecord:
         t_start = time.perf_counter()
-        schema_change.sync(self, write=not dry_run)  # the champion's features, after a rollback to other ones
+        schema_change.sync(self, write=False)  # the champion's features; keeper.json follows once the batch is stored
         spec, state, policy = self.spec, read_state(self.root), self.policy()
         policy.check_columns(spec.kinds, "this root's table")
         metric = night.metric_of(policy, spec)
@@ -300,27 +317,29 @@ class Keeper:
         name, frame = schema_change.load_batch(batch_in)
         change = self._schema = schema_change.detect(
             spec, frame, mode=policy.spec.schema_change, excluded=self.config.get("exclude") or (), exclude=exclude,
-            store=self.store, stored=stored, policy=policy, name=name)
+            store=self.store, stored=stored, policy=policy, name=name, registry=self.registry)
         batch = night.read(change.read, stored, state, frame, labels, name=name)
         if batch.sha in state.processed:
+            schema_change.already_processed(change, state.processed[batch.sha], name)
             batch.info["processed_by"] = state.processed[batch.sha]
             return RunRecord(run_id=batch.run_id, status="already_processed", batch=batch.info,
                              serving=self.registry.get("champion").version)
         if not state.costs.retrains:
             self._seed_costs(state)
         self._progress("checking drift")
-        obs = night.observe(change.serving, self.store, stored, self.registry, state, metric, batch)
+        obs = night.observe(change.serving, self.store, stored, self.registry, state, metric, batch, vanished=change.dropped)
         self._progress("deciding")
         ruled = night.decide(policy, spec, state, metric, batch, obs, self._can_rollback())
-        decision = schema_change.override(ruled, change, policy)
+        decision = schema_change.override(ruled, change, policy, obs)
         plan = night.plan(policy, spec, state, decision, batch, obs)
+        schema_change.probe(change, plan, obs, batch, self.store)  # before anything is written
         record = RunRecord(
             run_id=batch.run_id, status="dry_run" if dry_run else "completed", batch=batch.info,
             decision=late_labels.decision_dict(decision, obs),
             decision_text=self._decision_text(decision, obs.bundle.adapter) + late_labels.sources_note(decision, obs),
             plan=plan.to_dict() if plan else None,
             drift=obs.report.to_dict() if obs.report is not None else None, champion_metric=obs.champion_metric,
-            serving=obs.version.version, labels=obs.late, warnings=list(getattr(obs.report, "warnings", [])),
+            serving=obs.version.version, labels=obs.late, warnings=list(getattr(obs.report, "warnings", [])) + obs.warnings,
             timings=dict(obs.timings), costs=dict(obs.costs), estimated_metric=obs.estimated,
         )
         schema_change.annotate(record, change, decision, self._decision_text(ruled, obs.bundle.adapter))
@@ -394,7 +413,7 @@ class Keeper:
             schema_change.not_applied(record, change, trained.info.get("skipped"))
             return
         info = trained.info
-        fp = data_fingerprint(trained.rows, spec)
+        fp = trained.data if trained.data is not None else data_fingerprint(trained.rows, spec)
         trained.info.update({k: fp[k] for k in ("time_min", "time_max") if k in fp})
         checkpoint("runner:trained")
         self._progress("gating the candidate")
@@ -422,7 +441,7 @@ class Keeper:
             record.promoted = record.serving = v.version
             if change.retrain:
                 schema_change.adopt(self, spec)
-            state.after_promotion(action, batch.seq, iso(batch.time), len(trained.rows) + len(trained.holdout) + (0 if trained.stop is None else len(trained.stop)))
+            state.after_promotion(action, batch.seq, iso(batch.time), trained.n_rows + len(trained.holdout) + (0 if trained.stop is None else len(trained.stop)))
         else:
             self.registry.promote(v.version, alias="challenger", reason=f"run {record.run_id}: gate refused")
             schema_change.not_applied(record, change, "the gate kept the champion")
