@@ -68,6 +68,31 @@ def _days(s: pd.Series) -> pd.Series:
     return (t - pd.Timestamp("1970-01-01", tz="UTC")) / pd.Timedelta(days=1)
 
 
+# d/m/y or m/d/y: 3/09/2016, 03.09.16, 3-9-2016 (a time may follow)
+_DMY = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](?:\d{4}|\d{2})(?:[ T].*)?$"
+
+
+def _day_first(raw: pd.Series, column: str, what: str) -> bool | None:
+    """Whether text dates like ``3/09/2016`` put the day first: True when some value's first
+    field is over 12, False when some value's second field is, None when no value tells (or the
+    column holds no such dates). pandas reads an ambiguous ``3/09/2016`` month first and a
+    ``13/09/2016`` day first, so a day-first column read unaided mixes the two orders silently."""
+    if pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_datetime64_any_dtype(raw):
+        return None
+    text = raw.dropna()
+    text = text[text.map(lambda v: isinstance(v, str))]
+    fields = text.str.extract(_DMY).dropna()
+    if fields.empty:
+        return None
+    over = fields.astype(int) > 12
+    if over[0].any() and over[1].any():
+        raise SchemaError(
+            f"time column {column!r} in {what} mixes day-first ({text[over[0]].iloc[0]!r}) and month-first "
+            f"({text[over[1]].iloc[0]!r}) dates; write dates as YYYY-MM-DD"
+        )
+    return True if over[0].any() else False if over[1].any() else None
+
+
 def _numeric_fix(s: pd.Series) -> str:
     """The first value of a numerical column that arrived as text which is not a number, and the
     fix: ``(e.g. 'n/a'); fix ...``."""
@@ -122,7 +147,8 @@ class FrameHasher:
 
 def infer_task(y: pd.Series) -> str:
     """``classification`` for text, bool, category or integer targets with at most two values
-    (0/1 labels); ``regression`` for other numeric targets."""
+    (0/1 labels; also when missing values made the integers floats); ``regression`` for other
+    numeric targets."""
     if (
         pd.api.types.is_bool_dtype(y)
         or isinstance(y.dtype, pd.CategoricalDtype)
@@ -132,6 +158,10 @@ def infer_task(y: pd.Series) -> str:
         return "classification"
     if pd.api.types.is_integer_dtype(y) and y.nunique(dropna=True) <= 2:
         return "classification"
+    if pd.api.types.is_float_dtype(y) and y.isna().any():  # 0/1 with gaps reads as 0.0/1.0/NaN
+        v = y.dropna()
+        if len(v) and v.nunique() <= 2 and bool((v == v.round()).all()):
+            return "classification"
     return "regression"
 
 
@@ -149,6 +179,9 @@ class TableSpec:
     classes: list[Any] | None = None  # classification targets, sorted
     categories: dict[str, list[Any]] = field(default_factory=dict)  # categorical features
     dates: list[str] = field(default_factory=list)  # numerical features that hold dates (days since 1970)
+    # a time column of d/m/y text: True when the initial data shows the day first (13/09/2016),
+    # False when it shows the month first (9/13/2016), None when it does not tell or is not such text
+    day_first: bool | None = None
     # features a frame may lack, read as missing: columns added after init (stored rows older than
     # the column lack it; see driftkeeper.keeper.schema_change)
     missing_ok: list[str] = field(default_factory=list)
@@ -202,6 +235,7 @@ class TableSpec:
                 raise SchemaError(f"target {target!r} has a single class {classes}; a classifier needs at least two")
         elif not pd.api.types.is_numeric_dtype(y):
             raise SchemaError(f"target {target!r} must be numeric for regression, got dtype {y.dtype}")
+        day_first = _day_first(df[time_column], time_column, "the initial data") if time_column is not None else None
         return cls(
             target=target,
             features=features,
@@ -213,6 +247,7 @@ class TableSpec:
             classes=classes,
             categories=categories,
             dates=dates,
+            day_first=day_first,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -247,16 +282,24 @@ class TableSpec:
         return cols
 
     def times(self, df: pd.DataFrame, *, what: str = "batch") -> pd.Series | None:
-        """The time column parsed as UTC datetimes (None without a time column)."""
+        """The time column parsed as UTC datetimes (None without a time column). Text dates
+        like ``3/09/2016`` are read in the order the initial data showed (:attr:`day_first`), else
+        in the order this frame shows; a frame showing the other order is refused."""
         if self.time_column is None:
             return None
         raw = df[self.time_column]
+        day_first = _day_first(raw, self.time_column, what)
+        if day_first is not None and self.day_first is not None and day_first != self.day_first:
+            order = "day" if self.day_first else "month"
+            raise SchemaError(f"time column {self.time_column!r} in {what} puts the {'day' if day_first else 'month'} "
+                              f"first, but the initial data put the {order} first; write dates as YYYY-MM-DD")
+        day_first = self.day_first if self.day_first is not None else day_first
         try:
             if pd.api.types.is_numeric_dtype(raw):
                 # integers like 20141013 are dates; anything else numeric is a row index
                 t = pd.to_datetime(raw.astype("int64").astype(str), format="%Y%m%d", utc=True)
             else:
-                t = pd.to_datetime(raw, utc=True, format="mixed")
+                t = pd.to_datetime(raw, utc=True, format="mixed", dayfirst=bool(day_first))
         except (ValueError, TypeError) as exc:
             bad = raw.iloc[0]
             raise SchemaError(
