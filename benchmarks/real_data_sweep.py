@@ -242,7 +242,11 @@ def run_one(ds: Dataset, model: str, path: Path, folder: Path, timeout: float) -
         kind = "crashed" if traceback or proc.returncode not in (0, 1, 2) else "refused"
         return [dict(base, policy="*", status=f"{kind} (exit {proc.returncode}): {_last_line(text)}", wall_s=wall,
                      lines=text.strip().count("\n") + 1)]
-    result = json.loads(out.read_text())
+    return policy_rows(base, json.loads(out.read_text()))
+
+
+def policy_rows(base: dict[str, Any], result: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per policy of a ``driftkeeper backtest --json`` result."""
     ref = next((p for p in result["policies"] if p["name"] == "always-retrain" and p["error"] is None), None)
     rows = []
     for p in result["policies"]:
