@@ -11,6 +11,7 @@ such a column as a data-quality finding.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -185,6 +186,14 @@ class TableSpec:
     # features a frame may lack, read as missing: columns added after init (stored rows older than
     # the column lack it; see driftkeeper.keeper.schema_change)
     missing_ok: list[str] = field(default_factory=list)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # a spec pickled by an earlier release (inside a registered bundle) lacks the fields added
+        # since: they take their defaults, which describe what that release did
+        for f in dataclasses.fields(self):
+            if f.name not in state:
+                state[f.name] = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        self.__dict__.update(state)
 
     # ------------------------------------------------------------------ build
     @classmethod
