@@ -355,29 +355,14 @@ def binned_bounds(method: str, r_lo: np.ndarray, r_hi: np.ndarray, n: int, cur: 
 def sketch_binned(sketch: sk.Sketch, c: dict[str, Any], vmin: float, vmax: float, m: int) -> sk._Binned:
     """The sketch's binned comparison (:func:`.sketch._binned`) from the merged counts ``c`` of
     the current column instead of its sorted values."""
-    edges, e, n = sketch.edges, sketch.edges.size, sketch.n
+    edges, e = sketch.edges, sketch.edges.size
     cv, av = c["cv"], c["av"]
     left = np.r_[min(vmin, edges[0]), edges]
     right = np.r_[edges, max(vmax, edges[-1])]
     width = right - left
     below_v = c["below"].copy()
     below_v[e] = cv[e] * (right[e] - edges[-1]) - c["over"]
-    below_u = sketch.below.copy()
-    below_u[e] = sketch.counts[e] * width[e]
-    cu, au = sketch.counts, sketch.atoms
-    below_cu = np.r_[0, np.cumsum(cu)[:-1]]
-    below_cv = np.r_[0, np.cumsum(cv)[:-1]]
-    if n * m < 2**62:
-        num = lambda cu_, cv_: (cu_ * m - cv_ * n) / float(n * m)  # noqa: E731
-    else:  # pragma: no cover - beyond 2**31 values a side
-        num = lambda cu_, cv_: cu_ / n - cv_ / m  # noqa: E731
-    g_minus = num(below_cu, below_cv)
-    g_at = num(below_cu + au, below_cv + av)
-    lo = num(below_cu + au, below_cv + cv)
-    hi = num(below_cu + cu, below_cv + av)
-    integral = width * g_minus + below_u / n - below_v / m
-    scale = float(np.sum(width * (np.abs(g_minus) + cu / n + cv / m)))
-    return sk._Binned(g_minus, g_at, lo, hi, width, integral, scale, int(m))
+    return sk._binned_from_counts(sketch, cv, av, width, below_v, int(m))
 
 
 def hellinger_counts(rmap: dict, cmap: dict) -> float:

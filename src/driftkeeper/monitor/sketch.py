@@ -133,7 +133,7 @@ _ROUNDING = 64 * np.finfo(np.float64).eps
 
 def _binned(sk: Sketch, v: np.ndarray) -> _Binned:
     """Count the sorted current values ``v`` into the sketch's bins."""
-    edges, e, n, m = sk.edges, sk.edges.size, sk.n, int(v.size)
+    edges, e, m = sk.edges, sk.edges.size, int(v.size)
     lt = np.searchsorted(v, edges, side="left")
     le = _past_ties(v, edges, lt)
     cv = np.empty(e + 1, dtype=np.int64)
@@ -151,6 +151,15 @@ def _binned(sk: Sketch, v: np.ndarray) -> _Binned:
     below_v = np.zeros(e + 1, dtype=np.float64)
     full = cv > 0
     below_v[full] = np.add.reduceat(gap, np.r_[0, lt][full])
+    return _binned_from_counts(sk, cv, av, width, below_v, m)
+
+
+def _binned_from_counts(sk: Sketch, cv: np.ndarray, av: np.ndarray, width: np.ndarray, below_v: np.ndarray,
+                        m: int) -> _Binned:
+    """The comparison of the sketch with a current column given by its counts per bin ``cv``,
+    its atoms at the edges ``av``, the bins' ``width`` and, per bin, the sum of (right edge -
+    value) over its values ``below_v`` (sorted values and merged partition counts both give them)."""
+    e, n = sk.edges.size, sk.n
     below_u = sk.below.copy()
     below_u[e] = sk.counts[e] * width[e]  # the reference's maximum, up to the range's end
     cu, au = sk.counts, sk.atoms
