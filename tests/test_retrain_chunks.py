@@ -109,6 +109,38 @@ def test_store_chunks_are_the_rows_in_key_order_a_chunk_at_a_time(tmp_path):
     assert list(projected.columns) == ["x1", SEQ, POS]
 
 
+def test_a_read_of_some_rows_decodes_only_the_row_groups_that_hold_them(tmp_path, monkeypatch):
+    from driftkeeper.keeper import store as store_mod
+
+    monkeypatch.setattr(store_mod, "ROW_GROUP_ROWS", 100)
+    store = _store(tmp_path, make_stream(4, rows=200, seed=3))  # partition 0: 800 rows in 8 groups
+    import pyarrow.parquet as pq
+
+    assert pq.ParquetFile(store._path(0)).num_row_groups == 8
+    decoded: list[int] = []
+    real_read, real_iter = pq.ParquetFile.read_row_groups, pq.ParquetFile.iter_batches
+
+    def read_row_groups(self, groups, *a, **k):
+        decoded.extend(groups)
+        return real_read(self, groups, *a, **k)
+
+    def iter_batches(self, *a, row_groups=None, **k):
+        decoded.extend(row_groups if row_groups is not None else range(self.num_row_groups))
+        return real_iter(self, *a, row_groups=row_groups, **k)
+
+    monkeypatch.setattr(pq.ParquetFile, "read_row_groups", read_row_groups)
+    monkeypatch.setattr(pq.ParquetFile, "iter_batches", iter_batches)
+    newest = pd.DataFrame({SEQ: 0, POS: np.arange(750, 800)})
+    got = store.rows(newest)
+    assert decoded == [7] and list(got[POS]) == list(range(750, 800)) and store.max_rows_held == 50
+    decoded.clear()
+    spread = pd.DataFrame({SEQ: 0, POS: [799, 5, 250]})  # any order: the groups that hold them
+    assert list(store.rows(spread)[POS]) == [799, 5, 250] and sorted(decoded) == [0, 2, 7]
+    decoded.clear()
+    chunks = list(store.chunks(pd.DataFrame({SEQ: 0, POS: np.arange(620, 800)}), rows_per_chunk=64))
+    assert decoded == [6, 7] and list(pd.concat(chunks)[POS]) == list(range(620, 800))
+
+
 def test_window_categories_type_every_chunk_as_the_whole_frame(tmp_path):
     batches = make_stream(3, rows=100, seed=4)
     batches[2].loc[:4, "cat"] = ["zz", "b", "new", None, "a"]  # values unseen at init, and a missing one

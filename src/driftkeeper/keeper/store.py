@@ -43,6 +43,9 @@ INDEX_FILE = "index.parquet"  # the row index of every partition (no features), 
 # are 20 MB, small next to what a retrain's model needs, large enough that reading in pieces
 # costs nothing measurable against one read
 CHUNK_ROWS = 50_000
+# rows of a Parquet row group in a stored partition: a read of some rows (an update's newest
+# relearned rows, a holdout) decodes only the row groups that hold them, not the whole partition
+ROW_GROUP_ROWS = 65_536
 _ARROW_BATCH_ROWS = 16_384  # rows of a record batch a chunked read decodes at once
 
 
@@ -76,7 +79,7 @@ class DataStore:
 
     def _write_file(self, path: Path, df: pd.DataFrame) -> None:
         with atomic_writer(path, before_replace=lambda tmp: checkpoint("store:before-rename")) as fh:
-            df.to_parquet(fh, index=False)
+            df.to_parquet(fh, index=False, row_group_size=ROW_GROUP_ROWS)
 
     def add_batch(self, seq: int, df: pd.DataFrame, target: str) -> None:
         out = df.copy()
@@ -167,7 +170,10 @@ class DataStore:
             return pd.DataFrame()
         parts = []
         for seq, grp in keys.groupby(SEQ, sort=False):
-            table = pq.read_table(self._path(int(seq)), filters=[(POS, "in", grp[POS].to_numpy())])
+            want = grp[POS].to_numpy(np.int64)
+            source = pq.ParquetFile(self._path(int(seq)))
+            table = source.read_row_groups(_row_groups(source, want))
+            table = table.filter(pa.array(np.isin(table.column(POS).to_numpy(), want)))
             parts.append(table.to_pandas())
         df = pd.concat(parts, ignore_index=True)
         self._count(len(df))
@@ -200,7 +206,7 @@ class DataStore:
                 order = np.argsort(want, kind="stable")
                 ascending = bool(np.all(order == np.arange(len(want))))
                 if reader is None or reader.seq != seq or not want[order[0]] > reader.last:
-                    reader = _Forward(self._path(seq), seq, wanted, rows_per_chunk)
+                    reader = _Forward(self._path(seq), seq, wanted, rows_per_chunk, first=int(want[order[0]]))
                 piece = reader.take(want if ascending else want[order]).to_pandas()
                 pieces.append(piece if ascending else piece.iloc[np.argsort(order)])
             chunk = pieces[0] if len(pieces) == 1 else pd.concat(pieces, ignore_index=True)
@@ -285,11 +291,27 @@ class DataStore:
         return removed
 
 
+def _row_groups(source: pq.ParquetFile, positions: np.ndarray, *, onward: bool = False) -> list[int]:
+    """The row groups of a partition that hold rows at ``positions`` (a row's ``POS`` is its row
+    number in its partition: every write keeps the order), or with ``onward`` every group from
+    the one holding the first position on. A partition of one row group (written by an earlier
+    release) is read whole."""
+    sizes = np.array([source.metadata.row_group(g).num_rows for g in range(source.num_row_groups)], dtype=np.int64)
+    if len(sizes) <= 1 or len(positions) == 0:
+        return list(range(len(sizes)))
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    groups = np.unique(np.searchsorted(starts, positions, side="right") - 1)
+    groups = groups[(groups >= 0) & (groups < len(sizes))]
+    if onward:
+        return list(range(int(groups.min()) if len(groups) else 0, len(sizes)))
+    return [int(g) for g in groups]
+
+
 class _Forward:
     """One partition read forward, record batch by record batch: :meth:`take` hands out the
     rows at ascending positions, each past the ones handed out before."""
 
-    def __init__(self, path: Path, seq: int, columns: list[str] | None, batch_rows: int):
+    def __init__(self, path: Path, seq: int, columns: list[str] | None, batch_rows: int, first: int = 0):
         self.path, self.seq, self.last = path, seq, -1
         # small record batches, read through a buffer: what Arrow holds while decoding follows the
         # batch, not the partition (a 100 k-row batch costs Arrow about as much as the whole
@@ -297,6 +319,7 @@ class _Forward:
         source = pq.ParquetFile(path, buffer_size=1 << 20, pre_buffer=False)
         names = source.schema_arrow.names
         self._batches = source.iter_batches(batch_size=min(batch_rows, _ARROW_BATCH_ROWS),
+                                            row_groups=_row_groups(source, np.asarray([first]), onward=True),
                                             columns=None if columns is None else [c for c in columns if c in names])
         self._pending: pa.RecordBatch | None = None
 
