@@ -254,7 +254,7 @@ def test_guard_min_rows():
 def test_guard_cooldown_downgrades_to_update_or_none():
     d = decide(RE, G, ctx(batches_since_retrain=1))
     assert d.action == "warm_start" and guard_names(d) == ["retrain_cooldown"]
-    assert d.params == {"rounds": 50, "learning_rate": None, "replay_fraction": 0.0, "mode": "continue", "relearn_batches": 0, "passes": None, "early_stopping_rounds": None, "l2_regularization": None}
+    assert d.params == {"rounds": 50, "learning_rate": None, "replay_fraction": 0.0, "mode": "continue", "relearn_batches": 0, "relearn_rows": None, "passes": None, "early_stopping_rounds": None, "l2_regularization": None}
     assert "1 batches since the last retrain < 3" in str(d)
     d2 = decide(RE, G, ctx(batches_since_retrain=1, update_style=None))
     assert d2.action == "none" and guard_names(d2) == ["retrain_cooldown"]
@@ -312,7 +312,7 @@ rules:
   - {name: b, when: drift_share >= 0.2, action: retrain, window: {days: 14}}
 fallback: {action: retrain}
 """)
-    assert decide(report(6), p, ctx()).params == {"rounds": 30, "learning_rate": 0.1, "replay_fraction": 0.1, "mode": "refit", "relearn_batches": 0, "passes": None, "early_stopping_rounds": None, "l2_regularization": None}
+    assert decide(report(6), p, ctx()).params == {"rounds": 30, "learning_rate": 0.1, "replay_fraction": 0.1, "mode": "refit", "relearn_batches": 0, "relearn_rows": None, "passes": None, "early_stopping_rounds": None, "l2_regularization": None}
     assert decide(report(3), p, ctx()).params == {"window": {"days": 14}}
     assert decide(report(0), p, ctx()).params == {"window": {"rows": 5000}}
     assert decide(report(0), load_policy("never"), ctx()).params == {}
@@ -332,14 +332,14 @@ def test_decision_round_trip_and_str():
                       "batches_since_retrain 10 >= 4")
     d2 = decide(report(0), DEFAULT, ctx(rows_since_retrain=600, rows_at_retrain=1000, batches_since_retrain=1))
     s = str(d2)
-    assert s.startswith("warm_start (rounds: 40, learning_rate: 0.1, replay_fraction: 0, mode: correct, relearn_batches: 5, passes: 1, early_stopping_rounds: 3, l2_regularization: 1) — rule 'data-grown' fired: data_growth 0.6 >= 0.5")
+    assert s.startswith("warm_start (rounds: 40, learning_rate: 0.1, replay_fraction: 0, mode: correct, relearn_batches: 5, relearn_rows: 50000, passes: 1, early_stopping_rounds: 3, l2_regularization: 1) — rule 'data-grown' fired: data_growth 0.6 >= 0.5")
     assert "guard retrain_cooldown: 1 batches since the last retrain < 2 → warm_start instead of retrain" in s
 
 
 def test_fallback_str():
     d = decide(report(0), DEFAULT, ctx(metric=10.0, champion_metric=10.0))
     assert str(d) == (
-        "warm_start (rounds: 40, learning_rate: 0.1, replay_fraction: 0, mode: correct, relearn_batches: 5, passes: 1, early_stopping_rounds: 3, l2_regularization: 1) — no rule fired (fallback); "
+        "warm_start (rounds: 40, learning_rate: 0.1, replay_fraction: 0, mode: correct, relearn_batches: 5, relearn_rows: 50000, passes: 1, early_stopping_rounds: 3, l2_regularization: 1) — no rule fired (fallback); "
         "missing signals (conditions on them were false): "
         "sustained_drop_since_retrain, data_growth, prediction_drifted, target_drifted"
     )

@@ -58,7 +58,7 @@ def test_explain(tmp_path):
     context = json.dumps({"labelled_rows": 500, "rows": 500, "update_style": "warm_start", "batches_since_retrain": 5})
     r = runner.invoke(app, ["policy", "explain", "default", "--report", str(rep), "--context", context])
     assert r.exit_code == 0, r.output
-    assert r.output.startswith("warm_start (rounds: 40, learning_rate: 0.1, replay_fraction: 0, mode: correct, relearn_batches: 5, passes: 1, early_stopping_rounds: 3, l2_regularization: 1) — rule 'moderate-drop-or-drift' fired: drift_share 0.4 >= 0.3")
+    assert r.output.startswith("warm_start (rounds: 40, learning_rate: 0.1, replay_fraction: 0, mode: correct, relearn_batches: 5, relearn_rows: 50000, passes: 1, early_stopping_rounds: 3, l2_regularization: 1) — rule 'moderate-drop-or-drift' fired: drift_share 0.4 >= 0.3")
     ctx_file = tmp_path / "ctx.json"
     ctx_file.write_text(context)
     r2 = runner.invoke(app, ["policy", "explain", "default", "-r", str(rep), "-c", str(ctx_file), "--json"])

@@ -50,6 +50,23 @@ def test_plan_update_relearns_newest_learned_batches_before_the_new_rows():
     assert plan.fallback is not None and len(plan.fallback.train) == 25  # the retrain window, not all rows
 
 
+def test_relearn_rows_bounds_the_relearned_rows_whatever_the_batch_size():
+    # 1,000-row batches, relearn 5 of them: without a row bound 5,000 rows go in again; with
+    # relearn_rows the newest 1,200 of them (batch 4 whole, the end of batch 3), new rows all
+    state = RunnerState(seq=5, last_trained_seq=5)
+    idx = _index([0, 1, 2, 3, 4, 5, 6], rows=1000)
+    free = plan_training(idx, state, _decision("warm_start", rounds=5, relearn_batches=5), GATE_OFF,
+                         seq=6, batch_time=None, update_overrides=frozenset({"rounds"}), online=False)
+    assert free.relearned_rows == 5000 and "relearned_rows_capped" not in free.notes
+    bound = plan_training(idx, state, _decision("warm_start", rounds=5, relearn_batches=5, relearn_rows=1200), GATE_OFF,
+                          seq=6, batch_time=None, update_overrides=frozenset({"rounds"}), online=False)
+    assert bound.relearned_rows == 1200 and bound.notes["relearned_rows_capped"] == 1200
+    assert bound.relearned_batches == (4, 5)
+    assert list(bound.train.seq) == [4] * 200 + [5] * 1000 + [6] * 1000
+    assert list(bound.train.pos[:200]) == list(range(800, 1000))  # the newest rows of the older batch
+    assert bound.params == {"rounds": 5}  # a bound on the plan, not a parameter of the model
+
+
 def test_plan_holds_out_the_newest_unlearned_rows_and_never_trains_on_them():
     state = RunnerState(seq=3, last_trained_seq=3)
     plan = plan_training(_index([0, 1, 2, 3, 4]), state, _decision("retrain", window="all"), GATE_NEWEST,

@@ -200,7 +200,10 @@ def account(policy: Any, spec: TableSpec, state: RunnerState, metric: Any, batch
     except ConfigError:  # a window in days on a root without time: the retrain itself will say so
         retrain_rows = None
     params = policy.params_for("warm_start")
-    update_rows = min(int(index[LABELLED].sum()), obs.newly_labelled * (1 + int(params.get("relearn_batches") or 0)))
+    relearned = obs.newly_labelled * int(params.get("relearn_batches") or 0)
+    if params.get("relearn_rows") is not None:
+        relearned = min(relearned, int(params["relearn_rows"]))
+    update_rows = min(int(index[LABELLED].sum()), obs.newly_labelled + relearned)
     retrain_cost = state.costs.retrain_cost_s(retrain_rows) if retrain_rows is not None else None
     online = obs.bundle.adapter.update_style == "online_update"
     update_cost = state.costs.update_cost_s(update_rows, _update_rounds(params, online))

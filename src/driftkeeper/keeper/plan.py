@@ -183,10 +183,12 @@ def _update_params(params: dict[str, Any], accepted: frozenset[str], online: boo
     return overrides, ignored, notes
 
 
-def _relearn(labelled: pd.DataFrame, state: Any, relearn: int, n_new: int, cap: int | None) -> tuple[pd.DataFrame, dict]:
+def _relearn(labelled: pd.DataFrame, state: Any, relearn: int, n_new: int, cap: int | None,
+             max_rows: int | None = None) -> tuple[pd.DataFrame, dict]:
     """The newest ``relearn`` batches the champion already learned, at most ``relearn × n_new``
-    rows and at most ``cap`` (the newest): the initial data is "batch 0" and may be many
-    batches long, and a budget bounds what an update may cost whatever the batches' size."""
+    rows, at most ``max_rows`` (the policy's ``relearn_rows``) and at most ``cap`` (the budget's;
+    the newest rows in each case): the initial data is "batch 0" and may be many batches long,
+    and an update's cost must not follow the batches' size or the history's."""
     done = labelled[_labelled_at(labelled) <= state.last_trained_seq]
     again = sorted(set(int(x) for x in done[SEQ]))[-relearn:]
     old = done[done[SEQ].isin(again)]  # rows of those batches labelled since are new rows, not relearned
@@ -194,6 +196,8 @@ def _relearn(labelled: pd.DataFrame, state: Any, relearn: int, n_new: int, cap: 
     if cap is not None:
         notes["relearn_budget_rows"] = cap
     cap = relearn * n_new if cap is None else min(cap, relearn * n_new)
+    if max_rows is not None:
+        cap = min(cap, int(max_rows))
     if len(old) > cap:
         old = old.iloc[len(old) - cap :]
         notes["relearned_rows_capped"] = cap
@@ -226,7 +230,7 @@ def _plan_update(action, labelled, new, holdout, state, params, min_rows, accept
         # count them twice (relearning is context for warm starts and corrections)
         notes["relearn_skipped"] = "online learner"
     elif relearn:
-        old, relearn_notes = _relearn(labelled, state, relearn, len(new), relearn_cap)
+        old, relearn_notes = _relearn(labelled, state, relearn, len(new), relearn_cap, params.get("relearn_rows"))
         again = tuple(relearn_notes.pop("relearned_batches"))
         notes.update(relearn_notes)
         known = len(old)  # relearned rows first, then the new ones (each in time order)

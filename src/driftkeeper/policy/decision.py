@@ -28,7 +28,8 @@ class Decision:
             for updates: ``rounds``, ``learning_rate`` (None = the model's own),
             ``replay_fraction``, ``mode`` (``continue`` | ``refit`` | ``correct``), ``relearn_batches``
             (how many of the newest batches a warm-start model already learned it learns again
-            with the new rows), ``passes`` (passes over the new rows for online learners; None:
+            with the new rows), ``relearn_rows`` (most rows relearned, the newest: an update's cost
+            stays bounded whatever the batches' size), ``passes`` (passes over the new rows for online learners; None:
             ``rounds``), ``early_stopping_rounds`` (``rounds`` is a maximum: stop once half of the
             held-out rows, which the gate then does not judge on, have not improved for this many
             rounds, keep the best; LightGBM),
@@ -122,7 +123,7 @@ def applicable_params(action: str, params: dict[str, Any], takes: Collection[str
     def applies(key: str) -> bool:
         if key == "passes":
             return online
-        if key == "relearn_batches":
+        if key in ("relearn_batches", "relearn_rows"):
             return not online
         if key == "rounds" and online and passes:
             return False

@@ -64,6 +64,7 @@ BUILTIN_PARAMS: dict[str, Any] = {
     "replay_fraction": 0.0,
     "mode": "continue",
     "relearn_batches": 0,
+    "relearn_rows": None,  # None: relearned rows are bounded by relearn_batches x the new rows only
     "passes": None,  # None: online learners take `rounds` passes
     "early_stopping_rounds": None,  # None: every one of `rounds` is trained
     "l2_regularization": None,  # None: the model's own (LightGBM lambda_l2)

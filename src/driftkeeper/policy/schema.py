@@ -111,6 +111,7 @@ class UpdateParams(_Strict):
     replay_fraction: float | None = Field(None, ge=0, le=1)
     mode: Literal["continue", "refit", "correct"] | None = None
     relearn_batches: int | None = Field(None, ge=0)
+    relearn_rows: int | None = Field(None, ge=0)
     passes: int | None = Field(None, ge=1)
     early_stopping_rounds: int | None = Field(None, ge=1)
     l2_regularization: float | None = Field(None, ge=0)
