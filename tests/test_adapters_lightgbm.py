@@ -306,6 +306,33 @@ def test_correct_mode_base_score_cache_is_exact_and_reset_by_a_base_change():
     assert not hasattr(cached, "base_cache_")
 
 
+def test_a_predicted_batch_is_not_predicted_again_by_the_base_model_when_it_is_learned(monkeypatch):
+    import pickle
+
+    import lightgbm as lgb
+
+    from driftkeeper.adapters import lightgbm as lgb_mod
+
+    X, y = cat_data()
+    Xn, yn = cat_data(seed=1, shift=3.0)
+    model = reg(update_mode="correct").fit(X, y)
+    plain = model.booster_.predict(model._matrix(Xn))
+    np.testing.assert_allclose(model.predict(Xn), plain, rtol=0, atol=1e-12)  # the base scores, cached
+    rows: list[int] = []
+    real = lgb.Booster.predict
+
+    def spy(self, data, *a, **k):
+        rows.append(len(data))
+        return real(self, data, *a, **k)
+
+    monkeypatch.setattr(lgb.Booster, "predict", spy)
+    model.update(Xn, yn)  # the night's update learns the batch it predicted
+    model.predict(Xn)  # ... and the gate scores it: only the correction predicts
+    assert rows == [len(Xn)] and model.n_trees > model.booster_.current_iteration()
+    monkeypatch.setattr(lgb_mod, "_BASE_CACHE_ROWS", 50)  # a saved model keeps the newest rows only
+    assert len(pickle.loads(pickle.dumps(model)).base_cache_[0]) == 50 and len(model.base_cache_[0]) == len(Xn)
+
+
 def test_correct_mode_needs_an_objective_with_a_known_link_and_respects_max_trees():
     X, y = cat_data()
     adapter = LightGBMAdapter({"objective": "cross_entropy_lambda", "num_iterations": 5}, update_mode="correct",

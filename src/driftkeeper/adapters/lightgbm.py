@@ -53,7 +53,8 @@ _RANKING = {"lambdarank", "rank_xendcg", "xendcg", "xe_ndcg", "xe_ndcg_mart", "x
 _SEED_KEYS = ("seed", "random_seed", "random_state")
 _THREAD_KEYS = ("num_threads", "num_thread", "nthread", "nthreads", "n_jobs")
 _MODES = ("continue", "refit", "correct")
-_BASE_CACHE_ROWS = 20_000  # rows whose base raw scores a corrected model keeps (see _cached_base_raw)
+_BASE_CACHE_ROWS = 65_536  # rows whose base raw scores a saved model keeps (1 MB; see _cached_base_raw)
+_BASE_CACHE_LIVE_ROWS = 1 << 20  # ... and a model in memory (16 MB): a night's batch, its update and its gate
 # How each objective turns a raw score into a prediction, for models with a correction booster
 # (whose prediction is link(sum of raw scores)); objectives missing here cannot be corrected.
 _IDENTITY = {"regression", "regression_l2", "l2", "mean_squared_error", "mse", "l2_root", "root_mean_squared_error",
@@ -111,6 +112,13 @@ class LightGBMAdapter(ModelAdapter):
             else:
                 new.__dict__[key] = copy.deepcopy(value, memo)
         return new
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        cache = state.get("base_cache_")
+        if cache is not None and len(cache[0]) > _BASE_CACHE_ROWS:  # saved: the newest rows only
+            state["base_cache_"] = (cache[0][-_BASE_CACHE_ROWS:], cache[1][-_BASE_CACHE_ROWS:])
+        return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         # a model saved before correction_max_bin existed keeps correcting with its own bins
@@ -449,7 +457,7 @@ class LightGBMAdapter(ModelAdapter):
         Correction updates get the newest rows *again* (the runner's ``relearn_batches``) while the
         base booster does not change, so most of their base scores were computed by an earlier
         update: rows are keyed by a 64-bit hash of their feature values and the newest
-        ``_BASE_CACHE_ROWS`` keys are kept with the model (a few hundred KB). Anything that changes
+        ``_BASE_CACHE_ROWS`` keys are saved with the model (1 MB; in memory up to ``_BASE_CACHE_LIVE_ROWS``). Anything that changes
         the base booster (fit, refit, a continue update without corrections) empties it.
         """
         keys = pd.util.hash_pandas_object(pd.DataFrame(matrix), index=False).to_numpy()
@@ -471,7 +479,7 @@ class LightGBMAdapter(ModelAdapter):
             cached_keys, cached_raw = new_keys, fresh[first]
         else:
             cached_keys, cached_raw = np.concatenate([cached_keys, new_keys]), np.concatenate([cached_raw, fresh[first]])
-        self.base_cache_ = (cached_keys[-_BASE_CACHE_ROWS:], cached_raw[-_BASE_CACHE_ROWS:])
+        self.base_cache_ = (cached_keys[-_BASE_CACHE_LIVE_ROWS:], cached_raw[-_BASE_CACHE_LIVE_ROWS:])
         return raw
 
     def _predict_params(self) -> dict[str, Any]:
@@ -520,12 +528,21 @@ class LightGBMAdapter(ModelAdapter):
         """What ``Booster.predict`` returns (transformed scores), corrections included."""
         matrix = self._matrix(X)
         corrections = getattr(self, "corrections_", None)
-        if not corrections:
+        if not corrections and (self.update_mode != "correct" or not self._linkable()):
             return self.booster_.predict(matrix, **self._predict_params())
-        # the base scores of a batch small enough to cache are kept: the night's next update
-        # learns these rows on top of them (the runner predicts a batch before it updates on it)
-        base = self._cached_base_raw(matrix) if len(matrix) <= _BASE_CACHE_ROWS else None
-        return self._link()(self._raw(matrix, corrections, base=base))
+        # a model that updates by corrections keeps the base scores of what it predicts: the
+        # night's update learns the batch's rows on top of them, and the gate scores its held-out
+        # rows, without the base model predicting them again (the runner predicts a batch before
+        # it updates on it)
+        base = self._cached_base_raw(matrix) if len(matrix) <= _BASE_CACHE_LIVE_ROWS else None
+        return self._link()(self._raw(matrix, corrections or [], base=base))
+
+    def _linkable(self) -> bool:
+        try:
+            self._link()
+        except ConfigError:
+            return False
+        return True
 
     def _predict(self, X: pd.DataFrame) -> np.ndarray:
         raw = self._output(X)
