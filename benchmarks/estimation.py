@@ -40,6 +40,7 @@ variant 0, 10 % label noise, rows drawn ever closer to the class boundary ``x1 +
 
 Run:  .venv/bin/python benchmarks/estimation.py [--streams bike kc ... | real | synth | all]
           [--quick] [--label-delay 4] [--no-nannyml] [--json out.json]
+      .venv/bin/python benchmarks/estimation.py --rescore out.json     # the tables again, no fitting
 """
 
 from __future__ import annotations
@@ -318,6 +319,55 @@ def mae(est: list[float], real: list[float]) -> float | None:
 PROTOCOLS = ("fixed", "newest")
 
 
+def tracked(raw: list[float], real: list[float], delay: int) -> tuple[list[float], list[dict[str, Any]]]:
+    """What the runner reports: each batch's raw estimate corrected by the errors of earlier
+    estimates whose labels had arrived (:class:`driftkeeper.monitor.tracking.EstimateTrack`),
+    batch i − delay's labels arriving with batch i, before its estimate — as in production."""
+    from driftkeeper.monitor.tracking import EstimateTrack
+
+    track, values, how = EstimateTrack(), [], []
+    for i, r in enumerate(raw):
+        if i - delay >= 0:
+            track.realise(i - delay, real[i - delay])
+        if not math.isfinite(r):
+            values.append(np.nan)
+            how.append({})
+            continue
+        c = track.estimate(i, r)
+        values.append(c.value)
+        how.append({"correction": c.correction, "weight": c.weight})
+    return values, how
+
+
+def score_protocol(d: dict[str, Any], protocol: str) -> list[dict[str, Any]]:
+    """The printed rows of one stream and protocol, from the stored per-batch values."""
+    p, real, delay = d["protocols"][protocol], d["realised"], d["label_delay"]
+    rows = []
+    for m in METRICS[d["task"]]:
+        ref_value = d["reference_values"][m] if "reference_values" in d else \
+            next(r["reference_value"] for r in p["metrics"] if r["metric"] == m)  # a JSON of an earlier release
+        dk, nml = p["driftkeeper"][m], p["nannyml"]
+        dk_err = p.get("driftkeeper_errors", {}).get(m, [np.nan] * len(dk))
+        tr, how = tracked(dk, real[m], delay)
+        within = [abs(e - r) <= 2 * se for e, r, se in zip(dk, real[m], dk_err)
+                  if math.isfinite(r) and math.isfinite(e) and math.isfinite(se)]
+        last = how[-1] if how else {}
+        rows.append({
+            "metric": m, "primary": m == PRIMARY[d["task"]],
+            "realised_mean": float(np.nanmean(real[m])),
+            "realised_range": [float(np.nanmin(real[m])), float(np.nanmax(real[m]))],
+            "reference_value": ref_value,
+            "raw": mae(dk, real[m]),
+            "driftkeeper": mae(tr, real[m]),
+            "nannyml": mae(nml[m], real[m]) if nml is not None and m in nml else None,
+            "naive": mae(naive(real[m], ref_value, delay), real[m]),
+            "reference": mae([ref_value] * len(real[m]), real[m]),
+            "within_2_errors": float(np.mean(within)) if within else None,
+            "last_choice": last,
+        })
+    return rows
+
+
 def run_stream(name: str, quick: bool, delay: int, py: Path | None, protocols: tuple[str, ...] = PROTOCOLS) -> dict[str, Any]:
     t = time.perf_counter()
     s = prepare(name, quick)
@@ -325,7 +375,8 @@ def run_stream(name: str, quick: bool, delay: int, py: Path | None, protocols: t
     real = {m: [b["realised"][m] for b in s["batches"]] for m in METRICS[task]}
     out: dict[str, Any] = {"stream": name, "task": task, "batches": len(s["batches"]), "train_rows": s["train_rows"],
                            "reference_rows": len(s["ref"]["X"]), "every": s["every"], "label_delay": delay,
-                           "realised": real, "protocols": {}}
+                           "realised": real, "reference_values": {m: s["ref"]["realised"][m] for m in METRICS[task]},
+                           "protocols": {}}
     for protocol in protocols:
         fits = fitting_sets(s, protocol, delay)
         dk, dk_err, dk_s = driftkeeper_estimates(s, fits)
@@ -335,25 +386,10 @@ def run_stream(name: str, quick: bool, delay: int, py: Path | None, protocols: t
                 nml, nml_s = nannyml_estimates(s, py, fits)
             except RuntimeError as exc:
                 nml_error = str(exc)
-        rows = []
-        for m in METRICS[task]:
-            ref_value = s["ref"]["realised"][m]
-            within = [abs(e - r) <= 2 * se for e, r, se in zip(dk[m], real[m], dk_err[m])
-                      if math.isfinite(r) and math.isfinite(e)]
-            rows.append({
-                "metric": m, "primary": m == PRIMARY[task],
-                "realised_mean": float(np.nanmean(real[m])),
-                "realised_range": [float(np.nanmin(real[m])), float(np.nanmax(real[m]))],
-                "reference_value": ref_value,
-                "driftkeeper": mae(dk[m], real[m]),
-                "nannyml": mae(nml[m], real[m]) if nml is not None and m in nml else None,
-                "naive": mae(naive(real[m], ref_value, delay), real[m]),
-                "reference": mae([ref_value] * len(real[m]), real[m]),
-                "within_2_errors": float(np.mean(within)) if within else None,
-            })
-        out["protocols"][protocol] = {"metrics": rows, "fits": len(fits), "driftkeeper": dk, "nannyml": nml,
+        out["protocols"][protocol] = {"fits": len(fits), "driftkeeper": dk, "driftkeeper_errors": dk_err, "nannyml": nml,
                                       "driftkeeper_s": round(dk_s, 2), "nannyml_s": None if nml_s is None else round(nml_s, 2),
                                       "nannyml_error": nml_error}
+        out["protocols"][protocol]["metrics"] = score_protocol(out, protocol)
     out["wall_s"] = round(time.perf_counter() - t, 1)
     return out
 
@@ -386,10 +422,12 @@ def print_table(results: list[dict[str, Any]], delay: int, protocol: str) -> Non
     what = {"fixed": "estimators fitted once, on the reference rows",
             "newest": f"estimators refitted for each batch on the newest labelled rows (labels {delay} batches late)"}[protocol]
     print(f"[{protocol}] {what}. Mean absolute error of the estimated metric against the realised one over the "
-          f"batches (lower is better); naive = the realised value {delay} batches earlier; reference = the reference "
-          f"rows' value; 'within 2se' = batches whose realised value lies within 2 of driftkeeper's stated errors")
-    print(f"{'stream':14} {'batches':>7} {'metric':9} {'realised (min-max)':>26} {'driftkeeper':>12} {'NannyML':>10} "
-          f"{'naive':>10} {'reference':>10} {'within 2se':>10}  goal")
+          f"batches (lower is better); driftkeeper = the estimate the runner reports (raw corrected by the errors of "
+          f"earlier estimates whose labels had arrived, monitor/tracking.py); raw = CBPE/DLE alone; naive = the "
+          f"realised value {delay} batches earlier; reference = the reference rows' value; 'within 2se' = batches whose "
+          f"realised value lies within 2 of the raw estimate's stated errors")
+    print(f"{'stream':14} {'batches':>7} {'metric':9} {'realised (min-max)':>26} {'driftkeeper':>12} {'raw':>10} "
+          f"{'NannyML':>10} {'naive':>10} {'reference':>10} {'within 2se':>10}  goal")
     for d in results:
         if d.get("error"):
             print(f"{d['stream']:14} FAILED: {d['error']}")
@@ -401,7 +439,7 @@ def print_table(results: list[dict[str, Any]], delay: int, protocol: str) -> Non
             within = "-" if r["within_2_errors"] is None else f"{r['within_2_errors']:.0%}"
             mark = "*" if r["primary"] else " "
             print(f"{d['stream']:14} {d['batches']:7d} {r['metric'] + mark:9} {rng:>26} {_n(r['driftkeeper']):>12} "
-                  f"{_n(r['nannyml']):>10} {_n(r['naive']):>10} {_n(r['reference']):>10} {within:>10}  {goal(r)}")
+                  f"{_n(r.get('raw')):>10} {_n(r['nannyml']):>10} {_n(r['naive']):>10} {_n(r['reference']):>10} {within:>10}  {goal(r)}")
         if p.get("nannyml_error"):
             print(f"{'':14} NannyML: {p['nannyml_error']}")
     prim = [r for d in results if not d.get("error") for r in d["protocols"][protocol]["metrics"] if r["primary"]]
@@ -423,7 +461,19 @@ def main(argv: list[str] | None = None) -> None:
                     help="fixed: estimators fitted once on the reference rows; newest: refitted for each batch on the "
                     "newest labelled rows (default: both)")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--rescore", type=Path, default=None, metavar="JSON",
+                    help="print the tables again from a --json file of an earlier run (no estimator is fitted)")
     args = ap.parse_args(argv)
+    if args.rescore:
+        results = json.loads(args.rescore.read_text())
+        for d in results:
+            for protocol in d.get("protocols", {}):
+                d["protocols"][protocol]["metrics"] = score_protocol(d, protocol)
+        for protocol in args.protocols:
+            if any(protocol in d.get("protocols", {}) for d in results):
+                print_table([d for d in results if d.get("error") or protocol in d["protocols"]],
+                            results[0].get("label_delay", args.label_delay), protocol)
+        return
     if args.label_delay < 1:
         raise SystemExit("--label-delay must be at least 1 (with 0 the last realised value is the batch's own)")
     streams: list[str] = []

@@ -24,6 +24,7 @@ a later night for older batches do three things here:
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import math
@@ -40,7 +41,7 @@ from .bundle import ESTIMATOR_MIN_ROWS, REFERENCE_ROWS, estimate_batch, fit_esti
 from .store import LABELLED, LABELLED_AT, POS, SEQ
 
 __all__ = ["ESTIMATOR_REFIT_ROWS", "REFIT_FILE", "account", "annotate_records", "commit", "context", "decision_dict",
-           "estimate", "estimator_for", "load_refit", "refit_rows", "sources_note"]
+           "estimate", "estimator_for", "load_refit", "realise_batch", "realised", "refit_rows", "sources_note"]
 
 #: Most rows an estimator is refitted on: the newest labelled rows the serving model did not
 #: learn. A few batches' worth — enough for DLE's cross-validated nanny, recent enough to follow
@@ -109,14 +110,34 @@ def estimator_for(root: Path, spec: Any, store: Any, obs: Any, trained_seq: int,
     return load_refit(root, obs.version.version)
 
 
-def estimate(spec: Any, store: Any, obs: Any, trained_seq: int, metric: str, night: int, output: Any = None) -> None:
+def estimate(spec: Any, store: Any, registry: Any, state: Any, obs: Any, metric: str, night: int,
+             output: Any = None) -> None:
     """Tonight's ``obs.estimated``: the serving version's estimate of the batch, by the estimator
-    :func:`estimator_for` picks; its CPU counts as monitoring (``obs.timings``)."""
+    :func:`estimator_for` picks, corrected by the errors of earlier estimates whose labels have
+    arrived (:class:`~driftkeeper.monitor.tracking.EstimateTrack`; the realised values of the
+    batches labelled tonight enter it first, :func:`realised`). ``obs.track`` is the track after
+    tonight, for the state to keep. Its CPU counts as monitoring (``obs.timings``)."""
     t, c = time.perf_counter(), time.process_time()
-    refit = estimator_for(Path(store.dir).parent, spec, store, obs, trained_seq, metric, night)
+    refit = estimator_for(Path(store.dir).parent, spec, store, obs, state.last_trained_seq, metric, night)
     obs.estimated = estimate_batch(obs.bundle, obs.X, metric, obs.version.version, output, refit)
+    obs.realised = realised(Path(store.dir).parent, store, registry, state, obs, night)
+    track = copy.deepcopy(state.track).for_metric(metric)
+    for seq, r in sorted(obs.realised.items()):
+        if r["metric"] == metric:
+            track.realise(seq, r["value"])
+    if obs.estimated is not None and obs.estimated.get("value") is not None:
+        corrected = track.estimate(night, float(obs.estimated["value"]))
+        obs.estimated["value"] = corrected.value
+        obs.estimated["tracking"] = corrected.to_dict()
+    obs.track = track
     obs.timings["monitor_s"] = round(obs.timings.get("monitor_s", 0.0) + time.perf_counter() - t, 4)
     obs.timings["monitor_cpu_s"] = round(obs.timings.get("monitor_cpu_s", 0.0) + time.process_time() - c, 4)
+
+
+def realise_batch(obs: Any, seq: int, metric: str, value: float | None) -> None:
+    """A batch that came with its labels: its realised ``value`` enters tonight's track."""
+    if obs.track is not None and obs.track.metric == metric:
+        obs.track.realise(seq, value)
 
 
 # --------------------------------------------------------------------------- debt and signals
@@ -173,20 +194,22 @@ def _run_dir(root: Path, state: Any, seq: int) -> Path | None:
     return Path(root) / "runs" / state.runs[k] if 0 <= k < len(state.runs) and seq >= 1 else None
 
 
-def _labelled_rows(store: Any, obs: Any, seq: int, late: pd.DataFrame) -> pd.DataFrame:
-    """Every labelled row of batch ``seq`` (after tonight's labels are stored)."""
+def _labelled_rows(store: Any, obs: Any, seq: int, late: pd.DataFrame, night: int) -> pd.DataFrame:
+    """Every labelled row of batch ``seq`` once tonight's labels are in: those labelled on earlier
+    nights (from the store) and tonight's ``late`` rows (not stored yet)."""
     index = obs.index
-    mask = (index[SEQ].to_numpy() == seq) & index[LABELLED].to_numpy(bool)
-    return late if int(mask.sum()) == len(late) else store.rows(index.loc[mask, [SEQ, POS]])
+    mask = (index[SEQ].to_numpy() == seq) & index[LABELLED].to_numpy(bool) & (index[LABELLED_AT].to_numpy() != night)
+    return pd.concat([store.rows(index.loc[mask, [SEQ, POS]]), late], ignore_index=True) if mask.any() else late
 
 
-def annotate_records(root: Path, store: Any, registry: Any, state: Any, obs: Any, night: int, run_id: str) -> list[int]:
-    """Give the record of each batch whose labels arrived tonight its realised metric beside its
-    estimate (``estimated_metric.realised``), written atomically. Call after tonight's labels are
-    stored, with the state as it was before tonight. Returns the batches annotated."""
+def realised(root: Path, store: Any, registry: Any, state: Any, obs: Any, night: int) -> dict[int, dict[str, Any]]:
+    """The realised metric of each earlier batch whose labels arrived tonight and whose run record
+    holds an estimate: the metric of the version that served it, on its labelled rows (earlier
+    nights' and tonight's). Reads only; :func:`annotate_records` writes them into the records."""
     if obs.late_rows is None or not len(obs.late_rows):
-        return []
-    done, models = [], {obs.version.version: obs.bundle}  # each with its own table schema
+        return {}
+    done: dict[int, dict[str, Any]] = {}
+    models = {obs.version.version: obs.bundle}  # each with its own table schema
     for seq, late in obs.late_rows.groupby(SEQ, sort=True):
         folder = _run_dir(root, state, int(seq))
         try:
@@ -204,14 +227,26 @@ def annotate_records(root: Path, store: Any, registry: Any, state: Any, obs: Any
                 models[version] = None
         if models[version] is None:
             continue
-        bundle, rows = models[version], _labelled_rows(store, obs, int(seq), late)
+        bundle, rows = models[version], _labelled_rows(store, obs, int(seq), late, night)
         spec = bundle.spec
         value = evaluate(get_metric(est["metric"], spec.task), bundle.adapter, spec.features_frame(rows),
                          spec.target_values(rows[spec.target]))
+        done[int(seq)] = {"value": value, "rows": len(rows), "metric": est["metric"], "folder": folder, "record": record}
+    return done
+
+
+def annotate_records(obs: Any, night: int, run_id: str) -> list[int]:
+    """Give the record of each batch whose labels arrived tonight its realised metric beside its
+    estimate (``estimated_metric.realised``, computed by :func:`realised`), written atomically.
+    Returns the batches annotated."""
+    done = []
+    for seq, r in sorted((obs.realised or {}).items()):
+        record = r["record"]
+        est = record["estimated_metric"]
         total = math.hypot(est.get("std_error") or 0.0, est.get("fit_error") or 0.0)
-        est["realised"] = {"value": value, "rows": len(rows), "night": night, "run_id": run_id,
-                           "agrees": bool(abs(value - est["value"]) <= 3 * total)}
-        write_json_atomic(folder / "record.json", record)
+        est["realised"] = {"value": r["value"], "rows": r["rows"], "night": night, "run_id": run_id,
+                           "agrees": bool(abs(r["value"] - est["value"]) <= 3 * total)}
+        write_json_atomic(r["folder"] / "record.json", record)
         done.append(int(seq))
     return done
 
@@ -220,7 +255,7 @@ def commit(root: Path, store: Any, registry: Any, state: Any, obs: Any, night: i
     """What tonight's late labels leave on disk before the state commits: the realised values in
     the old records and the refitted estimator. Both are rewritten the same way if the night is
     run again after a kill."""
-    annotate_records(root, store, registry, state, obs, night, run_id)
+    annotate_records(obs, night, run_id)
     if obs.refit is not None:
         import joblib
 

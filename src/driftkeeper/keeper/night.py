@@ -19,6 +19,7 @@ from .._util.io import read_table
 from .._util.timeutil import iso, utc
 from ..exceptions import ConfigError, DataQualityError, DriftkeeperError, SchemaError
 from ..metrics import evaluate, get_metric
+from ..monitor.tracking import EstimateTrack
 from ..table import TableSpec, frame_sha256, impute_hint
 from . import late_labels
 from .bundle import ModelBundle, prediction_signal
@@ -70,6 +71,8 @@ class Observation:
     late_rows: pd.DataFrame | None = None  # the stored rows that got labels tonight, with them
     refit: dict[str, Any] | None = None  # the estimator refitted on late labels tonight (late_labels)
     signals_from: dict[str, str] = field(default_factory=dict)  # signals that read an estimate tonight
+    realised: dict[int, dict[str, Any]] = field(default_factory=dict)  # earlier batches' realised metric (late labels)
+    track: EstimateTrack | None = None  # the estimates' track after tonight (late_labels.estimate)
     warnings: list[str] = field(default_factory=list)  # for the run record
 
 
@@ -179,11 +182,14 @@ def observe(spec: TableSpec, store: DataStore, stored: pd.DataFrame, registry: A
         index.loc[hit, LABELLED_AT] = batch.seq  # ... and are new to every model trained before tonight
         obs.late, obs.late_rows = {"rows": len(batch.labels)}, late
     if blind is None:  # after the late labels: they refit
-        late_labels.estimate(spec, store, obs, state.last_trained_seq, metric.name, batch.seq, reused)
+        late_labels.estimate(spec, store, registry, state, obs, metric.name, batch.seq, reused)
     obs.newly_labelled = (len(batch.df) if batch.labelled else 0) + (obs.late or {}).get("rows", 0)
     if new_X and blind is None:
         value = evaluate(metric, bundle.adapter, pd.concat(new_X, ignore_index=True), pd.concat(new_y, ignore_index=True))
         obs.metric_value = value
+        if batch.labelled:  # the batch's own realised value, for the estimates' track
+            own = value if len(new_X) == 1 else evaluate(metric, bundle.adapter, X, y)
+            late_labels.realise_batch(obs, batch.seq, metric.name, own)
         obs.champion_metric = {"metric": metric.name, "value": value, "rows": sum(len(v) for v in new_y),
                                "at_promotion": version.metrics.get(metric.name),
                                "baseline": state.serving_baseline(version.metrics.get(metric.name))}

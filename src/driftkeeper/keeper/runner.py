@@ -375,6 +375,8 @@ class Keeper:
         new_state = copy.deepcopy(state)
         new_state.after_batch(batch.seq, iso(batch.time), obs.newly_labelled, obs.metric_value)
         new_state.ledger = obs.ledger
+        if obs.track is not None:
+            new_state.track = obs.track
         if plan is not None:
             t = time.perf_counter()
             self._train_gate_register(record, batch, obs, decision, plan, policy, new_state)

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..monitor.tracking import EstimateTrack
 from .costs import CostModel, Ledger
 
 __all__ = ["BASELINE_BATCHES", "FORMAT_VERSION", "RunnerState"]
@@ -43,6 +44,7 @@ class RunnerState:
     runs: list[str] = field(default_factory=list)
     costs: CostModel = field(default_factory=CostModel)  # measured training CPU per unit of work
     ledger: Ledger = field(default_factory=Ledger)  # the compute budget's account and the learning debt
+    track: EstimateTrack = field(default_factory=EstimateTrack)  # estimates and realised values of the newest batches
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RunnerState":
@@ -50,6 +52,7 @@ class RunnerState:
         kw = {k: v for k, v in d.items() if k in names}
         kw["costs"] = CostModel.from_dict(kw.get("costs"))
         kw["ledger"] = Ledger.from_dict(kw.get("ledger"))
+        kw["track"] = EstimateTrack.from_dict(kw.get("track"))
         return cls(**kw)
 
     def to_dict(self) -> dict[str, Any]:
