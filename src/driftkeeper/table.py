@@ -325,7 +325,7 @@ class TableSpec:
         if absent:  # rows stored before the column existed: missing values (numbers NaN, categories None)
             df = df.assign(**{c: np.full(len(df), np.nan) if self.kinds[c] == NUMERICAL else np.full(len(df), None, dtype=object)
                               for c in absent})
-        X = df[self.features].copy()
+        X = df.loc[:, self.features]  # a new frame (one copy: df[cols].copy() made two)
         for c in self.dates:
             X[c] = _days(X[c])
         for c in self.numerical_columns:

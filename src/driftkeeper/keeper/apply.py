@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._util import memory
 from .._util.testhooks import checkpoint
 from .._util.timeutil import iso
 from ..exceptions import ModelSizeError
@@ -110,6 +111,7 @@ def train(plan: TrainingPlan, champion: Any, store: DataStore, spec: TableSpec) 
             return _retrain_dask(plan, champion, store, spec, holdout, client)
         return _retrain(plan, champion, store, spec, holdout)
     rows = store.rows(plan.train.keys())
+    memory.release()  # Arrow's decoding buffers, before the update's own copies
     out = _update(plan, champion, rows, holdout, store.rows(plan.stop.keys()) if len(plan.stop) else None, spec)
     if out.candidate is not None or plan.fallback is None:
         return out

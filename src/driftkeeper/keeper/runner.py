@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .._util.io import read_table, write_json_atomic
+from .._util import memory
 from .._util.testhooks import checkpoint
 from .._util.timeutil import iso
 from ..exceptions import ConfigError, DriftkeeperError, RegistryError, SchemaError
@@ -370,6 +371,10 @@ class Keeper:
             self.store.attach_labels(batch.labels, id_column=spec.id_column, target=spec.target, what="labels file",
                                      seqs=sorted(set(int(s) for s in obs.index.loc[hit, SEQ])), night=batch.seq)
         self.store.add_batch(batch.seq, batch.df, spec.target)
+        # stored: nothing after this reads the batch's frame, and a training that reads its rows
+        # back from the store should not hold the batch twice (a night's memory follows the batch)
+        batch.df = batch.df.iloc[:0]
+        memory.release()  # what reading, predicting and checking the batch freed, before training
         self.store.save_index(index)
         checkpoint("runner:data-written")
         new_state = copy.deepcopy(state)

@@ -173,11 +173,19 @@ class DataStore:
             want = grp[POS].to_numpy(np.int64)
             source = pq.ParquetFile(self._path(int(seq)))
             table = source.read_row_groups(_row_groups(source, want))
-            table = table.filter(pa.array(np.isin(table.column(POS).to_numpy(), want)))
-            parts.append(table.to_pandas())
-        df = pd.concat(parts, ignore_index=True)
+            keep = np.isin(table.column(POS).to_numpy(), want)
+            if not keep.all():
+                table = table.filter(pa.array(keep))
+            parts.append(table.to_pandas(self_destruct=True))  # Arrow's buffers freed as pandas takes them
+            del table
+        df = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+        del parts
         self._count(len(df))
-        order = pd.MultiIndex.from_frame(keys[[SEQ, POS]].astype("int64"))
+        seqs, pos = keys[SEQ].to_numpy(np.int64), keys[POS].to_numpy(np.int64)
+        if len(df) == len(keys) and np.array_equal(df[SEQ].to_numpy(np.int64), seqs) \
+                and np.array_equal(df[POS].to_numpy(np.int64), pos):
+            return df  # already in the keys' order (a plan's usual order): no reordered copy
+        order = pd.MultiIndex.from_arrays([seqs, pos])
         df.index = pd.MultiIndex.from_arrays([df[SEQ].astype("int64"), df[POS].astype("int64")])
         return df.loc[order].reset_index(drop=True)
 
