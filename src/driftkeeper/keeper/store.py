@@ -46,6 +46,10 @@ CHUNK_ROWS = 50_000
 # rows of a Parquet row group in a stored partition: a read of some rows (an update's newest
 # relearned rows, a holdout) decodes only the row groups that hold them, not the whole partition
 ROW_GROUP_ROWS = 65_536
+# the row index's integers (batch, position, labelling night): the index holds every stored row
+# and every night reads and copies it, so its size is what a night's memory grows with history by
+# (13 bytes a row without time and id columns: 52 MB at 4 M rows, half of int64's)
+INDEX_INT = "int32"
 _ARROW_BATCH_ROWS = 16_384  # rows of a record batch a chunked read decodes at once
 
 
@@ -115,7 +119,7 @@ class DataStore:
             if sorted(set(int(s) for s in index[SEQ])) == seqs:
                 if LABELLED_AT not in index.columns:  # an index of an earlier release
                     index[LABELLED_AT] = np.where(index[LABELLED].to_numpy(bool), index[SEQ].to_numpy(), -1)
-                return index
+                return _compact(index)
         wanted = [c for c in (SEQ, POS, spec.target, spec.time_column, spec.id_column) if c is not None]
         frames = []
         for s in seqs:
@@ -123,8 +127,8 @@ class DataStore:
             cols = wanted + ([LABELLED_AT] if LABELLED_AT in pq.read_schema(path).names else [])
             frames.append(self.index_of(pd.read_parquet(path, columns=cols), spec))
         if not frames:
-            return pd.DataFrame({SEQ: pd.Series([], dtype="int64"), POS: pd.Series([], dtype="int64"), LABELLED: [],
-                                 LABELLED_AT: pd.Series([], dtype="int64")})
+            return pd.DataFrame({SEQ: pd.Series([], dtype=INDEX_INT), POS: pd.Series([], dtype=INDEX_INT), LABELLED: [],
+                                 LABELLED_AT: pd.Series([], dtype=INDEX_INT)})
         return pd.concat(frames, ignore_index=True)
 
     def forget_index(self) -> None:
@@ -148,15 +152,15 @@ class DataStore:
         """The index rows of a stored partition, or of tonight's batch (``seq``) before it is stored."""
         n = len(part)
         out = pd.DataFrame({
-            SEQ: np.full(n, seq, dtype="int64") if seq is not None else part[SEQ].to_numpy(),
-            POS: np.arange(n, dtype="int64") if seq is not None else part[POS].to_numpy(),
+            SEQ: np.full(n, seq, dtype=INDEX_INT) if seq is not None else part[SEQ].to_numpy().astype(INDEX_INT),
+            POS: np.arange(n, dtype=INDEX_INT) if seq is not None else part[POS].to_numpy().astype(INDEX_INT),
         })
         out[LABELLED] = part[spec.target].notna().to_numpy() if spec.target in part.columns else False
         at = np.where(out[LABELLED].to_numpy(bool), out[SEQ].to_numpy(), -1)
         if LABELLED_AT in part.columns:  # late labels: the night they arrived
             late = part[LABELLED_AT].to_numpy()
             at = np.where(out[LABELLED].to_numpy(bool) & (late >= 0), late, at)
-        out[LABELLED_AT] = at.astype("int64")
+        out[LABELLED_AT] = at.astype(INDEX_INT)
         if spec.time_column is not None:
             out[TIME] = spec.times(part, what="stored rows").reset_index(drop=True)
         if spec.id_column is not None:
@@ -297,6 +301,15 @@ class DataStore:
                 self._path(seq).unlink(missing_ok=True)
                 removed.append(seq)
         return removed
+
+
+def _compact(index: pd.DataFrame) -> pd.DataFrame:
+    """The row index with its integer columns as :data:`INDEX_INT` (an index saved by an earlier
+    release holds int64)."""
+    for c in (SEQ, POS, LABELLED_AT):
+        if c in index.columns and index[c].dtype != INDEX_INT:
+            index[c] = index[c].astype(INDEX_INT)
+    return index
 
 
 def _row_groups(source: pq.ParquetFile, positions: np.ndarray, *, onward: bool = False) -> list[int]:
