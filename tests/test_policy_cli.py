@@ -66,6 +66,23 @@ def test_explain(tmp_path):
     assert json.loads(r2.output)["action"] == "warm_start"
 
 
+def test_explain_marks_the_signals_an_unlabelled_batch_reads_from_its_estimate():
+    context = json.dumps({"batch_labelled": False, "estimated_metric": 3.0, "champion_metric": 2.0, "retrain_metric": 2.0,
+                          "previous_estimated_metric_since_retrain": 2.9, "batches_since_retrain": 6})
+    r = runner.invoke(app, ["policy", "explain", "default", "--context", context])
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    assert lines[0].startswith("retrain (window: all data) — rule 'drop-since-retrain' fired: sustained_drop_since_retrain 0.45 >= 0.2")
+    assert lines[1] == "estimated (the batch's labels are not in yet): sustained_drop_since_retrain"
+    assert "  metric                       3.0  (estimated)" in lines
+    assert "  estimated_metric             3.0" in lines  # the estimate itself is not a substitute
+    out = json.loads(runner.invoke(app, ["policy", "explain", "default", "--context", context, "--json"]).output)
+    assert out["signals_from"]["sustained_drop_since_retrain"] == "estimate" and out["action"] == "retrain"
+    labelled = json.dumps({**json.loads(context), "batch_labelled": True, "metric": 2.1})
+    r = runner.invoke(app, ["policy", "explain", "default", "--context", labelled])
+    assert "estimated" not in r.output.split("signals:")[0] and "(estimated)" not in r.output
+
+
 def test_explain_bad_inputs_exit_2(tmp_path):
     rep = _report_file(tmp_path)
     r = runner.invoke(app, ["policy", "explain", "default", "--report", str(tmp_path / "nope.json")])

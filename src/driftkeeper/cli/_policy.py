@@ -86,15 +86,24 @@ def explain(
         except (KeyError, TypeError) as exc:
             raise InputError(f"drift report {report!r} is not a driftkeeper report: {exc}") from exc
         pol.check_columns({c.name: c.kind for c in rep.columns}, f"the drift report {report!r}")
+    from ..policy.signals import estimate_sources
+
     ctx = Context.from_dict(_read_json(context, "context")) if context is not None else Context()
     decision = decide(rep, pol, ctx)
+    sources = estimate_sources(rep, pol, ctx)  # signals read from the estimate, as a night records them
     if as_json:
-        typer.echo(json.dumps(decision.to_dict(), indent=2, sort_keys=False, default=str))
+        out = decision.to_dict()
+        if sources:
+            out["signals_from"] = sources
+        typer.echo(json.dumps(out, indent=2, sort_keys=False, default=str))
         return
     typer.echo(str(decision))
+    used = [s for s in dict.fromkeys(c["signal"] for c in decision.conditions) if s in sources]
+    if used:
+        typer.echo(f"estimated (the batch's labels are not in yet): {', '.join(used)}")
     from ..policy.describe import schema_change_text
 
     typer.echo(schema_change_text(pol.spec.schema_change))  # what a batch with other columns would do instead
     typer.echo("signals:")
     for k, v in decision.signals.items():
-        typer.echo(f"  {k:<28} {'missing' if v is None else v}")
+        typer.echo(f"  {k:<28} {'missing' if v is None else v}{'  (estimated)' if k in sources else ''}")
