@@ -528,12 +528,12 @@ class LightGBMAdapter(ModelAdapter):
         """What ``Booster.predict`` returns (transformed scores), corrections included."""
         matrix = self._matrix(X)
         corrections = getattr(self, "corrections_", None)
-        if not corrections and (self.update_mode != "correct" or not self._linkable()):
+        if not corrections and not self._linkable():
             return self.booster_.predict(matrix, **self._predict_params())
-        # a model that updates by corrections keeps the base scores of what it predicts: the
-        # night's update learns the batch's rows on top of them, and the gate scores its held-out
-        # rows, without the base model predicting them again (the runner predicts a batch before
-        # it updates on it)
+        # the model keeps the base scores of what it predicts: a correction update (the policy
+        # may ask for one whatever the model's own update_mode) learns the batch's rows on top of
+        # them, and the gate and the run's metric score them, without the base model predicting
+        # them again (the runner predicts a batch before it updates on it)
         base = self._cached_base_raw(matrix) if len(matrix) <= _BASE_CACHE_LIVE_ROWS else None
         return self._link()(self._raw(matrix, corrections or [], base=base))
 
