@@ -190,7 +190,7 @@ def _relearn(labelled: pd.DataFrame, state: Any, relearn: int, n_new: int, cap: 
     the newest rows in each case): the initial data is "batch 0" and may be many batches long,
     and an update's cost must not follow the batches' size or the history's."""
     done = labelled[_labelled_at(labelled) <= state.last_trained_seq]
-    again = sorted(set(int(x) for x in done[SEQ]))[-relearn:]
+    again = np.unique(done[SEQ].to_numpy()).tolist()[-relearn:]
     old = done[done[SEQ].isin(again)]  # rows of those batches labelled since are new rows, not relearned
     notes: dict[str, Any] = {"relearned_batches": again}
     if cap is not None:
@@ -201,7 +201,7 @@ def _relearn(labelled: pd.DataFrame, state: Any, relearn: int, n_new: int, cap: 
     if len(old) > cap:
         old = old.iloc[len(old) - cap :]
         notes["relearned_rows_capped"] = cap
-        notes["relearned_batches"] = sorted(set(int(x) for x in old[SEQ]))
+        notes["relearned_batches"] = np.unique(old[SEQ].to_numpy()).tolist()
     return old, notes
 
 

@@ -369,7 +369,7 @@ class Keeper:
         if batch.labels is not None:
             hit = obs.index[spec.id_column].isin(batch.labels[spec.id_column])
             self.store.attach_labels(batch.labels, id_column=spec.id_column, target=spec.target, what="labels file",
-                                     seqs=sorted(set(int(s) for s in obs.index.loc[hit, SEQ])), night=batch.seq)
+                                     seqs=np.unique(obs.index.loc[hit, SEQ].to_numpy()).tolist(), night=batch.seq)
         self.store.add_batch(batch.seq, batch.df, spec.target)
         # stored: nothing after this reads the batch's frame, and a training that reads its rows
         # back from the store should not hold the batch twice (a night's memory follows the batch)
