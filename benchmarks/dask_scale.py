@@ -86,6 +86,8 @@ def _retrain(rows: int, cols: int) -> None:
         t = time.perf_counter()
         on_dask = _lightgbm_dask.fit(make_adapter(model), pieces, _part(0, 1, cols, 0.0).iloc[:0], client)
         dask_s = time.perf_counter() - t
+        workers = client.run(_peak_mb)
+    print(f"workers' peak MB: {', '.join(f'{v:.0f}' for v in workers.values())}; client {_peak_mb():.0f}")
     need = rows * cols * 8 * 4  # the frame, LightGBM's float matrix, its bins and scratch
     print(f"{'':22}{'train s':>10}{'test rmse':>12}")
     print(f"{'dask, 2 workers':22}{dask_s:>10.1f}{rmse(on_dask):>12.4f}")
@@ -98,7 +100,7 @@ def _retrain(rows: int, cols: int) -> None:
     del parts
     t = time.perf_counter()
     local = make_adapter(model).fit(X, y)
-    print(f"{'pandas, one process':22}{time.perf_counter() - t:>10.1f}{rmse(local):>12.4f}")
+    print(f"{'pandas, one process':22}{time.perf_counter() - t:>10.1f}{rmse(local):>12.4f}   (peak {_peak_mb():.0f} MB)")
 
 
 def main() -> None:
@@ -121,14 +123,16 @@ def _drift(rows: int, cols: int) -> None:
 
     print(f"drift check: {rows:,} reference rows and {rows:,} current rows x {cols} float columns")
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster):
+            Client(cluster) as client:
         t = time.perf_counter()
         monitor = Monitor().fit(_dask_frame(rows, cols, 0.0, 1))
         fit_s = time.perf_counter() - t
         t = time.perf_counter()
         on_dask = monitor.check(_dask_frame(rows, cols, 0.15, 2))
         check_s = time.perf_counter() - t
+        workers = client.run(_peak_mb)  # each worker process's own peak
     dask_row = (fit_s, check_s, _peak_mb())
+    print(f"workers' peak MB: {', '.join(f'{v:.0f}' for v in workers.values())}")
     need = 2 * rows * cols * 8 * 3  # both frames plus the monitor's sorted copies and scratch
     if need > _available_bytes():
         print(f"pandas path: stops here, it needs about {need / 2**30:.1f} GB and "
