@@ -191,6 +191,38 @@ def test_a_retrain_holds_at_most_a_chunk_and_trains_the_model_of_the_whole_windo
     assert version.data["rows"] == 1800 and version.metrics["train_rows"] == 1800
 
 
+def test_a_small_window_is_read_once_and_trains_the_same_model(tmp_path, monkeypatch):
+    keeper, batches = _keeper(tmp_path)
+    keeper.step(batches[1], html=False)
+    monkeypatch.setattr(bundle, "REFERENCE_ROWS", 120)
+    passes = []
+    real_chunks = keeper.store.chunks
+
+    def counted(keys, **kw):
+        passes.append(len(keys))
+        return real_chunks(keys, **kw)
+
+    monkeypatch.setattr(keeper.store, "chunks", counted)
+    before = keeper.store.rows_read
+    seen = {}
+    real = apply._retrain
+
+    def spy(plan, champion, store, spec, holdout):
+        seen["trained"], seen["keys"] = real(plan, champion, store, spec, holdout), plan.train.keys()
+        return seen["trained"]
+
+    monkeypatch.setattr(apply, "_retrain", spy)
+    record = keeper.step(batches[2], html=False)
+    assert record.decision["action"] == "retrain"
+    # 1,800 rows <= 4 chunks of 50,000: one pass reads the window (LightGBM's two passes and the
+    # categories' reuse it), then the 120 reference rows
+    assert passes == [1800] and keeper.store.rows_read - before == 1800 + 120
+    rows = keeper.store.rows(seen["keys"])
+    whole = seen["trained"].candidate.clone().fit(keeper.spec.features_frame(rows), keeper.spec.target_values(rows["y"]))
+    assert seen["trained"].candidate.booster_.model_to_string() == whole.booster_.model_to_string()
+    assert seen["trained"].data == data_fingerprint(rows, keeper.spec)
+
+
 @pytest.mark.slow  # a real process, killed
 def test_a_retrain_killed_while_reading_chunks_leaves_the_root_as_it_was(tmp_path):
     keeper, batches = _keeper(tmp_path)
