@@ -101,5 +101,5 @@ def test_the_decision_line_shows_only_the_update_parameters_the_model_takes(tmp_
     record = keeper.step(night, dry_run=True, html=False)
     assert record.decision_text.startswith(
         "online_update (replay_fraction: 0, passes: 1) [ignored by this model: rounds, learning_rate, mode, relearn_batches, "
-        "early_stopping_rounds, l2_regularization] — ")
+        "relearn_rows, early_stopping_rounds, l2_regularization] — ")
     assert record.decision["params"]["mode"] == "correct"  # the decision itself keeps what the policy resolved
