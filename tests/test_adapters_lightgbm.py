@@ -315,9 +315,12 @@ def test_a_predicted_batch_is_not_predicted_again_by_the_base_model_when_it_is_l
 
     X, y = cat_data()
     Xn, yn = cat_data(seed=1, shift=3.0)
-    model = reg(update_mode="correct").fit(X, y)
+    model = reg().fit(X, y)  # its own update_mode: continue; the default policy corrects it anyway
     plain = model.booster_.predict(model._matrix(Xn))
-    np.testing.assert_allclose(model.predict(Xn), plain, rtol=0, atol=1e-12)  # the base scores, cached
+    np.testing.assert_array_equal(model.predict(Xn), plain)
+    assert not hasattr(model, "base_cache_")  # a user's predict outside a night keeps nothing
+    with lgb_mod.night_cache():
+        np.testing.assert_allclose(model.predict(Xn), plain, rtol=0, atol=1e-12)  # the base scores, cached
     rows: list[int] = []
     real = lgb.Booster.predict
 
@@ -326,11 +329,38 @@ def test_a_predicted_batch_is_not_predicted_again_by_the_base_model_when_it_is_l
         return real(self, data, *a, **k)
 
     monkeypatch.setattr(lgb.Booster, "predict", spy)
-    model.update(Xn, yn)  # the night's update learns the batch it predicted
-    model.predict(Xn)  # ... and the gate scores it: only the correction predicts
+    with lgb_mod.night_cache():
+        model.update(Xn, yn, mode="correct")  # the night's update learns the batch it predicted
+        model.predict(Xn)  # ... and the gate scores it: only the correction predicts
     assert rows == [len(Xn)] and model.n_trees > model.booster_.current_iteration()
     monkeypatch.setattr(lgb_mod, "_BASE_CACHE_ROWS", 50)  # a saved model keeps the newest rows only
     assert len(pickle.loads(pickle.dumps(model)).base_cache_[0]) == 50 and len(model.base_cache_[0]) == len(Xn)
+
+
+@pytest.mark.parametrize("params", [dict(reg_sqrt=True), dict(objective="huber"), dict(objective="poisson")])
+def test_predictions_in_a_night_are_lightgbms_own(params):
+    from driftkeeper.adapters import lightgbm as lgb_mod
+
+    X, y = cat_data()
+    model = reg(**{"update_mode": "continue"}).fit(X, y.abs() + 1 if params.get("objective") == "poisson" else y) \
+        if not params else LightGBMAdapter(lgb.LGBMRegressor(n_estimators=10, verbose=-1, **params)).fit(
+            X, y.abs() + 1 if params.get("objective") == "poisson" else y)
+    plain = model.booster_.predict(model._matrix(X))
+    with lgb_mod.night_cache():
+        np.testing.assert_allclose(model.predict(X), plain, rtol=1e-12, atol=1e-12)
+
+
+def test_an_ova_classifier_with_its_own_sigmoid_predicts_lightgbms_probabilities_in_a_night():
+    from driftkeeper.adapters import lightgbm as lgb_mod
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(300, 3)), columns=["a", "b", "c"])
+    y = pd.Series(np.digitize(X["a"] + rng.normal(0, 0.5, 300), [-0.5, 0.5]).astype(str))
+    model = LightGBMAdapter(lgb.LGBMClassifier(n_estimators=10, objective="multiclassova", sigmoid=2.0, verbose=-1)).fit(X, y)
+    plain = model.booster_.predict(model._matrix(X))
+    with lgb_mod.night_cache():
+        got = model.predict_proba(X)
+    np.testing.assert_allclose(got, plain, rtol=1e-9, atol=1e-12)  # one sigmoid per class, at its own scale
 
 
 def test_correct_mode_needs_an_objective_with_a_known_link_and_respects_max_trees():

@@ -31,8 +31,11 @@ corrections (the refit re-estimates every leaf on the new rows); ``fit`` starts 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import re
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -53,8 +56,25 @@ _RANKING = {"lambdarank", "rank_xendcg", "xendcg", "xe_ndcg", "xe_ndcg_mart", "x
 _SEED_KEYS = ("seed", "random_seed", "random_state")
 _THREAD_KEYS = ("num_threads", "num_thread", "nthread", "nthreads", "n_jobs")
 _MODES = ("continue", "refit", "correct")
-_BASE_CACHE_ROWS = 65_536  # rows whose base raw scores a saved model keeps (1 MB; see _cached_base_raw)
-_BASE_CACHE_LIVE_ROWS = 1 << 20  # ... and a model in memory (16 MB): a night's batch, its update and its gate
+_BASE_CACHE_ROWS = 65_536  # rows whose base raw scores a saved model keeps (see _cached_base_raw)
+_BASE_CACHE_LIVE_ROWS = 1 << 20  # ... and a model in memory during a night: its batch, its update and its gate
+_SERVING_CACHE_ROWS = 20_000  # outside a night: a corrected model caches predictions of at most this many rows
+#: Set by the nightly runner (:func:`night_cache`): every prediction of the night keeps its base scores.
+_NIGHT = ContextVar("driftkeeper_lightgbm_night_cache", default=False)
+
+
+@contextlib.contextmanager
+def night_cache() -> Iterator[None]:
+    """Within this block every LightGBM model keeps the base scores of what it predicts, whatever
+    the size: the runner predicts a batch, scores its labels, and a correction update and the gate
+    use the same rows' base scores without the base model predicting them again. Outside it (a
+    user's ``predict``), only a corrected model caches, and only requests of at most
+    ``_SERVING_CACHE_ROWS`` rows: a cache lookup costs a pass over the cache's keys."""
+    token = _NIGHT.set(True)
+    try:
+        yield
+    finally:
+        _NIGHT.reset(token)
 # How each objective turns a raw score into a prediction, for models with a correction booster
 # (whose prediction is link(sum of raw scores)); objectives missing here cannot be corrected.
 _IDENTITY = {"regression", "regression_l2", "l2", "mean_squared_error", "mse", "l2_root", "root_mean_squared_error",
@@ -460,6 +480,8 @@ class LightGBMAdapter(ModelAdapter):
         ``_BASE_CACHE_ROWS`` keys are saved with the model (1 MB; in memory up to ``_BASE_CACHE_LIVE_ROWS``). Anything that changes
         the base booster (fit, refit, a continue update without corrections) empties it.
         """
+        if len(matrix) == 0:
+            return self.booster_.predict(matrix, raw_score=True, **self._predict_params())
         keys = pd.util.hash_pandas_object(pd.DataFrame(matrix), index=False).to_numpy()
         cached_keys, cached_raw = getattr(self, "base_cache_", (None, None))
         if cached_keys is not None and len(cached_keys):
@@ -507,12 +529,15 @@ class LightGBMAdapter(ModelAdapter):
     def _link(self):
         """The objective's raw-score → prediction transform (for corrected models)."""
         objective = str(self.params_.get("objective", "regression"))
+        if self.params_.get("reg_sqrt"):
+            raise ConfigError("update_mode='correct' cannot correct a model trained with reg_sqrt (LightGBM squares its "
+                              "raw score); use update_mode='continue'.")
         if objective in _IDENTITY:
             return lambda raw: raw
         if objective in _EXP:
             return np.exp
         if objective in _SIGMOID:
-            scale = float(self.params_.get("sigmoid", 1.0)) if objective == "binary" else 1.0
+            scale = float(self.params_.get("sigmoid", 1.0)) if objective not in ("cross_entropy", "xentropy") else 1.0
             return lambda raw: 0.5 * (1.0 + np.tanh(0.5 * scale * raw))  # the logistic function, overflow-free
         if objective in _SOFTMAX:
             def softmax(raw: np.ndarray) -> np.ndarray:
@@ -528,13 +553,15 @@ class LightGBMAdapter(ModelAdapter):
         """What ``Booster.predict`` returns (transformed scores), corrections included."""
         matrix = self._matrix(X)
         corrections = getattr(self, "corrections_", None)
-        if not corrections and not self._linkable():
+        night = _NIGHT.get()
+        if not corrections and not (night and self._linkable()):
             return self.booster_.predict(matrix, **self._predict_params())
         # the model keeps the base scores of what it predicts: a correction update (the policy
         # may ask for one whatever the model's own update_mode) learns the batch's rows on top of
         # them, and the gate and the run's metric score them, without the base model predicting
         # them again (the runner predicts a batch before it updates on it)
-        base = self._cached_base_raw(matrix) if len(matrix) <= _BASE_CACHE_LIVE_ROWS else None
+        limit = _BASE_CACHE_LIVE_ROWS if night else _SERVING_CACHE_ROWS
+        base = self._cached_base_raw(matrix) if 0 < len(matrix) <= limit else None
         return self._link()(self._raw(matrix, corrections or [], base=base))
 
     def _linkable(self) -> bool:

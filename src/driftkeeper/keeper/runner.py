@@ -31,6 +31,7 @@ import pandas as pd
 
 from .._util.io import read_table, write_json_atomic
 from .._util import memory
+from ..adapters.lightgbm import night_cache
 from .._util.testhooks import checkpoint
 from .._util.timeutil import iso
 from ..exceptions import ConfigError, DriftkeeperError, RegistryError, SchemaError
@@ -305,7 +306,7 @@ class Keeper:
         too (without early stopping); see :func:`.apply.dask_training`. None: in this process.
         """
         self._progress = progress or (lambda phase: None)
-        with self.locked(), apply.dask_training(dask_client):
+        with self.locked(), apply.dask_training(dask_client), night_cache():
             return self._step(batch, labels=labels, dry_run=dry_run, html=html, exclude=exclude)
 
     def _step(self, batch_in: Any, *, labels: Any, dry_run: bool, html: bool, exclude: Any = ()) -> RunRecord:
