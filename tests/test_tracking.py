@@ -84,11 +84,25 @@ def test_the_track_round_trips_json_and_stays_bounded():
     assert again.estimate(999, 5.0) == track.estimate(999, 5.0)
 
 
-def test_another_metric_starts_a_new_track():
+def test_another_metric_or_another_line_of_models_starts_a_new_track():
     track, _ = run([1.0] * 12, [2.0] * 12, delay=1)
-    assert track.for_metric("mae") is track
-    fresh = track.for_metric("rmse")
+    track.lineage = 4
+    assert track.for_metric("mae", 4) is track
+    fresh = track.for_metric("rmse", 4)
     assert fresh.entries == [] and fresh.metric == "rmse"
+    retrained = track.for_metric("mae", 9)  # a retrain on batch 9: the old model's errors do not carry over
+    assert retrained.entries == [] and retrained.lineage == 9
+    assert retrained.estimate(13, 1.0).value == 1.0
+
+
+def test_a_rollback_clears_the_track():
+    from driftkeeper.keeper.state import RunnerState
+
+    state = RunnerState()
+    state.track, _ = run([1.0] * 12, [2.0] * 12, delay=1)
+    state.after_rollback(trained_seq=3)
+    assert state.track.entries == [] and state.track.metric == "mae"
+    assert RunnerState.from_dict(json.loads(json.dumps(state.to_dict()))).track == state.track
 
 
 def test_a_missing_realised_value_is_not_scored():

@@ -115,13 +115,12 @@ def estimate(spec: Any, store: Any, registry: Any, state: Any, obs: Any, metric:
     """Tonight's ``obs.estimated``: the serving version's estimate of the batch, by the estimator
     :func:`estimator_for` picks, corrected by the errors of earlier estimates whose labels have
     arrived (:class:`~driftkeeper.monitor.tracking.EstimateTrack`; the realised values of the
-    batches labelled tonight enter it first, :func:`realised`). ``obs.track`` is the track after
+    batches labelled tonight, ``obs.realised``, enter it first). ``obs.track`` is the track after
     tonight, for the state to keep. Its CPU counts as monitoring (``obs.timings``)."""
     t, c = time.perf_counter(), time.process_time()
     refit = estimator_for(Path(store.dir).parent, spec, store, obs, state.last_trained_seq, metric, night)
     obs.estimated = estimate_batch(obs.bundle, obs.X, metric, obs.version.version, output, refit)
-    obs.realised = realised(Path(store.dir).parent, store, registry, state, obs, night)
-    track = copy.deepcopy(state.track).for_metric(metric)
+    track = copy.deepcopy(state.track).for_metric(metric, state.last_retrain_seq)
     for seq, r in sorted(obs.realised.items()):
         if r["metric"] == metric:
             track.realise(seq, r["value"])
@@ -244,6 +243,9 @@ def annotate_records(obs: Any, night: int, run_id: str) -> list[int]:
         record = r["record"]
         est = record["estimated_metric"]
         total = math.hypot(est.get("std_error") or 0.0, est.get("fit_error") or 0.0)
+        tr = est.get("tracking") or {}
+        if (tr.get("correction"), tr.get("weight")) not in ((0.0, 1.0), (None, None)) and tr.get("track_error"):
+            total = math.hypot(est.get("std_error") or 0.0, tr["track_error"])  # a corrected value: its measured error
         est["realised"] = {"value": r["value"], "rows": r["rows"], "night": night, "run_id": run_id,
                            "agrees": bool(abs(r["value"] - est["value"]) <= 3 * total)}
         write_json_atomic(r["folder"] / "record.json", record)

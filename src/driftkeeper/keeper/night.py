@@ -181,6 +181,9 @@ def observe(spec: TableSpec, store: DataStore, stored: pd.DataFrame, registry: A
         index.loc[hit, LABELLED] = True  # tonight's labels land on these rows
         index.loc[hit, LABELLED_AT] = batch.seq  # ... and are new to every model trained before tonight
         obs.late, obs.late_rows = {"rows": len(batch.labels)}, late
+    # the realised metric of the older batches labelled tonight (for their records and the
+    # estimates' track), whether or not the champion can predict tonight's batch
+    obs.realised = late_labels.realised(Path(store.dir).parent, store, registry, state, obs, batch.seq)
     if blind is None:  # after the late labels: they refit
         late_labels.estimate(spec, store, registry, state, obs, metric.name, batch.seq, reused)
     obs.newly_labelled = (len(batch.df) if batch.labelled else 0) + (obs.late or {}).get("rows", 0)

@@ -121,6 +121,7 @@ class RunnerState:
         self.consecutive_gate_refusals = 0
         self.baseline, self.previous_metric = [], None
         self.retrain_baseline, self.previous_metric_since_retrain = [], None
+        self.track = EstimateTrack(metric=self.track.metric)  # its errors were the other model's
         if trained_seq is not None:
             self.last_trained_seq = trained_seq
 

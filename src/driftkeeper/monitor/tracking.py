@@ -96,18 +96,23 @@ class EstimateTrack:
 
     entries: list[dict[str, Any]] = field(default_factory=list)  # {"seq", "raw", "naive", "residual", "realised"}
     metric: str | None = None  # the metric tracked: another metric starts a new track
+    lineage: int | None = None  # the serving models' line (the runner: the batch of the last retrain)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> "EstimateTrack":
         d = d or {}
-        return cls(entries=[dict(e) for e in d.get("entries", [])], metric=d.get("metric"))
+        return cls(entries=[dict(e) for e in d.get("entries", [])], metric=d.get("metric"), lineage=d.get("lineage"))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"metric": self.metric, "entries": [dict(e) for e in self.entries]}
+        return {"metric": self.metric, "lineage": self.lineage, "entries": [dict(e) for e in self.entries]}
 
-    def for_metric(self, metric: str) -> "EstimateTrack":
-        """This track when it tracks ``metric``, otherwise a new, empty one for it."""
-        return self if self.metric == metric else EstimateTrack(metric=metric)
+    def for_metric(self, metric: str, lineage: int | None = None) -> "EstimateTrack":
+        """This track when it tracks ``metric`` for the models of ``lineage``, otherwise a new,
+        empty one: a retrained (or rolled back) model's errors, and its realised values, are not
+        the previous model's, and a correction learned on one must not be added to the other."""
+        if self.metric == metric and self.lineage == lineage:
+            return self
+        return EstimateTrack(metric=metric, lineage=lineage)
 
     # ------------------------------------------------------------------ reads
     def naive(self) -> float | None:
