@@ -140,6 +140,10 @@ def _train(adapter: Any, client: Any, params: dict[str, Any], rounds: int, X: An
     return _local(est.booster_, params)
 
 
+def _worker_addresses(dask_scheduler: Any) -> list[str]:
+    return list(dask_scheduler.workers)
+
+
 def _training_keys(dask_scheduler: Any) -> list[Any]:
     return [k for k in dask_scheduler.tasks if str(k).startswith("_train_part")]
 
@@ -153,7 +157,7 @@ def _watched(client: Any, fit: Any) -> None:
 
     from distributed import Future
 
-    before = set(client.scheduler_info()["workers"])
+    before = set(client.run_on_scheduler(_worker_addresses))
     outcome: dict[str, BaseException] = {}
 
     def run() -> None:
@@ -167,6 +171,10 @@ def _watched(client: Any, fit: Any) -> None:
     while thread.is_alive():
         thread.join(0.2)
         gone = before - set(client.scheduler_info()["workers"])
+        if thread.is_alive() and gone:
+            # the client's view is a cache the scheduler refreshes every few seconds, and a loaded
+            # machine can leave it without workers for a moment: ask the scheduler itself
+            gone = before - set(client.run_on_scheduler(_worker_addresses))
         if thread.is_alive() and gone:
             client.cancel([Future(k, client) for k in client.run_on_scheduler(_training_keys)], force=True)
             thread.join(60)
