@@ -62,6 +62,20 @@ def wait_for(path, name, proc, timeout=60.0):
     raise AssertionError(f"checkpoint {name} not reached in {timeout} s")
 
 
+def run_killed_at(root, batch, point, tmp_path):
+    """``driftkeeper run ROOT --batch BATCH`` in a real process, SIGKILLed once it reaches the
+    checkpoint ``point`` (``DRIFTKEEPER_PAUSE_AT`` holds it there)."""
+    hook = tmp_path / "hook.txt"
+    env = {**os.environ, "DRIFTKEEPER_HOOK_FILE": str(hook), "DRIFTKEEPER_PAUSE_AT": point, "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.Popen([sys.executable, "-m", "driftkeeper", "run", str(root), "--batch", str(batch), "--no-html"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(hook, point, proc)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+
 @pytest.mark.parametrize("point, moves", KILL_POINTS, ids=[p for p, _ in KILL_POINTS])
 def test_kill_during_run(tmp_path, point, moves):
     batches = make_stream(4, seed=31, change_at=1)
@@ -78,17 +92,7 @@ def test_kill_during_run(tmp_path, point, moves):
     before = {v.version: v.sha256 for v in reg.history()}
     champion_before = reg.get("champion").version
 
-    hook = tmp_path / "hook.txt"
-    env = {**os.environ, "DRIFTKEEPER_HOOK_FILE": str(hook), "DRIFTKEEPER_PAUSE_AT": point, "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "driftkeeper", "run", str(root), "--batch", str(paths[0]), "--no-html"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        wait_for(hook, point, proc)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    run_killed_at(root, paths[0], point, tmp_path)
 
     runner = CliRunner()
     r = runner.invoke(app, ["verify", str(root)])

@@ -4,10 +4,6 @@ never more than a chunk of rows held at once, and a retrain killed midway change
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 
 import lightgbm as lgb
 import numpy as np
@@ -15,7 +11,7 @@ import pandas as pd
 import pytest
 from conftest import make_stream
 from sklearn.linear_model import Ridge
-from test_hardening_crash import wait_for
+from test_hardening_crash import run_killed_at
 
 from driftkeeper import Keeper, Registry
 from driftkeeper.adapters.lightgbm import LightGBMAdapter
@@ -230,16 +226,7 @@ def test_a_retrain_killed_while_reading_chunks_leaves_the_root_as_it_was(tmp_pat
     batches[1].to_csv(path, index=False)
     reg = Registry(keeper.root)
     before = {v.version: v.sha256 for v in reg.history()}
-    hook = tmp_path / "hook.txt"
-    env = {**os.environ, "DRIFTKEEPER_HOOK_FILE": str(hook), "DRIFTKEEPER_PAUSE_AT": "runner:retrain-chunk",
-           "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.Popen([sys.executable, "-m", "driftkeeper", "run", str(keeper.root), "--batch", str(path), "--no-html"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        wait_for(hook, "runner:retrain-chunk", proc)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    run_killed_at(keeper.root, path, "runner:retrain-chunk", tmp_path)
     reopened = Keeper.open(keeper.root)
     assert {v.version: v.sha256 for v in reg.history()} == before
     assert reg.get("champion").version == 1 and not list((keeper.root / "runs").glob("*/record.json"))

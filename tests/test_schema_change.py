@@ -5,10 +5,6 @@ an existing root. Seeded small streams; exact outcomes."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from types import SimpleNamespace
 
 import lightgbm as lgb
@@ -294,23 +290,14 @@ def config_features(root):
 
 @pytest.mark.slow
 def test_a_night_killed_between_promotion_and_config_write_heals_on_the_next_night(tmp_path):
-    from test_hardening_crash import wait_for
+    from test_hardening_crash import run_killed_at
 
     keeper, b = make_root(tmp_path)
     root, paths = keeper.root, []
     for i, df in ((1, b[1].drop(columns=["x3"])), (2, b[2].drop(columns=["x3"]))):
         paths.append(tmp_path / f"b{i}.csv")
         df.to_csv(paths[-1], index=False)
-    hook = tmp_path / "hook.txt"
-    env = {**os.environ, "DRIFTKEEPER_HOOK_FILE": str(hook), "DRIFTKEEPER_PAUSE_AT": "registry:promote-after-commit",
-           "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.Popen([sys.executable, "-m", "driftkeeper", "run", str(root), "--batch", str(paths[0]), "--no-html"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        wait_for(hook, "registry:promote-after-commit", proc)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    run_killed_at(root, paths[0], "registry:promote-after-commit", tmp_path)
     # the promotion committed, the config write did not: the two disagree
     assert Keeper.open(root).registry.get("champion").data["features"] == ["x1", "x2", "x4", "cat"]
     assert config_features(root) == ["x1", "x2", "x3", "x4", "cat"]
