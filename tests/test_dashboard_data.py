@@ -39,8 +39,8 @@ add_nights = _benchmark("dashboard_speed").add_nights
 def make_root(path: Path, nights: int = 3, *, seed: int = 5) -> Path:
     """A real root: Keeper.init on a seeded stream and ``nights`` runs (x1, x2 shift from night 2).
 
-    With 120 rows a batch, an update's 96 training rows are under the default policy's
-    min_rows (100): night 1 and 3 skip their update, night 2 retrains (the data grew by half).
+    With 120 rows a batch (96 to learn, 24 held out) the default policy updates on night 1 and 3
+    and retrains on night 2 (the data grew by half).
     """
     import lightgbm as lgb
 

@@ -140,7 +140,7 @@ def test_plan_skips_with_a_reason_when_too_few_rows():
     policy = Policy.from_yaml("fallback: none\nguards: {min_rows: 50}\ngate: {enabled: false}\n")
     plan = plan_training(_index([0, 1]), RunnerState(seq=1), _decision("warm_start"), policy, seq=1, batch_time=None,
                          update_overrides=None, online=False)
-    assert isinstance(plan, TrainingPlan) and plan.skip.startswith("10 new labelled rows")
+    assert isinstance(plan, TrainingPlan) and plan.skip.startswith("10 labelled rows not learned yet")
     assert plan.to_dict() == {"action": "warm_start", "holdout_rows": 0, "skipped": plan.skip}
 
 

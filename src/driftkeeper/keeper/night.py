@@ -24,7 +24,7 @@ from ..table import TableSpec, frame_sha256, impute_hint
 from . import late_labels
 from .bundle import ModelBundle, prediction_signal
 from .costs import Ledger
-from .plan import TrainingPlan, plan_training, window_rows
+from .plan import TrainingPlan, plan_training, unlearned_rows, window_rows
 from .state import RunnerState
 from .store import LABELLED, LABELLED_AT, POS, SEQ, DataStore
 
@@ -248,6 +248,7 @@ def decide(policy: Any, spec: TableSpec, state: RunnerState, metric: Any, batch:
         champion_metric=state.serving_baseline(at_promotion),
         metric=obs.metric_value,
         labelled_rows=obs.newly_labelled,
+        unlearned_rows=unlearned_rows(index_tonight(spec, obs, batch), state.last_trained_seq),
         rows=len(batch.df),
         model_trees=getattr(champ, "n_trees", None),
         model_size_bytes=obs.version.size_bytes,

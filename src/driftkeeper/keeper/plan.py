@@ -121,6 +121,13 @@ def _labelled_at(index: pd.DataFrame) -> np.ndarray:
     return index[SEQ].to_numpy()
 
 
+def unlearned_rows(index: pd.DataFrame, last_trained_seq: int) -> int:
+    """Labelled rows of ``index`` the serving model has not learned: labelled after the newest
+    batch it learned from (what an update would learn tonight, its holdout included)."""
+    labelled = index[LABELLED].to_numpy(dtype=bool)
+    return int((labelled & (_labelled_at(index) > last_trained_seq)).sum())
+
+
 def holdout_size(gate: Any, n: int, *, always: bool = False) -> int:
     """Rows held out from ``n`` rows: the gate's ``holdout`` (``rows: N``, or a fraction of the
     ``n`` rows, 0.2 by default), at most half of them. ``always`` holds out even with the gate
@@ -209,8 +216,11 @@ def _plan_update(action, labelled, new, holdout, state, params, min_rows, accept
                  gate_on=True) -> TrainingPlan:
     train = new[~new.index.isin(holdout.index)]
     base = TrainingPlan(action=action, holdout=RowSet.of(holdout))
-    if len(train) < max(1, min_rows):
-        return replace(base, skip=f"{len(train)} new labelled rows outside the holdout; an update needs at least {max(1, min_rows)}")
+    # min_rows counts what waits to be learned, holdout included (the guard's unlearned_rows): a
+    # 100-row batch under min_rows 100 updates on its 80 rows outside a 20-row holdout
+    if len(new) < max(1, min_rows) or not len(train):
+        return replace(base, skip=f"{len(new)} labelled rows not learned yet ({len(train)} outside the holdout); "
+                                  f"an update needs at least {max(1, min_rows)}, one outside the holdout")
     no_stop = None
     if not gate_on:
         no_stop = "gate off: no held-out rows"

@@ -91,7 +91,7 @@ def describe(policy: "Policy") -> str:
     g = policy.guards
     gl = []
     if g.min_rows is not None:
-        gl.append(f"no training with fewer than {g.min_rows} labelled rows")
+        gl.append(f"no training until {g.min_rows} labelled rows wait to be learned (small batches add up)")
     if g.retrain_cooldown is not None:
         cd = g.retrain_cooldown
         parts = [f"{cd.batches} batches" if cd.batches is not None else "", f"{cd.days:g} days" if cd.days is not None else ""]

@@ -19,8 +19,10 @@ Order (each guard that changes the action is recorded as ``{guard, from, to, rea
    it, else ``none``; an update while the spending is more than one and a half retrains'
    forecast cost past the allowance (so updates go on after a retrain's overdraft) →
    ``none``. Retrains the caps force are not held back.
-6. ``min_rows`` — any training with fewer labelled rows in the batch (``rows`` when the
-   labelled count is unknown) than ``min_rows`` → ``none``.
+6. ``min_rows`` — any training while fewer labelled rows than ``min_rows`` wait to be learned
+   (``unlearned_rows``: this batch's and those of earlier batches no training has learned yet;
+   the batch's ``labelled_rows``, then ``rows``, when that is unknown) → ``none``. Small batches
+   thus wait for each other: a stream of 40-row batches trains every third batch, on all three.
 
 A guard whose inputs are unknown (``None``) does not fire.
 """
@@ -113,7 +115,9 @@ def apply_guards(
 
     min_rows = policy.guards.min_rows
     if action in TRAINING_ACTIONS and min_rows is not None:
-        n, what = signals.get("labelled_rows"), "labelled rows"
+        n, what = signals.get("unlearned_rows"), "labelled rows not learned yet"
+        if n is None:
+            n, what = signals.get("labelled_rows"), "labelled rows"
         if n is None:
             n, what = signals.get("rows"), "rows"
         if n is not None and n < min_rows:

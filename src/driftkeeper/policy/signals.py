@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 _CONTEXT_TYPES: dict[str, Any] = {
     **dict.fromkeys(
-        ("batches_since_retrain", "updates_since_retrain", "labelled_rows", "rows", "model_trees",
+        ("batches_since_retrain", "updates_since_retrain", "labelled_rows", "unlearned_rows", "rows", "model_trees",
          "model_size_bytes", "consecutive_gate_refusals", "rows_since_retrain", "rows_at_retrain"), int),
     **dict.fromkeys(("retrain_cost_s", "update_cost_s", "debt", "debt_cost_s", "budget_spent", "budget_left_s"), (int, float)),
     **dict.fromkeys(("days_since_retrain", "champion_metric", "metric", "previous_metric", "retrain_metric",
@@ -43,7 +43,9 @@ class Context:
     never the wall clock) when not given. ``metric`` is the serving model's current value of
     the policy metric on the newest labelled rows; ``champion_metric`` its reference value
     (the runner passes the champion's mean metric on the first labelled batches it served —
-    out of sample — and the gate-holdout value at promotion until it has served one). ``labelled_rows`` / ``rows`` count this batch. ``update_style`` is how the
+    out of sample — and the gate-holdout value at promotion until it has served one). ``labelled_rows`` / ``rows`` count this batch;
+    ``unlearned_rows`` the labelled rows the serving model has not learned yet, this batch's
+    included (rows of earlier batches wait there while no training ran). ``update_style`` is how the
     model updates (``"warm_start"`` / ``"online_update"``) or ``None`` if it cannot.
     ``task`` (``"regression"`` / ``"classification"``) resolves ``metric: auto``.
     ``rows_since_retrain`` counts labelled rows that arrived since the last retrain and
@@ -85,6 +87,7 @@ class Context:
     champion_metric: float | None = None
     metric: float | None = None
     labelled_rows: int | None = None
+    unlearned_rows: int | None = None
     rows: int | None = None
     model_trees: int | None = None
     model_size_bytes: int | None = None
@@ -260,6 +263,7 @@ def compute_signals(report: "DriftReport | None", policy: "Policy", context: Con
         "labelled_rows": context.labelled_rows
         if context.labelled_rows is not None
         else ((rep.performance or {}).get("rows") if rep is not None else None),
+        "unlearned_rows": context.unlearned_rows,
         "batches_since_retrain": context.batches_since_retrain,
         "days_since_retrain": context.days_since_retrain,
         "updates_since_retrain": context.updates_since_retrain,
