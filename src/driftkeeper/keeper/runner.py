@@ -187,7 +187,7 @@ class Keeper:
         trees = getattr(adapter, "n_trees", None)
         # measured, not spent: the budget is a share of what retraining every *night* costs, and
         # version 1 is trained whatever the policy
-        state.costs.observe("retrain", work_of("retrain", len(train), trees=trees), cpu, trees=trees)
+        state.costs.observe("retrain", work_of("retrain", len(train), trees=trees), cpu, trees=trees, provisional=True)
         write_json_atomic(root / CONFIG_FILE, config)
         (root / LOCK_FILE).touch()
         keeper._write_state(state)
@@ -495,7 +495,8 @@ class Keeper:
             rows, cpu = v.metrics.get("train_rows"), v.metrics.get("train_cpu_s")
             if v.action in ("initial", "retrain") and rows and cpu:
                 trees = (v.model or {}).get("n_trees")
-                state.costs.observe("retrain", work_of("retrain", int(rows), trees=trees), float(cpu), trees=trees)
+                state.costs.observe("retrain", work_of("retrain", int(rows), trees=trees), float(cpu), trees=trees,
+                                    provisional=v.action == "initial")
                 return
 
     @staticmethod
