@@ -252,21 +252,21 @@ def test_update_rows_for_inverts_the_cost_forecast():
     assert only_retrains.update_rows_for(1.0, rounds=10) == 1_000  # a tree's row costs the same either way
 
 
-def test_a_budget_caps_the_rows_an_update_relearns_whatever_the_batch_size(tmp_path):
+def test_a_budget_caps_the_rows_an_update_relearns_once_spending_is_past_the_allowance(tmp_path):
     policy = tmp_path / "p.yaml"
-    policy.write_text(BUDGET_POLICY.format(budget=0.1).replace("relearn_batches: 2", "relearn_batches: 50"))
+    policy.write_text(BUDGET_POLICY.format(budget=0.02).replace("relearn_batches: 2", "relearn_batches: 50"))
     batches = make_stream(5, rows=300, seed=9)
     keeper = init_keeper(tmp_path, policy, batches)
     records = [keeper.step(b, html=False) for b in batches[1:]]
-    plans = [r.training for r in records if r.action == "warm_start"]
-    assert plans and all("relearn_budget_rows" in p for p in plans)
-    for r in records:
-        if r.action == "warm_start":
-            cap = r.training["relearn_budget_rows"]
-            assert r.training.get("relearned_rows", 0) <= cap, r.training
-            # the cap: what half of tonight's allowance (0.1 x a retrain's forecast) pays for
-            state_costs = r.costs
-            assert cap < state_costs["retrain_rows"]
+    updates = [r for r in records if r.action == "warm_start"]
+    assert len(updates) >= 3
+    for r in updates:
+        over = r.costs["spent_s"] - r.training["cpu_s"] > r.costs["allowance_s"]  # as the night began
+        assert ("relearn_budget_rows" in r.training) == over, (r.costs, r.training)
+        if over:  # what half of tonight's allowance pays for, never the whole window
+            assert r.training.get("relearned_rows", 0) <= r.training["relearn_budget_rows"] < r.costs["retrain_rows"]
+    assert "relearn_budget_rows" not in updates[0].training  # nothing spent yet on the first night
+    assert any("relearn_budget_rows" in r.training for r in updates)
 
 
 def test_the_relearn_cap_is_what_half_of_tonights_allowance_pays_for():
@@ -277,7 +277,8 @@ def test_the_relearn_cap_is_what_half_of_tonights_allowance_pays_for():
     state = RunnerState()
     state.costs = CostModel(updates=[[1_000, 1.0], [2_000, 1.5], [4_000, 2.5]])  # 0.5 s + 0.5 ms per row-round
     boosted = SimpleNamespace(adapter=SimpleNamespace(update_style="warm_start"))
-    obs = SimpleNamespace(costs={"retrain_cost_s": 100.0}, newly_labelled=200, bundle=boosted)
+    over = Ledger(allowance_s=10.0, spent_s=12.0)  # the cap binds once the spending is past the allowance
+    obs = SimpleNamespace(costs={"retrain_cost_s": 100.0}, newly_labelled=200, bundle=boosted, ledger=over)
     # passes are an online learner's: a boosted model's update is its rounds
     decision = Decision(action="warm_start", params={"rounds": 10, "passes": 1}, rule="r", requested="update")
     # half of 0.1 x 100 s = 5 s: (5 - 0.5) / 0.0005 = 9,000 row-rounds = 900 rows, 200 of them new
@@ -286,3 +287,5 @@ def test_the_relearn_cap_is_what_half_of_tonights_allowance_pays_for():
     assert relearn_cap(Policy.from_yaml("budget: 0.001\nfallback: update\n"), state, decision, obs) == 0
     obs.bundle = SimpleNamespace(adapter=SimpleNamespace(update_style="online_update"))  # one pass: 9,000 rows
     assert relearn_cap(Policy.from_yaml("budget: 0.1\nfallback: update\n"), state, decision, obs) == 8_800
+    obs.ledger = Ledger(allowance_s=10.0, spent_s=9.0)  # within the allowance: the full context
+    assert relearn_cap(Policy.from_yaml("budget: 0.1\nfallback: update\n"), state, decision, obs) is None
