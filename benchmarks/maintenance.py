@@ -12,8 +12,9 @@ on (``real4``, the default):
   ("83.70%") and ``term`` ("36 months") turned into numbers.
 
 and streams it was not tuned on (``new``): Melbourne housing (log price, weekly), Airlines
-(6,000-row batches) and six seeded ``river.datasets.synth`` drift streams (``synth``: abrupt,
-recurring, gradual and incremental drift; 400-row batches). ``streams.py`` says how each is built.
+(6,000-row batches) and eight seeded ``river.datasets.synth`` drift streams (``synth``: abrupt,
+recurring, gradual and incremental drift; 400-row batches; and ``small``: two short streams of
+40- and 100-row batches). ``streams.py`` says how each is built.
 
 The first 20 % of the rows (to the end of that week for weekly batches) train version 1.
 Errors are MAE (regression) and error rate (classification), lower is better, scored on each
@@ -51,7 +52,7 @@ labels. ``--estimates both`` runs the primary policy both ways and prints the tw
 (error and training CPU of the policy with its estimates over the same policy without) — under a
 label delay, what acting on the estimated metric buys.
 
-Run:  .venv/bin/python benchmarks/maintenance.py [--streams bike kc elec2 lending | real4 | new | synth | all]
+Run:  .venv/bin/python benchmarks/maintenance.py [--streams bike kc elec2 lending | real4 | new | synth | small | all]
           [--policies default always-retrain never periodic] [--configs default|second|both]
           [--quick] [--jobs 2] [--json out.json] [--breakdown] [--lgbm n_estimators=100 learning_rate=0.1 ...]
           [--label-delay 4] [--estimates auto|off|both]
@@ -370,7 +371,7 @@ def print_summary(rows: list[dict[str, Any]], primary: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--streams", "--datasets", dest="streams", nargs="+", default=list(REAL4),
-                    help="stream names (see benchmarks/streams.py) or groups: real4 (default), new, new-real, synth, all")
+                    help="stream names (see benchmarks/streams.py) or groups: real4 (default), new, new-real, synth, small, all")
     ap.add_argument("--policies", nargs="+", default=["default", "always-retrain", "never"],
                     help="shipped policy names or policy files")
     ap.add_argument("--policy", default=None, help="policy file benchmarked in place of 'default'")

@@ -32,6 +32,14 @@ rows, 400-row batches: the first 4,000 rows train version 1, then 40 batches; ro
 * ``sea-gradual`` SEA (10 % label noise) threshold 8 → 9.5, a sigmoid transition centred at row
   10,000, 5,000 rows wide;
 * ``hyperplane`` rotating Hyperplane (10 features, 4 drifting by 0.001 a row, 5 % noise): incremental drift.
+
+Two short streams of small batches (group ``small``; the first fifth of the rows trains version 1):
+
+* ``agrawal-small`` 2,100 rows in 100-row batches (17): Agrawal function 7 (2 % positive) turning
+  into function 6 (50 % positive) around row 1,200 over 600 rows — the positive rate climbs, as
+  defaults do in a credit book going bad;
+* ``fried-small`` 3,000 rows in 40-row batches (60): FriedmanDrift global slow gradual drift at
+  rows 1,200 and 2,100 (450-row transitions) — a house-price stream of a few dozen sales a month.
 """
 
 from __future__ import annotations
@@ -69,13 +77,18 @@ def _synth_sources() -> dict[str, Callable[[], Any]]:
         "sea-gradual": lambda: cds(synth.SEA(variant=0, noise=0.1, seed=31), synth.SEA(variant=3, noise=0.1, seed=32), 10_000, 5_000, 33),
         "hyperplane": lambda: synth.Hyperplane(seed=41, n_features=10, n_drift_features=4, mag_change=0.001,
                                                noise_percentage=0.05, sigma=0.1),
+        # short streams of small batches
+        "agrawal-small": lambda: cds(agrawal(7, 51), agrawal(6, 52), 1_200, 600, 53),
+        "fried-small": lambda: synth.FriedmanDrift(drift_type="gsg", position=(1_200, 2_100), transition_window=450, seed=54),
     }
 
 
-SYNTH = ["fried-lea", "fried-gra", "fried-gsg", "agrawal-abrupt", "sea-gradual", "hyperplane"]
+#: Short streams of small batches, (rows, batch): a default must not need long histories or big batches
+SMALL = {"agrawal-small": (2_100, "100rows"), "fried-small": (3_000, "40rows")}
+SYNTH = ["fried-lea", "fried-gra", "fried-gsg", "agrawal-abrupt", "sea-gradual", "hyperplane", *SMALL]
 NEW = NEW_REAL + SYNTH
 ALL = REAL4 + NEW
-GROUPS = {"real4": REAL4, "new": NEW, "new-real": NEW_REAL, "synth": SYNTH, "all": ALL}
+GROUPS = {"real4": REAL4, "new": NEW, "new-real": NEW_REAL, "synth": SYNTH, "small": list(SMALL), "all": ALL}
 
 
 def names(items: list[str]) -> list[str]:
@@ -136,7 +149,8 @@ def load(name: str) -> tuple[pd.DataFrame, dict[str, Any]]:
         df = pd.read_csv(DATA / "airlines.csv.gz")
         return df, dict(target="Delay", every="6000rows", **CLASSIFICATION_KW)
     if name in SYNTH:
-        df = synth_frame(name)
+        rows, every = SMALL.get(name, (SYNTH_ROWS, SYNTH_BATCH))
+        df = synth_frame(name, rows)
         kw = REGRESSION_KW if name.startswith("fried") else CLASSIFICATION_KW
-        return df, dict(target="y", every=SYNTH_BATCH, **kw)
+        return df, dict(target="y", every=every, **kw)
     raise SystemExit(f"unknown dataset {name!r}; expected one of {ALL}")
