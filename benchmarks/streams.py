@@ -20,7 +20,8 @@ time, leaking columns and quirks):
   (72 after the initial fifth), binary ``Delay``; the whole stream.
 
 Synthetic drift streams of ``river.datasets.synth``, generated in-process, seeded (20,000
-rows, 400-row batches: the first 4,000 rows train version 1, then 40 batches; row order is time):
+rows, 400-row batches: the first 4,000 rows train version 1, then 40 batches; row order is time;
+the two short streams of group ``small`` below are smaller):
 
 * ``fried-lea`` FriedmanDrift local expanding abrupt drift at rows 7,000, 11,000, 15,000;
 * ``fried-gra`` FriedmanDrift global recurring abrupt drift: new concept at 8,000, the old one back at 14,000;

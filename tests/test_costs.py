@@ -278,7 +278,7 @@ def test_the_relearn_cap_is_what_half_of_tonights_allowance_pays_for():
     state.costs = CostModel(updates=[[1_000, 1.0], [2_000, 1.5], [4_000, 2.5]])  # 0.5 s + 0.5 ms per row-round
     boosted = SimpleNamespace(adapter=SimpleNamespace(update_style="warm_start"))
     over = Ledger(allowance_s=10.0, spent_s=12.0)  # the cap binds once the spending is past the allowance
-    obs = SimpleNamespace(costs={"retrain_cost_s": 100.0}, newly_labelled=200, bundle=boosted, ledger=over)
+    obs = SimpleNamespace(costs={"retrain_cost_s": 100.0}, unlearned=200, bundle=boosted, ledger=over)
     # passes are an online learner's: a boosted model's update is its rounds
     decision = Decision(action="warm_start", params={"rounds": 10, "passes": 1}, rule="r", requested="update")
     # half of 0.1 x 100 s = 5 s: (5 - 0.5) / 0.0005 = 9,000 row-rounds = 900 rows, 200 of them new

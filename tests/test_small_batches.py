@@ -59,9 +59,31 @@ def test_a_batch_of_min_rows_rows_updates_on_the_rows_outside_its_holdout(tmp_pa
 
 def test_the_guard_reads_unlearned_rows_before_the_batch_count():
     policy = Policy.from_yaml("fallback: update\nguards: {min_rows: 100}\n")
-    held = decide(None, policy, Context(labelled_rows=150, unlearned_rows=90, update_style="warm_start"))
+    held = decide(None, policy, Context(labelled_rows=60, unlearned_rows=90, update_style="warm_start"))
     assert held.action == "none" and "90 labelled rows not learned yet < min_rows 100" in held.guards[0]["reason"]
     ok = decide(None, policy, Context(labelled_rows=30, unlearned_rows=130, update_style="warm_start"))
     assert ok.action == "warm_start" and not ok.guards
     old = decide(None, policy, Context(labelled_rows=50, update_style="warm_start"))  # a caller without the count
     assert old.action == "none" and "50 labelled rows < min_rows 100" in old.guards[0]["reason"]
+
+
+def test_a_night_without_new_labels_does_not_train_the_waiting_rows_again():
+    policy = Policy.from_yaml("fallback: update\nguards: {min_rows: 100}\n")
+    idle = decide(None, policy, Context(labelled_rows=0, unlearned_rows=400, update_style="warm_start"))
+    assert idle.action == "none" and "no labelled rows tonight" in idle.guards[0]["reason"]
+
+
+def test_rows_a_refused_update_trained_on_wait_and_train_again_with_the_next_rows(tmp_path):
+    """A refused candidate leaves its rows unlearned: the next labelled night counts them (and
+    its own) and trains on both; a night without labels in between trains nothing."""
+    keeper, batches = keeper_on(tmp_path, rows=100, nights=3)
+    policy_file = keeper.root / "policy.yaml"
+    policy_file.write_text(POLICY.replace("margin: 1.0", "margin: -0.9"))  # must be 90% better: refused
+    first = keeper.step(batches[0], html=False)
+    assert first.action == "warm_start" and first.promoted is None
+    idle = keeper.step(batches[1].drop(columns=["y"]), html=False)
+    assert idle.action == "none" and idle.decision["signals"]["unlearned_rows"] == 100
+    policy_file.write_text(POLICY)
+    third = keeper.step(batches[2], labels=batches[1][["row_id", "y"]], html=False)
+    assert third.decision["signals"]["unlearned_rows"] == 300 and third.action == "warm_start"
+    assert third.training["rows"] - third.training["relearned_rows"] + third.training["holdout_rows"] == 300

@@ -51,7 +51,8 @@ class CostModel:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> "CostModel":
-        return cls(**(d or {}))
+        names = set(cls.__dataclass_fields__)  # a newer release's fields are skipped, not fatal
+        return cls(**{k: v for k, v in (d or {}).items() if k in names})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -62,6 +62,7 @@ class Observation:
     metric_value: float | None = None
     champion_metric: dict[str, Any] | None = None
     newly_labelled: int = 0
+    unlearned: int = 0  # labelled rows since the serving model's last training, tonight's included
     late: dict[str, Any] | None = None
     timings: dict[str, float] = field(default_factory=dict)
     ledger: Ledger | None = None  # the budget's ledger with tonight's allowance and debt
@@ -209,10 +210,13 @@ def account(policy: Any, spec: TableSpec, state: RunnerState, metric: Any, batch
     except ConfigError:  # a window in days on a root without time: the retrain itself will say so
         retrain_rows = None
     params = policy.params_for("warm_start")
-    relearned = obs.newly_labelled * int(params.get("relearn_batches") or 0)
+    # an update learns every row labelled since the last training (small batches add up), and
+    # relearns up to relearn_batches x as many
+    obs.unlearned = unlearned_rows(index, state.last_trained_seq)
+    relearned = obs.unlearned * int(params.get("relearn_batches") or 0)
     if params.get("relearn_rows") is not None:
         relearned = min(relearned, int(params["relearn_rows"]))
-    update_rows = min(int(index[LABELLED].sum()), obs.newly_labelled + relearned)
+    update_rows = min(int(index[LABELLED].sum()), obs.unlearned + relearned)
     retrain_cost = state.costs.retrain_cost_s(retrain_rows) if retrain_rows is not None else None
     online = obs.bundle.adapter.update_style == "online_update"
     update_cost = state.costs.update_cost_s(update_rows, _update_rounds(params, online))
@@ -248,7 +252,7 @@ def decide(policy: Any, spec: TableSpec, state: RunnerState, metric: Any, batch:
         champion_metric=state.serving_baseline(at_promotion),
         metric=obs.metric_value,
         labelled_rows=obs.newly_labelled,
-        unlearned_rows=unlearned_rows(index_tonight(spec, obs, batch), state.last_trained_seq),
+        unlearned_rows=obs.unlearned,
         rows=len(batch.df),
         model_trees=getattr(champ, "n_trees", None),
         model_size_bytes=obs.version.size_bytes,
@@ -301,7 +305,7 @@ UPDATE_SHARE = 0.5
 
 def relearn_cap(policy: Any, state: RunnerState, decision: Any, obs: Observation) -> int | None:
     """Most rows an update may relearn tonight under the policy's budget, once the spending is
-    past the allowance: the update's forecast CPU (new rows included) stays within
+    past the allowance: the update's forecast CPU (the rows it learns included) stays within
     ``UPDATE_SHARE × budget ×`` a retrain's forecast CPU — half of tonight's allowance — whatever
     the batches' size (``relearn_batches`` × the new rows and ``relearn_rows`` bound it too).
     ``None``: no budget, within the allowance, or nothing measured yet.
@@ -318,7 +322,7 @@ def relearn_cap(policy: Any, state: RunnerState, decision: Any, obs: Observation
         return None
     rounds = _update_rounds(decision.params or {}, obs.bundle.adapter.update_style == "online_update")
     rows = state.costs.update_rows_for(UPDATE_SHARE * budget * retrain_cost, rounds)
-    return None if rows is None else max(0, rows - obs.newly_labelled)
+    return None if rows is None else max(0, rows - obs.unlearned)  # the rows it learns come first
 
 
 def _update_rounds(params: dict[str, Any], online: bool) -> Any:

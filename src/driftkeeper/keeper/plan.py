@@ -33,7 +33,8 @@ import pandas as pd
 from ..exceptions import ConfigError
 from .store import LABELLED, LABELLED_AT, POS, SEQ, TIME
 
-__all__ = ["UPDATE_KEYS", "RowSet", "TrainingPlan", "holdout_size", "plan_training", "time_order", "window_rows"]
+__all__ = ["UPDATE_KEYS", "RowSet", "TrainingPlan", "holdout_size", "plan_training", "time_order", "unlearned_rows",
+           "window_rows"]
 
 #: Update parameters a policy may set that the runner hands to ``adapter.update``.
 UPDATE_KEYS = ("rounds", "learning_rate", "replay_fraction", "early_stopping_rounds", "l2_regularization", "mode")
@@ -122,8 +123,10 @@ def _labelled_at(index: pd.DataFrame) -> np.ndarray:
 
 
 def unlearned_rows(index: pd.DataFrame, last_trained_seq: int) -> int:
-    """Labelled rows of ``index`` the serving model has not learned: labelled after the newest
-    batch it learned from (what an update would learn tonight, its holdout included)."""
+    """Labelled rows of ``index`` labelled since the serving model's last training (after the
+    night ``last_trained_seq``): what an update would learn tonight, its holdout included. Rows
+    a training held out (or left outside a retrain window) count as learned, as the planner
+    counts them: the next update relearns them as context."""
     labelled = index[LABELLED].to_numpy(dtype=bool)
     return int((labelled & (_labelled_at(index) > last_trained_seq)).sum())
 
@@ -218,9 +221,8 @@ def _plan_update(action, labelled, new, holdout, state, params, min_rows, accept
     base = TrainingPlan(action=action, holdout=RowSet.of(holdout))
     # min_rows counts what waits to be learned, holdout included (the guard's unlearned_rows): a
     # 100-row batch under min_rows 100 updates on its 80 rows outside a 20-row holdout
-    if len(new) < max(1, min_rows) or not len(train):
-        return replace(base, skip=f"{len(new)} labelled rows not learned yet ({len(train)} outside the holdout); "
-                                  f"an update needs at least {max(1, min_rows)}, one outside the holdout")
+    if len(new) < max(1, min_rows):  # (the holdout is at most half: train is never empty then)
+        return replace(base, skip=f"{len(new)} labelled rows not learned yet; an update needs at least {max(1, min_rows)}")
     no_stop = None
     if not gate_on:
         no_stop = "gate off: no held-out rows"

@@ -23,6 +23,8 @@ Order (each guard that changes the action is recorded as ``{guard, from, to, rea
    (``unlearned_rows``: this batch's and those of earlier batches no training has learned yet;
    the batch's ``labelled_rows``, then ``rows``, when that is unknown) → ``none``. Small batches
    thus wait for each other: a stream of 40-row batches trains every third batch, on all three.
+   A night without any new labelled row (``labelled_rows`` 0) does not train either: the rows
+   waiting since a refused candidate would train the same candidate again.
 
 A guard whose inputs are unknown (``None``) does not fire.
 """
@@ -115,11 +117,15 @@ def apply_guards(
 
     min_rows = policy.guards.min_rows
     if action in TRAINING_ACTIONS and min_rows is not None:
-        n, what = signals.get("unlearned_rows"), "labelled rows not learned yet"
+        n, what = signals.get("unlearned_rows"), "labelled rows not learned yet"  # since the last training
         if n is None:
             n, what = signals.get("labelled_rows"), "labelled rows"
         if n is None:
             n, what = signals.get("rows"), "rows"
         if n is not None and n < min_rows:
             fire("min_rows", "none", f"{n} {what} < min_rows {min_rows}")
+        elif min_rows > 0 and signals.get("unlearned_rows") is not None and signals.get("labelled_rows") == 0:
+            # rows wait (a refused candidate's, say) but nothing new came: the same rows would
+            # train the same candidate again
+            fire("min_rows", "none", f"no labelled rows tonight ({n} {what} already waited last night)")
     return action, guards

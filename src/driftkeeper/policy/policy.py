@@ -19,7 +19,8 @@ Decision order:
    into a ``retrain`` (forced retrains ignore the cooldown);
    ``retrain_cooldown`` turns a rule-chosen retrain into an update (if the model can update
    and the update passes the caps) or ``none``;
-   ``min_rows`` turns any training into ``none`` when the batch has too few labelled rows;
+   ``min_rows`` turns any training into ``none`` while fewer labelled rows than that wait to be
+   learned (``unlearned_rows``: small batches add up) or when no labelled row came tonight;
 4. parameters are resolved: built-in defaults < ``defaults:`` < ``retrain:``/``update:`` <
    the rule's own, keeping only those that apply to the final action.
 
@@ -141,7 +142,8 @@ class Policy:
         return {k: (dict(v) if isinstance(v, dict) else v) for k, v in self.monitor.items()}
 
     def min_training_rows(self) -> int:
-        """``guards.min_rows`` (1 when unset): the fewest labelled rows any training may use."""
+        """``guards.min_rows`` (1 when unset): the fewest labelled rows any training may use (an
+        update counts the rows it learns and its holdout)."""
         return max(1, self.spec.guards.min_rows or 1)
 
     def gate_passes(self, champion_value: float | None, candidate_value: float | None, task: str | None = None,

@@ -44,8 +44,8 @@ class Context:
     the policy metric on the newest labelled rows; ``champion_metric`` its reference value
     (the runner passes the champion's mean metric on the first labelled batches it served —
     out of sample — and the gate-holdout value at promotion until it has served one). ``labelled_rows`` / ``rows`` count this batch;
-    ``unlearned_rows`` the labelled rows the serving model has not learned yet, this batch's
-    included (rows of earlier batches wait there while no training ran). ``update_style`` is how the
+    ``unlearned_rows`` the labelled rows that arrived since the serving model's last training,
+    this batch's included (rows of earlier batches wait there while no training ran). ``update_style`` is how the
     model updates (``"warm_start"`` / ``"online_update"``) or ``None`` if it cannot.
     ``task`` (``"regression"`` / ``"classification"``) resolves ``metric: auto``.
     ``rows_since_retrain`` counts labelled rows that arrived since the last retrain and

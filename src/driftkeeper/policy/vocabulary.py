@@ -51,7 +51,7 @@ SIGNALS: dict[str, tuple[str, str]] = {
     "estimated_drop_since_retrain": ("number", "drop_since_retrain computed from estimated_metric; > 0 is worse"),
     "rows": ("int", "rows in this batch"),
     "labelled_rows": ("int", "labelled rows in this batch"),
-    "unlearned_rows": ("int", "labelled rows the serving model has not learned yet, this batch's included (they wait while no training runs)"),
+    "unlearned_rows": ("int", "labelled rows that arrived since the serving model's last training, this batch's included (small batches add up until min_rows)"),
     "batches_since_retrain": ("int", "batches since the last retrain"),
     "days_since_retrain": ("number", "days of data time since the last retrain"),
     "updates_since_retrain": ("int", "updates since the last retrain"),
