@@ -60,6 +60,20 @@ def _lost(exc: BaseException) -> DriftkeeperError | None:
     return None
 
 
+@contextlib.contextmanager
+def _worker_losses() -> Iterator[None]:
+    """A worker lost inside the block becomes the one-line :class:`DriftkeeperError` of
+    :func:`_lost`; every other error passes as it is."""
+    try:
+        yield
+    except DriftkeeperError:
+        raise
+    except Exception as exc:
+        if (err := _lost(exc)) is not None:
+            raise err from exc
+        raise
+
+
 def _runs(keys: pd.DataFrame) -> list[tuple[int, np.ndarray]]:
     """``(seq, positions)`` of each run of consecutive keys of one batch, in key order."""
     seqs, pos = keys[SEQ].to_numpy(np.int64), keys[POS].to_numpy(np.int64)
@@ -109,19 +123,14 @@ def retrain(candidate: Any, store: DataStore, keys: pd.DataFrame, spec: TableSpe
     runs = _runs(keys)
     raw = [dask.delayed(_read, pure=True)(str(store._path(seq)), pos) for seq, pos in runs]
     try:
-        raw = client.persist(raw)  # read once, kept on the workers for every pass of the night
-        summaries = client.gather(client.compute([dask.delayed(_summary, pure=True)(r, spec_d, hashed) for r in raw]))
-        categories = _merge_categories(spec, [s["categories"] for s in summaries])
-        pieces = [(dask.delayed(_features, pure=True)(r, spec_d, categories), len(pos)) for r, (_, pos) in zip(raw, runs)]
-        newest = pq.read_schema(store._path(seqs[-1])).empty_table().to_pandas()
-        meta = spec.features_chunk(newest, categories)
-        _lightgbm_dask.fit(candidate, pieces, meta, client, replay=_replay_sample(candidate, store, keys, spec, categories))
-    except DriftkeeperError:
-        raise
-    except Exception as exc:
-        if (err := _lost(exc)) is not None:
-            raise err from exc
-        raise
+        with _worker_losses():
+            raw = client.persist(raw)  # read once, kept on the workers for every pass of the night
+            summaries = client.gather(client.compute([dask.delayed(_summary, pure=True)(r, spec_d, hashed) for r in raw]))
+            categories = _merge_categories(spec, [s["categories"] for s in summaries])
+            pieces = [(dask.delayed(_features, pure=True)(r, spec_d, categories), len(pos)) for r, (_, pos) in zip(raw, runs)]
+            newest = pq.read_schema(store._path(seqs[-1])).empty_table().to_pandas()
+            meta = spec.features_chunk(newest, categories)
+            _lightgbm_dask.fit(candidate, pieces, meta, client, replay=_replay_sample(candidate, store, keys, spec, categories))
     finally:
         del raw
     return _fingerprint(spec, hashed, summaries)
@@ -151,14 +160,9 @@ def fit_frame(adapter: Any, X: pd.DataFrame, y: Any, client: Any) -> Any:
     size = min(int(getattr(adapter, "replay_size", 0) or 0), len(X))
     idx = np.sort(np.random.default_rng(getattr(adapter, "random_state", 0)).choice(len(X), size=size, replace=False))
     try:
-        return _lightgbm_dask.fit(adapter, list(zip(futures, np.diff(bounds))), X.iloc[:0], client,
-                                  replay=(X.iloc[idx].reset_index(drop=True), y[idx]) if size else None)
-    except DriftkeeperError:
-        raise
-    except Exception as exc:
-        if (err := _lost(exc)) is not None:
-            raise err from exc
-        raise
+        with _worker_losses():
+            return _lightgbm_dask.fit(adapter, list(zip(futures, np.diff(bounds))), X.iloc[:0], client,
+                                      replay=(X.iloc[idx].reset_index(drop=True), y[idx]) if size else None)
     finally:
         client.cancel(futures)
 
