@@ -89,8 +89,12 @@ def test_under_a_label_delay_the_default_retrains_on_the_estimated_drop(auto):
     night5 = records[4]
     sig = night5.decision["signals"]
     assert night5.decision["rule"] == "drop-since-retrain"
-    assert sig["metric"] == sig["estimated_metric"] == night5.estimated_metric["value"]
-    assert sig["sustained_drop_since_retrain"] == pytest.approx(0.6615, abs=1e-4)  # batches 4 and 5, estimated
+    assert sig["estimated_metric"] == night5.estimated_metric["value"]
+    # the rules read the estimate's optimistic end: z = 1.2816 standard errors toward "better"
+    se, te = night5.estimated_metric["std_error"], night5.estimated_metric["tracking"]["track_error"]
+    assert se > 0 and te > 0  # the sampling error of 150 rows, and the earlier estimates' error
+    assert sig["metric"] == pytest.approx(sig["estimated_metric"] - 1.2816 * (se**2 + te**2) ** 0.5, rel=1e-12)
+    assert sig["sustained_drop_since_retrain"] >= 0.2  # batches 4 and 5, estimated: clear of the error
     assert night5.decision["signals_from"]["sustained_drop_since_retrain"] == "estimate"
     assert night5.decision["signals_from"]["debt"] == "estimate"  # batch 3..5's excess is estimated so far
     assert night5.decision_text.endswith("; estimated (this batch's labels are not in yet): sustained_drop_since_retrain")
@@ -202,7 +206,13 @@ def _policy(extra: str = "") -> Policy:
 def test_the_switch_is_a_policy_key_and_realised_values_win_when_the_batch_has_labels():
     est = dict(champion_metric=1.0, estimated_metric=1.5, estimated_metric_se=0.1)
     unlabelled = decide(None, _policy(), Context(batch_labelled=False, metric=1.05, **est))
-    assert unlabelled.action == "retrain" and unlabelled.signals["performance_drop"] == pytest.approx(0.5)
+    # the estimate's optimistic end: 1.5 - 1.2816 x 0.1
+    assert unlabelled.action == "retrain" and unlabelled.signals["performance_drop"] == pytest.approx(0.37184)
+    wide = decide(None, _policy(), Context(batch_labelled=False, metric=1.05, **est, estimated_metric_error=0.3))
+    assert wide.action == "none"  # 1.5 - 1.2816 x sqrt(0.1² + 0.3²) = 1.095: within the estimate's error
+    assert wide.signals["performance_drop"] == pytest.approx(0.5 - 1.2816 * (0.1**2 + 0.3**2) ** 0.5)
+    hidden = decide(None, _policy(), Context(batch_labelled=False, metric=1.3, **est, estimated_metric_error=0.3))
+    assert hidden.signals["metric"] == 1.3 and hidden.action == "retrain"  # the late labels' value is worse: it stands
     labelled = decide(None, _policy(), Context(batch_labelled=True, metric=1.05, **est))
     assert labelled.action == "none" and labelled.signals["performance_drop"] == pytest.approx(0.05)
     switched_off = decide(None, _policy("estimates: off\n"), Context(batch_labelled=False, metric=1.05, **est))

@@ -146,6 +146,7 @@ def account(policy: Any, metric: str, batch: Any, obs: Any, ledger: Any, level: 
     rows; a batch without labels notes its estimate and, under ``estimates: auto``, accrues its
     estimated excess over the retrain ``level`` (the rule: :class:`~driftkeeper.keeper.costs.Ledger`)."""
     from ..policy import higher_is_better
+    from ..policy.signals import acted_estimate
 
     if obs.late_rows is not None and len(obs.late_rows):
         ledger.settle({int(s): int(n) for s, n in obs.late_rows[SEQ].value_counts().items()})
@@ -155,7 +156,9 @@ def account(policy: Any, metric: str, batch: Any, obs: Any, ledger: Any, level: 
     ledger.note_estimate(batch.seq, obs.version.version, value)
     if policy.spec.estimates != "auto" or level is None:
         return
-    excess = (level - value) if higher_is_better(metric) else (value - level)
+    # the excess the estimate's error cannot explain, as the signals read it
+    acted = acted_estimate(value, metric, obs.estimated.get("std_error"), (obs.estimated.get("tracking") or {}).get("track_error"))
+    excess = (level - acted) if higher_is_better(metric) else (acted - level)
     ledger.accrue_estimate(batch.seq, excess, len(batch.df), retrain_cost_s, level)
 
 

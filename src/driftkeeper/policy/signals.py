@@ -27,7 +27,7 @@ _CONTEXT_TYPES: dict[str, Any] = {
          "model_size_bytes", "consecutive_gate_refusals", "rows_since_retrain", "rows_at_retrain"), int),
     **dict.fromkeys(("retrain_cost_s", "update_cost_s", "debt", "debt_cost_s", "budget_spent", "budget_left_s"), (int, float)),
     **dict.fromkeys(("days_since_retrain", "champion_metric", "metric", "previous_metric", "retrain_metric",
-                    "previous_metric_since_retrain", "estimated_metric", "estimated_metric_se",
+                    "previous_metric_since_retrain", "estimated_metric", "estimated_metric_se", "estimated_metric_error",
                     "previous_estimated_metric", "previous_estimated_metric_since_retrain", "estimated_debt"), (int, float)),
     "can_rollback": bool,
     "batch_labelled": bool,
@@ -75,6 +75,10 @@ class Context:
     model's estimate on the previous batch when that batch had no labels, and
     ``previous_estimated_metric_since_retrain`` the same with no retrain between;
     ``estimated_debt`` is the part of ``debt`` accrued from estimates whose labels are still due.
+    ``estimated_metric_error`` is how far such estimates have been from their realised values on
+    earlier batches (the estimate track's RMS error; ``None`` until enough were scored): the
+    signals a batch without labels reads from the estimate use its optimistic end (see
+    :func:`acted_estimate`).
     A policy with ``estimates: auto`` reads them when the batch has no labels (see
     :func:`estimate_sources`).
     """
@@ -108,6 +112,7 @@ class Context:
     budget_left_s: float | None = None
     estimated_metric: float | None = None
     estimated_metric_se: float | None = None
+    estimated_metric_error: float | None = None
     batch_labelled: bool | None = None
     previous_estimated_metric: float | None = None
     previous_estimated_metric_since_retrain: float | None = None
@@ -192,6 +197,35 @@ LABELLED_SIGNALS = ("metric", "performance_drop", "sustained_performance_drop", 
 DEBT_SIGNALS = ("debt", "debt_ratio")
 
 
+#: One-sided z of the error band an estimate must clear before the policy acts on it (90 %, the
+#: gate's default confidence).
+ESTIMATE_Z = 1.2816
+
+
+def acted_estimate(value: float | None, metric: str, std_error: float | None, track_error: float | None) -> float | None:
+    """The value the labelled signals read from an estimate (or the realised value of the labels
+    that came tonight, when that is worse): its optimistic end, ``ESTIMATE_Z``
+    standard deviations toward "better", the deviation combining the sampling error of a batch
+    this size (``std_error``) and how far the estimate has been from the realised values of
+    earlier batches (``track_error``). A drop read from it is one the estimate's own error
+    cannot explain: acting on the raw estimate retrained Bike Sharing on estimated drops that
+    were the estimator's error (4 weeks' label delay: MAE ×1.088 of acting on realised values
+    only; ``benchmarks/RESULTS.md``)."""
+    if value is None:
+        return None
+    sd = math.sqrt(sum(float(e) ** 2 for e in (std_error, track_error) if e is not None and math.isfinite(e)))
+    if higher_is_better(metric):
+        return value + ESTIMATE_Z * sd
+    return max(0.0, value - ESTIMATE_Z * sd) if value >= 0 else value - ESTIMATE_Z * sd
+
+
+def _worse(a: float | None, b: float | None, metric: str) -> float | None:
+    """The worse of two values of ``metric`` (either may be ``None``)."""
+    if a is None or b is None:
+        return b if a is None else a
+    return min(a, b) if higher_is_better(metric) else max(a, b)
+
+
 def estimate_sources(report: "DriftReport | None", policy: "Policy", context: Context) -> dict[str, str]:
     """``{signal: "estimate"}`` for every signal that tonight reads an estimate instead of a
     realised value; empty under ``estimates: off``.
@@ -230,11 +264,19 @@ def compute_signals(report: "DriftReport | None", policy: "Policy", context: Con
     metric = context.metric if context.metric is not None else _metric_from_report(report, metric_name)
     previous, previous_rt = context.previous_metric, context.previous_metric_since_retrain
     if "metric" in estimate_sources(report, policy, context):
-        metric = context.estimated_metric
+        # the optimistic end of each estimate's error band (tonight's errors for the previous
+        # batch's estimate too: the same estimator, one batch apart)
+        # — and never better than the realised values labels that came tonight for older rows
+        # give: an estimate adds what it can show beyond its error, it never hides what labels said
+        def acted(v: float | None, realised: float | None) -> float | None:
+            return _worse(acted_estimate(v, metric_name, context.estimated_metric_se, context.estimated_metric_error),
+                          realised, metric_name)
+
+        metric = acted(context.estimated_metric, metric)
         if context.previous_estimated_metric is not None:
-            previous = context.previous_estimated_metric
+            previous = acted(context.previous_estimated_metric, previous)
         if context.previous_estimated_metric_since_retrain is not None:
-            previous_rt = context.previous_estimated_metric_since_retrain
+            previous_rt = acted(context.previous_estimated_metric_since_retrain, previous_rt)
     rep = report
     s: dict[str, Any] = {
         "drift_share": rep.drift_share if rep is not None and rep.columns else None,
