@@ -211,6 +211,10 @@ def test_the_switch_is_a_policy_key_and_realised_values_win_when_the_batch_has_l
     wide = decide(None, _policy(), Context(batch_labelled=False, metric=1.05, **est, estimated_metric_error=0.3))
     assert wide.action == "none"  # 1.5 - 1.2816 x sqrt(0.1² + 0.3²) = 1.095: within the estimate's error
     assert wide.signals["performance_drop"] == pytest.approx(0.5 - 1.2816 * (0.1**2 + 0.3**2) ** 0.5)
+    from driftkeeper.policy.signals import acted_estimate
+    assert acted_estimate(0.95, "accuracy", 0.05, None) == 1.0  # a higher-is-better metric: at most 1
+    assert acted_estimate(0.02, "error_rate", 0.05, None) == 0.0  # a loss: at least 0
+    assert acted_estimate(0.8, "accuracy", 0.1, None) == pytest.approx(0.8 + 0.12816)
     hidden = decide(None, _policy(), Context(batch_labelled=False, metric=1.3, **est, estimated_metric_error=0.3))
     assert hidden.signals["metric"] == 1.3 and hidden.action == "retrain"  # the late labels' value is worse: it stands
     labelled = decide(None, _policy(), Context(batch_labelled=True, metric=1.05, **est))

@@ -134,7 +134,8 @@ class Ledger:
 
     **Debt from estimates** (a policy with ``estimates: auto``, a batch without its labels): every
     batch's excess loss is counted once. A batch that comes without labels accrues its
-    *estimated* excess (the estimated metric past the retrain level, ≥ 0) × its rows at once,
+    *estimated* excess (the optimistic end of the estimate past the retrain level, ≥ 0: see
+    ``policy.signals.acted_estimate``) × its rows at once,
     and the ledger keeps that per-row amount and the rows still awaiting labels under the
     batch's sequence number (``estimated``). When labels arrive for ``k`` of those rows,
     :meth:`settle` withdraws ``k ×`` the estimated per-row excess, and the night accrues the

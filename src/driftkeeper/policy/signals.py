@@ -76,7 +76,8 @@ class Context:
     ``previous_estimated_metric_since_retrain`` the same with no retrain between;
     ``estimated_debt`` is the part of ``debt`` accrued from estimates whose labels are still due.
     ``estimated_metric_error`` is how far such estimates have been from their realised values on
-    earlier batches (the estimate track's RMS error; ``None`` until enough were scored): the
+    earlier batches (the estimate track's RMS error, from its first realised batch on; ``None``
+    before that, and again after a retrain): the
     signals a batch without labels reads from the estimate use its optimistic end (see
     :func:`acted_estimate`).
     A policy with ``estimates: auto`` reads them when the batch has no labels (see
@@ -214,9 +215,9 @@ def acted_estimate(value: float | None, metric: str, std_error: float | None, tr
     if value is None:
         return None
     sd = math.sqrt(sum(float(e) ** 2 for e in (std_error, track_error) if e is not None and math.isfinite(e)))
-    if higher_is_better(metric):
-        return value + ESTIMATE_Z * sd
-    return max(0.0, value - ESTIMATE_Z * sd) if value >= 0 else value - ESTIMATE_Z * sd
+    if higher_is_better(metric):  # accuracy, roc_auc, r2: at most 1
+        return min(1.0, value + ESTIMATE_Z * sd) if value <= 1.0 else value + ESTIMATE_Z * sd
+    return max(0.0, value - ESTIMATE_Z * sd) if value >= 0 else value - ESTIMATE_Z * sd  # losses: at least 0
 
 
 def _worse(a: float | None, b: float | None, metric: str) -> float | None:

@@ -40,7 +40,7 @@ SIGNALS: dict[str, tuple[str, str]] = {
     "prediction_drifted": ("bool", "whether the model's predictions drifted"),
     "target_drift": ("number", "drift score of the labels"),
     "target_drifted": ("bool", "whether the labels drifted"),
-    "metric": ("number", "the serving model's metric on the newest labelled rows"),
+    "metric": ("number", "the serving model's metric on the newest labelled rows (a batch without labels, estimates: auto: the optimistic end of its estimate, see estimated_metric)"),
     "performance_drop": ("number", "relative degradation of metric vs the champion's baseline (context.champion_metric); > 0 is worse"),
     "sustained_performance_drop": ("number", "the smaller performance_drop of this batch and the previous one (the same model on both)"),
     "drop_since_retrain": ("number", "relative degradation of metric vs its level after the last retrain (kept across updates); > 0 is worse"),
