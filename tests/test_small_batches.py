@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import lightgbm as lgb
 from conftest import make_stream
+from test_runner import init_keeper
 
-from driftkeeper import Keeper
 from driftkeeper.policy import Context, Policy, decide
 
 POLICY = """
@@ -28,9 +28,7 @@ def keeper_on(tmp_path, rows: int, nights: int, seed: int = 3):
     policy = tmp_path / "p.yaml"
     policy.write_text(POLICY)
     model = lgb.LGBMRegressor(n_estimators=10, num_leaves=7, verbose=-1, n_jobs=1, deterministic=True, random_state=0)
-    keeper = Keeper.init(tmp_path / "root", model, batches[0], target="y", policy=policy, time_column="date",
-                         id_column="row_id")
-    return keeper, batches[1:]
+    return init_keeper(tmp_path, policy, batches, model=model), batches[1:]
 
 
 def test_batches_under_min_rows_wait_for_each_other_then_train_on_all(tmp_path):

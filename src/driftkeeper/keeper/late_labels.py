@@ -40,7 +40,7 @@ from ..metrics import evaluate, get_metric
 from .bundle import ESTIMATOR_MIN_ROWS, REFERENCE_ROWS, estimate_batch, fit_estimator
 from .store import LABELLED, LABELLED_AT, POS, SEQ
 
-__all__ = ["ESTIMATOR_REFIT_ROWS", "REFIT_FILE", "account", "annotate_records", "commit", "context", "decision_dict",
+__all__ = ["ESTIMATOR_REFIT_ROWS", "REFIT_FILE", "account", "annotate_records", "commit", "context", "decision_dict", "errors",
            "estimate", "estimator_for", "load_refit", "realise_batch", "realised", "refit_rows", "sources_note"]
 
 #: Most rows an estimator is refitted on: the newest labelled rows the serving model did not
@@ -157,16 +157,26 @@ def account(policy: Any, metric: str, batch: Any, obs: Any, ledger: Any, level: 
     if policy.spec.estimates != "auto" or level is None:
         return
     # the excess the estimate's error cannot explain, as the signals read it
-    acted = acted_estimate(value, metric, obs.estimated.get("std_error"), (obs.estimated.get("tracking") or {}).get("track_error"))
+    acted = acted_estimate(value, metric, *errors(obs.estimated))
     excess = (level - acted) if higher_is_better(metric) else (acted - level)
     ledger.accrue_estimate(batch.seq, excess, len(batch.df), retrain_cost_s, level)
 
 
+def errors(estimated: dict[str, Any] | None) -> tuple[float | None, float | None]:
+    """Tonight's estimate's error band: its sampling error and the track's measured error (what
+    :func:`~driftkeeper.policy.signals.acted_estimate` moves it by)."""
+    est = estimated or {}
+    return est.get("std_error"), (est.get("tracking") or {}).get("track_error")
+
+
 def context(state: Any, batch: Any, obs: Any) -> dict[str, Any]:
-    """The :class:`~driftkeeper.policy.Context` fields of the estimate: whether the batch has
+    """The :class:`~driftkeeper.policy.Context` fields of the estimate: its error band, whether the batch has
     labels, the previous batch's estimate (by the same version; since the last retrain) and the
     estimated part of the debt."""
+    se, track_error = errors(obs.estimated)
     return {
+        "estimated_metric_se": se,
+        "estimated_metric_error": track_error,
         "batch_labelled": bool(batch.labelled),
         "previous_estimated_metric": state.ledger.previous_estimate(batch.seq, obs.version.version),
         "previous_estimated_metric_since_retrain": state.ledger.previous_estimate(batch.seq),

@@ -272,8 +272,6 @@ def decide(policy: Any, spec: TableSpec, state: RunnerState, metric: Any, batch:
         budget_spent=obs.ledger.spent_share(),
         budget_left_s=obs.ledger.left_s() if policy.spec.budget else None,
         estimated_metric=(obs.estimated or {}).get("value"),
-        estimated_metric_se=(obs.estimated or {}).get("std_error"),
-        estimated_metric_error=((obs.estimated or {}).get("tracking") or {}).get("track_error"),
         **late_labels.context(state, batch, obs),
     )
     obs.signals_from = estimate_sources(obs.report, policy, ctx)
