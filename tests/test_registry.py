@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -200,7 +201,7 @@ def test_register_validates_inputs(reg):
         reg.register({}, action="manual", attachments={"../x": b""})
     with pytest.raises(ConfigError, match=r"^tags must be a dict of str -> str"):
         reg.register({}, action="manual", tags={"a": 1})
-    with pytest.raises(RegistryError, match=r"^model of class builtins.function cannot be stored with joblib"):
+    with pytest.raises(RegistryError, match=r"^model of class builtins.function cannot be stored \(pickled\)"):
         reg.register(lambda x: x, action="manual")
     assert len(reg) == 0
     assert [p.kind for p in reg.verify()] == []  # the failed folder was cleaned up
@@ -255,12 +256,15 @@ def test_tampered_artifact_is_refused_before_unpickling(reg, monkeypatch):
     import hashlib
 
     actual = hashlib.sha256(bytes(blob)).hexdigest()
+    import pickle
+
     import joblib
 
     def boom(*a, **k):
-        raise AssertionError("joblib.load must not be called on a tampered artifact")
+        raise AssertionError("nothing may unpickle a tampered artifact")
 
     monkeypatch.setattr(joblib, "load", boom)
+    monkeypatch.setattr(pickle, "loads", boom)
     with pytest.raises(IntegrityError, match=rf"^version v0001: artifact '.*model.joblib' has sha256 {actual} but the catalog records {mv.sha256}; refusing to unpickle it$"):
         reg.load(1)
     problems = reg.verify()
@@ -520,3 +524,25 @@ def test_empty_catalog_file_left_by_a_crash_is_initialized(tmp_path):
     assert Registry(root, create=False).history() == []
     reg = Registry(root)
     assert reg.register({}, action="initial").version == 1
+
+
+def test_an_artifact_is_a_plain_pickle_and_one_joblib_wrote_still_loads(reg):
+    import pickle
+
+    import joblib
+
+    strings = pd.DataFrame({"state": ["CA", "NY", None] * 50, "y": np.arange(150.0)})
+    mv = reg.register({"model": fitted_lr(), "rows": strings}, action="initial")
+    art = mv.path / "model.joblib"
+    blob = art.read_bytes()
+    assert b"NumpyArrayWrapper" not in blob  # arrays of strings read by the C unpickler, not element by element
+    for loaded in (pickle.loads(blob), joblib.load(art), reg.load(1)):  # what a user may read it with
+        pd.testing.assert_frame_equal(loaded["rows"], strings)
+    # a version an earlier release wrote with joblib.dump: same sha256 check, same contents
+    joblib.dump({"model": fitted_lr(), "rows": strings}, art)
+    con = sqlite3.connect(reg.root / "catalog.sqlite")
+    with con:
+        con.execute("UPDATE versions SET sha256 = ? WHERE version = 1", (hashlib.sha256(art.read_bytes()).hexdigest(),))
+    con.close()
+    assert b"NumpyArrayWrapper" in art.read_bytes()
+    pd.testing.assert_frame_equal(reg.load(1)["rows"], strings)

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as hst
 
 from driftkeeper.adapters._schema import FeatureSchema
 from driftkeeper.exceptions import ConfigError, SchemaError
@@ -72,3 +74,35 @@ def test_impute_hint_names_the_columns_with_missing_values_and_the_fix():
         "a model that cannot take missing values predicts NaN, and the data has them in 'a' (25.0%), 'b' (50.0%); "
         "impute them in a pipeline, e.g. sklearn's SimpleImputer / driftkeeper.adapters.river_prep.TabularPrep")
     assert impute_hint(X[["c"]]) is None
+
+
+def _typed_per_row(spec, df):
+    """The categorical typing as release 0.1–0.2 wrote it (every row converted to text): the
+    reference the faster one in ``features_frame`` must equal."""
+    X = df.loc[:, spec.features].copy()
+    for c, cats in spec.categories.items():
+        values = X[c].astype("string").astype(object).where(X[c].notna(), None)
+        extra = sorted({v for v in values.dropna().unique() if v not in set(cats)})
+        X[c] = pd.Categorical(values, categories=list(cats) + extra)
+    return X
+
+
+_VALUES = hst.one_of(hst.none(), hst.just(np.nan), hst.sampled_from(["a", "b", "zz", "", "1", "1.0", "nan"]),
+                     hst.integers(-3, 3), hst.floats(allow_nan=False, allow_infinity=False, width=16), hst.booleans())
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(init=hst.lists(hst.sampled_from(["a", "b", "c", "1"]), min_size=2, max_size=8),
+       batch=hst.lists(_VALUES, min_size=1, max_size=30), as_category=hst.booleans())
+def test_categorical_features_are_typed_as_text_the_same_way_whatever_the_values(init, batch, as_category):
+    spec = TableSpec.from_frame(pd.DataFrame({"city": init + ["a"], "y": np.arange(len(init) + 1.0)}), target="y")
+    assert spec.kinds["city"] == CATEGORICAL
+    col = pd.Series(batch, dtype=object)
+    if as_category:  # a column read back from a file may come as pandas' category
+        col = col.map(lambda v: v if v is None or isinstance(v, str) else str(v)).astype("category")
+    df = pd.DataFrame({"city": col, "y": np.zeros(len(batch))})
+    got, want = spec.features_frame(df), _typed_per_row(spec, df)
+    assert list(got["city"].cat.categories) == list(want["city"].cat.categories)
+    np.testing.assert_array_equal(got["city"].cat.codes.to_numpy(), want["city"].cat.codes.to_numpy())
+    chunks = [df.iloc[: len(df) // 2], df.iloc[len(df) // 2:]]
+    assert spec.window_categories(chunks)["city"] == list(want["city"].cat.categories)

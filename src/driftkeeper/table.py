@@ -107,6 +107,19 @@ def _numeric_fix(s: pd.Series) -> str:
     return f"(e.g. {bad!r}); fix the values that are not numbers, or leave those cells empty (missing)"
 
 
+def _string_codes(s: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """A categorical feature's values as text, the way every frame is typed: ``(codes, labels)``
+    with ``labels[codes[i]] == str(s[i])`` (pandas' ``string`` conversion) and code -1 where the
+    value is missing. Only the distinct values are converted (a per-row conversion dominated the
+    cost of typing a batch of a few thousand rows). Values of mixed types, whose distinct values
+    may print alike or differently (``1`` and ``True``, ``0`` and ``0.0``), are converted row by row."""
+    values = s.cat.categories if isinstance(s.dtype, pd.CategoricalDtype) else s
+    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "boolean", "empty"):
+        s = s.astype("string").astype(object).where(s.notna(), None)
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    return codes, pd.Index(uniques).astype("string").astype(object).tolist()
+
+
 def _is_number(v: Any) -> bool:
     if isinstance(v, bool):
         return False
@@ -333,9 +346,12 @@ class TableSpec:
             if not pd.api.types.is_numeric_dtype(X[c]) and not X[c].notna().any():
                 X[c] = np.full(len(X), np.nan)
         for c, cats in self.categories.items():
-            values = X[c].astype("string").astype(object).where(X[c].notna(), None)
-            extra = sorted({v for v in values.dropna().unique() if v not in set(cats)})
-            X[c] = pd.Categorical(values, categories=list(cats) + extra)
+            codes, labels = _string_codes(X[c])
+            known = set(cats)
+            categories = list(cats) + sorted({v for v in labels if v not in known})
+            label_codes = pd.Index(categories).get_indexer(labels)
+            X[c] = pd.Categorical.from_codes(np.where(codes >= 0, label_codes[np.maximum(codes, 0)], -1) if len(labels) else codes,
+                                             categories=categories)
         return X
 
     def window_categories(self, chunks: Any) -> dict[str, list[Any]]:
@@ -348,8 +364,7 @@ class TableSpec:
         for chunk in chunks:
             for c in self.categories:
                 if c in chunk.columns:  # rows stored before the column existed have none
-                    values = chunk[c].astype("string").astype(object).where(chunk[c].notna(), None)  # as features_frame reads them
-                    extra[c].update(v for v in values.dropna().unique() if v not in known[c])
+                    extra[c].update(v for v in _string_codes(chunk[c])[1] if v not in known[c])  # as features_frame reads them
         return {c: list(cats) + sorted(extra[c]) for c, cats in self.categories.items()}
 
     def features_chunk(self, df: pd.DataFrame, categories: dict[str, list[Any]]) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""The versioned model registry: artifacts on disk (joblib + sha256) and a SQLite catalog of
+"""The versioned model registry: artifacts on disk (pickles + sha256) and a SQLite catalog of
 versions, lineage, aliases (champion / challenger) and their history, with rollback and upkeep."""
 
 from .registry import ACTIONS, Registry

@@ -1,4 +1,4 @@
-"""Files and values for the registry: model artifacts, hashing, JSON checks, data fingerprints.
+"""Files and values for the registry: model artifacts (pickles), hashing, JSON checks, data fingerprints.
 
 Private to :mod:`driftkeeper.registry`. Atomic writes are :mod:`driftkeeper._util.io`'s
 (``fsync_dir`` and ``write_bytes_atomic`` are re-exported for the registry's modules).
@@ -12,6 +12,7 @@ import importlib
 import io
 import json
 import os
+import pickle
 import platform
 import re
 import sys
@@ -74,9 +75,12 @@ _LEGACY_LOCK = threading.Lock()
 
 
 def load_model(blob: bytes) -> Any:
-    """Unpickle an artifact written by :func:`dump_model_atomic` (this release or an earlier one)."""
-    import joblib
+    """Unpickle an artifact written by :func:`dump_model_atomic` (this release or an earlier one).
 
+    Artifacts of this release are plain pickles, read by Python's C unpickler. Earlier releases
+    wrote them with ``joblib.dump``, whose arrays only ``joblib.load`` reads back; it reads them
+    with a pure-Python unpickler, element by element for arrays of strings (a LendingClub
+    bundle: 1.7 s against 0.02 s), so it is kept for those files only."""
     with _LEGACY_LOCK:
         added = []
         for old, new in LEGACY_MODULES.items():
@@ -84,16 +88,23 @@ def load_model(blob: bytes) -> Any:
                 sys.modules[old] = importlib.import_module(new)
                 added.append(old)
         try:
-            return joblib.load(io.BytesIO(blob))
+            if _JOBLIB_ARRAY in blob:
+                import joblib
+
+                return joblib.load(io.BytesIO(blob))
+            return pickle.loads(blob)
         finally:
             for old in added:
                 del sys.modules[old]
 
 
-def dump_model_atomic(path: Path, model: Any) -> tuple[str, int]:
-    """joblib-dump ``model`` to ``path`` atomically; returns (sha256, size) of the file."""
-    import joblib
+#: How a ``joblib.dump`` file names the wrapper of each array it holds (a plain pickle never does).
+_JOBLIB_ARRAY = b"NumpyArrayWrapper"
 
+
+def dump_model_atomic(path: Path, model: Any) -> tuple[str, int]:
+    """Pickle ``model`` to ``path`` atomically (protocol 5: arrays written in one piece; the file
+    reads with ``pickle.load`` and with ``joblib.load``); returns (sha256, size) of the file."""
     sealed: dict[str, Any] = {}
 
     def seal(tmp: Path) -> None:
@@ -101,7 +112,7 @@ def dump_model_atomic(path: Path, model: Any) -> tuple[str, int]:
         checkpoint("registry:artifact-temp-written")
 
     with atomic_writer(path, before_replace=seal) as fh:
-        joblib.dump(model, fh)
+        pickle.dump(model, fh, protocol=5)
     return sealed["sha"], sealed["size"]
 
 

@@ -6,7 +6,7 @@ Layout of a registry ``ROOT`` (the runner keeps its own ``data/``, ``runs/``, ``
     ROOT/catalog.sqlite            the catalog (SQLite, WAL); see driftkeeper.registry.catalog
     ROOT/.registry.lock            one writer at a time (filelock)
     ROOT/versions/v0007/           one folder per version
-        model.joblib               the artifact (its sha256 is in the catalog)
+        model.joblib               the artifact, a pickle (its sha256 is in the catalog)
         meta.json                  human-readable copy of the version's metadata
         decision.json              the decision that produced it (when given)
         <attachments>              drift report JSON/HTML, ...
@@ -342,7 +342,7 @@ class Registry:
         """Store ``model`` as a new version and return it.
 
         Args:
-            model: any joblib-picklable object; its ``describe()`` (if any) is recorded.
+            model: any picklable object; its ``describe()`` (if any) is recorded.
             action: one of :data:`ACTIONS`.
             parent: the version it was derived from (any ref; stored as an int).
             metrics: JSON-able dict (numpy scalars are converted).
@@ -415,7 +415,7 @@ class Registry:
         try:
             sha, size = dump_model_atomic(folder / ARTIFACT, model)
         except Exception as exc:
-            raise RegistryError(f"model of class {entry['model']['class']} cannot be stored with joblib: {exc}") from exc
+            raise RegistryError(f"model of class {entry['model']['class']} cannot be stored (pickled): {exc}") from exc
         checkpoint("registry:artifact-written")
         stored = {name: write_bytes_atomic(folder / name, blob) for name, blob in entry["payloads"].items()}
         checkpoint("registry:attachments-written")
