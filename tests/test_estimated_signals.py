@@ -217,6 +217,15 @@ def test_the_switch_is_a_policy_key_and_realised_values_win_when_the_batch_has_l
     assert acted_estimate(0.8, "accuracy", 0.1, None) == pytest.approx(0.8 + 0.12816)
     hidden = decide(None, _policy(), Context(batch_labelled=False, metric=1.3, **est, estimated_metric_error=0.3))
     assert hidden.signals["metric"] == 1.3 and hidden.action == "retrain"  # the late labels' value is worse: it stands
+    from driftkeeper.policy.signals import estimate_sources
+    # ... and the decision says so: the late labels decided tonight's value, an estimate neither batch's
+    assert estimate_sources(None, _policy(), Context(batch_labelled=False, metric=1.3, **est, estimated_metric_error=0.3)) == dict.fromkeys(
+        ("metric", "performance_drop", "drop_since_retrain", "sustained_performance_drop", "sustained_drop_since_retrain"), "late labels")
+    # the previous batch's estimate (optimistic end 1.195) is worse than its late value 1.0: the sustained drops are estimated
+    both = estimate_sources(None, _policy(), Context(batch_labelled=False, metric=1.3, previous_estimated_metric=1.6, previous_metric=1.0,
+                                                      **est, estimated_metric_error=0.3))
+    assert both["metric"] == "late labels" and both["sustained_performance_drop"] == "estimate"
+    assert estimate_sources(None, _policy(), Context(batch_labelled=False, metric=1.05, **est))["metric"] == "estimate"
     labelled = decide(None, _policy(), Context(batch_labelled=True, metric=1.05, **est))
     assert labelled.action == "none" and labelled.signals["performance_drop"] == pytest.approx(0.05)
     switched_off = decide(None, _policy("estimates: off\n"), Context(batch_labelled=False, metric=1.05, **est))
@@ -278,3 +287,19 @@ def test_the_estimate_is_corrected_by_the_errors_of_earlier_estimates_the_labels
                 tracked_err.append(abs(est["value"] - realised))
     assert records[-1].estimated_metric["tracking"]["scored"] >= MIN_SCORED
     assert len(tracked_err) == 6 and np.mean(tracked_err) < 0.5 * np.mean(raw_err)  # 0.52 against 2.37
+
+
+def test_the_decision_text_names_what_each_condition_read_while_the_labels_are_due():
+    from types import SimpleNamespace
+
+    from driftkeeper.keeper.late_labels import sources_note
+    from driftkeeper.policy.signals import estimate_sources
+
+    est = dict(champion_metric=1.0, estimated_metric=1.5, estimated_metric_se=0.1, estimated_metric_error=0.3)
+    ctx = Context(batch_labelled=False, metric=1.3, **est)  # tonight's late labels (1.3) are worse than the estimate's end (1.095)
+    decision = decide(None, _policy(), ctx)
+    note = sources_note(decision, SimpleNamespace(signals_from=estimate_sources(None, _policy(), ctx)))
+    assert note == "; from tonight's late labels (worse than this batch's estimate): performance_drop"
+    ctx = Context(batch_labelled=False, metric=1.05, **dict(est, estimated_metric_error=None))
+    note = sources_note(decide(None, _policy(), ctx), SimpleNamespace(signals_from=estimate_sources(None, _policy(), ctx)))
+    assert note == "; estimated (this batch's labels are not in yet): performance_drop"

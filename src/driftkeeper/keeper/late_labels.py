@@ -185,7 +185,8 @@ def context(state: Any, batch: Any, obs: Any) -> dict[str, Any]:
 
 
 def decision_dict(decision: Any, obs: Any) -> dict[str, Any]:
-    """The run record's ``decision``, with ``signals_from`` when signals took their estimate."""
+    """The run record's ``decision``, with ``signals_from`` when this batch's labels were not in
+    (which signals read its estimate, which the worse late labels)."""
     d = decision.to_dict()
     if obs.signals_from:
         d["signals_from"] = dict(obs.signals_from)
@@ -193,9 +194,16 @@ def decision_dict(decision: Any, obs: Any) -> dict[str, Any]:
 
 
 def sources_note(decision: Any, obs: Any) -> str:
-    """The decision text's note of the conditions that read an estimate (``""`` when none did)."""
-    used = [s for s in dict.fromkeys(c["signal"] for c in decision.conditions) if s in (obs.signals_from or {})]
-    return f"; estimated (this batch's labels are not in yet): {', '.join(used)}" if used else ""
+    """The decision text's note of the conditions that read an estimate, or the late labels that
+    were worse than it, while this batch's labels are not in (``""`` when none did)."""
+    sources = obs.signals_from or {}
+    used = [s for s in dict.fromkeys(c["signal"] for c in decision.conditions) if s in sources]
+    estimated = [s for s in used if sources[s] == "estimate"]
+    late = [s for s in used if sources[s] != "estimate"]
+    note = f"; estimated (this batch's labels are not in yet): {', '.join(estimated)}" if estimated else ""
+    if late:
+        note += f"; from tonight's late labels (worse than this batch's estimate): {', '.join(late)}"
+    return note
 
 
 # --------------------------------------------------------------------------- old records

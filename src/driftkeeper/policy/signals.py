@@ -228,29 +228,46 @@ def _worse(a: float | None, b: float | None, metric: str) -> float | None:
 
 
 def estimate_sources(report: "DriftReport | None", policy: "Policy", context: Context) -> dict[str, str]:
-    """``{signal: "estimate"}`` for every signal that tonight reads an estimate instead of a
-    realised value; empty under ``estimates: off``.
+    """``{signal: source}`` for every signal that tonight reads an estimate instead of a realised
+    value of this batch; empty under ``estimates: off``.
 
     With ``estimates: auto``, a batch that came without its labels (``context.batch_labelled``
     false, or unknown and no realised ``metric``) has no realised value of its own: labels that
     arrived tonight for older batches describe older rows. Then :data:`LABELLED_SIGNALS` are
-    computed from ``estimated_metric`` (when there is one): ``metric`` is the estimate, the drops
-    compare it with the same baselines, and the sustained drops take the previous batch's
-    estimate (its realised value when that batch had labels). The learning debt
-    (:data:`DEBT_SIGNALS`) is marked whenever part of it is estimated (``estimated_debt > 0``):
-    the runner accrues an unlabelled batch's estimated excess loss and replaces it by the realised
-    one when its labels arrive (:class:`driftkeeper.keeper.costs.Ledger`). A batch with its labels
-    reads realised values only."""
+    computed from ``estimated_metric`` (when there is one): ``metric`` is the estimate's
+    optimistic end (:func:`acted_estimate`) or the realised value of tonight's late labels when
+    that is worse, the drops compare it with the same baselines, and the sustained drops take the
+    previous batch's value the same way (its realised value when that batch had labels). The
+    source is ``"estimate"`` where the estimate decided the value and ``"late labels"`` where
+    tonight's late labels did (a sustained drop: ``"estimate"`` when either of its two batches'
+    values came from an estimate). The learning debt (:data:`DEBT_SIGNALS`) is marked
+    ``"estimate"`` whenever part of it is estimated (``estimated_debt > 0``): the runner accrues
+    an unlabelled batch's estimated excess loss and replaces it by the realised one when its
+    labels arrive (:class:`driftkeeper.keeper.costs.Ledger`). A batch with its labels reads
+    realised values only."""
     if policy.spec.estimates != "auto":
         return {}
     out: dict[str, str] = {}
     if context.estimated_metric is not None:
         task = context.task or ((report.performance or {}).get("task") if report is not None else None)
+        metric_name = policy.resolved_metric(task)
+        realised = context.metric if context.metric is not None else _metric_from_report(report, metric_name)
         labelled = context.batch_labelled
         if labelled is None:
-            labelled = context.metric is not None or _metric_from_report(report, policy.resolved_metric(task)) is not None
+            labelled = realised is not None
         if not labelled:
-            out.update(dict.fromkeys(LABELLED_SIGNALS, "estimate"))
+            def source(estimate: float | None, value: float | None) -> str:
+                if estimate is None:
+                    return "late labels"  # that batch had its labels: its realised value
+                acted = acted_estimate(estimate, metric_name, context.estimated_metric_se, context.estimated_metric_error)
+                return "late labels" if value is not None and _worse(acted, value, metric_name) == value != acted else "estimate"
+
+            tonight = source(context.estimated_metric, realised)
+            before = source(context.previous_estimated_metric, context.previous_metric)
+            before_rt = source(context.previous_estimated_metric_since_retrain, context.previous_metric_since_retrain)
+            out.update(metric=tonight, performance_drop=tonight, drop_since_retrain=tonight,
+                       sustained_performance_drop="estimate" if "estimate" in (tonight, before) else "late labels",
+                       sustained_drop_since_retrain="estimate" if "estimate" in (tonight, before_rt) else "late labels")
     if context.estimated_debt:
         out.update(dict.fromkeys(DEBT_SIGNALS, "estimate"))
     return out
