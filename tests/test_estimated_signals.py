@@ -303,3 +303,20 @@ def test_the_decision_text_names_what_each_condition_read_while_the_labels_are_d
     ctx = Context(batch_labelled=False, metric=1.05, **dict(est, estimated_metric_error=None))
     note = sources_note(decide(None, _policy(), ctx), SimpleNamespace(signals_from=estimate_sources(None, _policy(), ctx)))
     assert note == "; estimated (this batch's labels are not in yet): performance_drop"
+
+
+def test_an_estimate_s_error_band_is_the_track_s_once_labels_came_back_and_its_fit_error_before():
+    from driftkeeper.keeper.late_labels import errors
+
+    est = {"value": 1.5, "std_error": 0.1, "fit_error": 0.2}
+    # the first nights after a training: no label has come back yet, the estimator's own fit error counts
+    assert errors(est) == (0.1, 0.2)
+    assert errors({**est, "tracking": {"track_error": None}}) == (0.1, 0.2)
+    # once labels came back, the track's measured error replaces it
+    assert errors({**est, "tracking": {"track_error": 0.35}}) == (0.1, 0.35)
+    assert errors({"value": 1.5, "std_error": 0.1, "fit_error": float("nan")}) == (0.1, None)
+    assert errors(None) == (None, None)
+    # the rules read the band's optimistic end: 1.5 - 1.2816 x sqrt(0.1² + 0.2²) on a night without a track
+    ctx = Context(batch_labelled=False, champion_metric=1.0, estimated_metric=1.5, estimated_metric_se=0.1,
+                  estimated_metric_error=errors(est)[1])
+    assert decide(None, _policy(), ctx).signals["metric"] == pytest.approx(1.5 - 1.2816 * (0.1**2 + 0.2**2) ** 0.5)

@@ -54,9 +54,11 @@ def test_a_rule_on_the_estimated_drop_decides_before_the_labels_arrive(regressio
     rec = keeper.step(shifted, html=False, dry_run=True)
     sig = rec.decision["signals"]
     # no labels: under `estimates: auto` the labelled signals read the estimate — its optimistic
-    # end, clear of its sampling error — and the record says so
+    # end, clear of its sampling error and (no label has come back yet) the estimator's fit error —
+    # and the record says so
     est = rec.estimated_metric
-    assert sig["metric"] == pytest.approx(est["value"] - 1.2816 * est["std_error"], rel=1e-12)
+    assert est["fit_error"] > 0 and not (est.get("tracking") or {}).get("track_error")
+    assert sig["metric"] == pytest.approx(est["value"] - 1.2816 * (est["std_error"] ** 2 + est["fit_error"] ** 2) ** 0.5, rel=1e-12)
     assert sig["performance_drop"] < sig["estimated_performance_drop"]  # the latter: the estimate itself
     assert rec.decision["signals_from"]["performance_drop"] == "estimate"
     fired = sig["estimated_performance_drop"] >= 0.2

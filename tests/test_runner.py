@@ -169,8 +169,8 @@ def test_late_labels_feed_performance_signals(tmp_path, policy_file):
     assert rec.action == "none"
     # no labels tonight: the performance signals are the serving version's estimate
     assert rec.decision["signals_from"]["performance_drop"] == "estimate"
-    est = rec.estimated_metric  # its optimistic end: clear of its sampling error
-    assert rec.decision["signals"]["metric"] == pytest.approx(est["value"] - 1.2816 * est["std_error"], rel=1e-12)
+    est = rec.estimated_metric  # its optimistic end: clear of its sampling error and its fit error
+    assert rec.decision["signals"]["metric"] == pytest.approx(est["value"] - 1.2816 * (est["std_error"] ** 2 + est["fit_error"] ** 2) ** 0.5, rel=1e-12)
     labels = batches[1][["row_id", "y"]]
     rec2 = keeper.step(batches[2], labels=labels, html=False)
     assert rec2.labels == {"rows": 300}

@@ -163,20 +163,27 @@ def account(policy: Any, metric: str, batch: Any, obs: Any, ledger: Any, level: 
 
 
 def errors(estimated: dict[str, Any] | None) -> tuple[float | None, float | None]:
-    """Tonight's estimate's error band: its sampling error and the track's measured error (what
-    :func:`~driftkeeper.policy.signals.acted_estimate` moves it by)."""
+    """An estimate's error band, the one notion of it the rules, the ledger, the run summary and
+    the realised-value annotation share: ``(sampling error, estimator error)``. The estimator's
+    error is the track's measured one (how far the estimates of earlier batches by this line of
+    models were from their realised values) once the track has one, and before that — the first
+    nights after a training, until labels come back — the estimator's ``fit_error`` (how
+    uncertain the level it learned from its fitting rows is). Without the fallback those nights
+    counted the sampling error alone and read a narrower band than any later night."""
     est = estimated or {}
-    return est.get("std_error"), (est.get("tracking") or {}).get("track_error")
+    track = (est.get("tracking") or {}).get("track_error")
+    own = track if track is not None and math.isfinite(track) else est.get("fit_error")
+    return est.get("std_error"), own if own is not None and math.isfinite(own) else None
 
 
 def context(state: Any, batch: Any, obs: Any) -> dict[str, Any]:
     """The :class:`~driftkeeper.policy.Context` fields of the estimate: its error band, whether the batch has
     labels, the previous batch's estimate (by the same version; since the last retrain) and the
     estimated part of the debt."""
-    se, track_error = errors(obs.estimated)
+    se, own_error = errors(obs.estimated)
     return {
         "estimated_metric_se": se,
-        "estimated_metric_error": track_error,
+        "estimated_metric_error": own_error,
         "batch_labelled": bool(batch.labelled),
         "previous_estimated_metric": state.ledger.previous_estimate(batch.seq, obs.version.version),
         "previous_estimated_metric_since_retrain": state.ledger.previous_estimate(batch.seq),
@@ -263,10 +270,7 @@ def annotate_records(obs: Any, night: int, run_id: str) -> list[int]:
     for seq, r in sorted((obs.realised or {}).items()):
         record = r["record"]
         est = record["estimated_metric"]
-        total = math.hypot(est.get("std_error") or 0.0, est.get("fit_error") or 0.0)
-        tr = est.get("tracking") or {}
-        if (tr.get("correction"), tr.get("weight")) not in ((0.0, 1.0), (None, None)) and tr.get("track_error"):
-            total = math.hypot(est.get("std_error") or 0.0, tr["track_error"])  # a corrected value: its measured error
+        total = math.hypot(*(e or 0.0 for e in errors(est)))
         est["realised"] = {"value": r["value"], "rows": r["rows"], "night": night, "run_id": run_id,
                            "agrees": bool(abs(r["value"] - est["value"]) <= 3 * total)}
         write_json_atomic(r["folder"] / "record.json", record)

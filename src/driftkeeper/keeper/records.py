@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .late_labels import errors
+
 __all__ = ["RunRecord"]
 
 
@@ -64,7 +66,7 @@ class RunRecord:
             lines.append(f"data quality: {n_quality} finding{'s' if n_quality > 1 else ''}: {'; '.join(found[:3])}{more}")
         est = self.estimated_metric
         if est and est.get("value") is not None and not self.champion_metric:
-            err = (est.get("std_error") or 0.0) ** 2 + (est.get("fit_error") or 0.0) ** 2
+            err = sum((e or 0.0) ** 2 for e in errors(est))
             lines.append(f"no labels yet: {est['metric']} estimated {est['value']:.4g} ± {2 * err ** 0.5:.2g} (95%)"
                          + (f"; doubtful: {est['outside_share']:.0%} of the rows lie outside what the estimator saw"
                             if est.get("doubtful") else ""))

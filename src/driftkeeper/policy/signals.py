@@ -75,9 +75,10 @@ class Context:
     model's estimate on the previous batch when that batch had no labels, and
     ``previous_estimated_metric_since_retrain`` the same with no retrain between;
     ``estimated_debt`` is the part of ``debt`` accrued from estimates whose labels are still due.
-    ``estimated_metric_error`` is how far such estimates have been from their realised values on
-    earlier batches (the estimate track's RMS error, from its first realised batch on; ``None``
-    before that, and again after a retrain): the
+    ``estimated_metric_error`` is the estimator's own error: how far such estimates have been from
+    their realised values on earlier batches (the estimate track's RMS error, from its first
+    realised batch on), and before that (the first nights after a training) the estimator's
+    ``fit_error`` (``driftkeeper.keeper.late_labels.errors``): the
     signals a batch without labels reads from the estimate use its optimistic end (see
     :func:`acted_estimate`).
     A policy with ``estimates: auto`` reads them when the batch has no labels (see
