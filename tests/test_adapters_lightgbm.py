@@ -603,4 +603,20 @@ def test_the_base_score_cache_keys_rows_as_pandas_hashes_them():
         # caches saved by earlier releases were keyed with hash_pandas_object: they must still hit
         np.testing.assert_array_equal(_row_keys(m), pd.util.hash_pandas_object(pd.DataFrame(m), index=False).to_numpy())
     m = rng.normal(size=(50, 4))
+    for other in (m.astype(np.float32), np.asfortranarray(m), m[::2, ::-1], (m * 10).astype(int), m[:1], m[:, :1]):
+        np.testing.assert_array_equal(_row_keys(other), pd.util.hash_pandas_object(pd.DataFrame(other), index=False).to_numpy())
     assert len(np.unique(_row_keys(m))) == 50 and (_row_keys(m[[3, 3]])[0] == _row_keys(m[[3, 3]])[1])
+
+
+def test_a_refit_refused_for_an_unusable_model_keeps_the_fitted_one():
+    X = pd.DataFrame({"a": np.arange(40.0), "b": np.arange(40.0) % 3})
+    y = X["a"] * 2
+    m = LightGBMAdapter(lgb.LGBMRegressor(n_estimators=5, verbose=-1)).fit(X, y)
+    before = m.predict(X.head(3))
+    m.set_params(model=lgb.LGBMRegressor(class_weight="balanced"))
+    with pytest.raises(ConfigError, match=r"^LightGBMAdapter does not support class_weight; expected class_weight=None\.$"):
+        m.fit(X, y)  # checked before the fitted booster is dropped
+    np.testing.assert_array_equal(m.predict(X.head(3)), before)
+    # an update trains on the params of the fit: the replaced model's settings are not asked for
+    m.update(X.tail(20), y.tail(20), rounds=2)
+    assert m.n_updates_ == 1

@@ -88,18 +88,47 @@ def _typed_per_row(spec, df):
 
 
 _VALUES = hst.one_of(hst.none(), hst.just(np.nan), hst.sampled_from(["a", "b", "zz", "", "1", "1.0", "nan"]),
-                     hst.integers(-3, 3), hst.floats(allow_nan=False, allow_infinity=False, width=16), hst.booleans())
+                     hst.integers(-3, 3), hst.floats(allow_nan=False, allow_infinity=False, width=16), hst.booleans(),
+                     hst.just(-0.0))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(init=hst.lists(hst.sampled_from(["a", "b", "c", "1"]), min_size=2, max_size=8),
-       batch=hst.lists(_VALUES, min_size=1, max_size=30), as_category=hst.booleans())
-def test_categorical_features_are_typed_as_text_the_same_way_whatever_the_values(init, batch, as_category):
+_DTYPES = ("object", "category", "category+unused", "string", "float64", "Int64", "boolean", "bool")
+
+
+def _as_dtype(batch: list, dtype: str) -> pd.Series | None:
+    """``batch`` as a column of ``dtype`` as a file or a user's frame may bring it (None: not expressible)."""
+    col = pd.Series(batch, dtype=object)
+    text = col.map(lambda v: v if v is None or isinstance(v, str) else str(v))
+    numbers = [v for v in batch if v is not None and not isinstance(v, str) and not (isinstance(v, float) and np.isnan(v))]
+    if dtype == "object":
+        return col
+    if dtype.startswith("category"):
+        out = text.astype("category")
+        return out.cat.add_categories(["never-seen"]) if dtype.endswith("unused") else out  # unused categories too
+    if dtype == "string":
+        return text.astype("string")
+    if dtype in ("float64", "Int64"):
+        vals = [float(v) if v is not None and not isinstance(v, str) else np.nan for v in batch]
+        if dtype == "Int64":
+            vals = [None if np.isnan(v) else int(v) for v in vals]
+        return pd.Series(vals, dtype=dtype)
+    if dtype in ("boolean", "bool"):
+        if dtype == "bool" and len(numbers) < len(batch):
+            return None
+        return pd.Series([None if v is None or isinstance(v, str) or (isinstance(v, float) and np.isnan(v)) else bool(v)
+                          for v in batch], dtype=dtype)
+    raise AssertionError(dtype)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(init=hst.lists(hst.sampled_from(["a", "b", "c", "1", "True", "0.0"]), min_size=2, max_size=8),
+       batch=hst.lists(_VALUES, min_size=1, max_size=30), dtype=hst.sampled_from(_DTYPES))
+def test_categorical_features_are_typed_as_text_the_same_way_whatever_the_values(init, batch, dtype):
     spec = TableSpec.from_frame(pd.DataFrame({"city": init + ["a"], "y": np.arange(len(init) + 1.0)}), target="y")
     assert spec.kinds["city"] == CATEGORICAL
-    col = pd.Series(batch, dtype=object)
-    if as_category:  # a column read back from a file may come as pandas' category
-        col = col.map(lambda v: v if v is None or isinstance(v, str) else str(v)).astype("category")
+    col = _as_dtype(batch, dtype)  # a column read back from a file may come typed (category, string, numbers, ...)
+    if col is None:
+        return
     df = pd.DataFrame({"city": col, "y": np.zeros(len(batch))})
     got, want = spec.features_frame(df), _typed_per_row(spec, df)
     assert list(got["city"].cat.categories) == list(want["city"].cat.categories)

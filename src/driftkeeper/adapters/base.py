@@ -111,6 +111,11 @@ class ModelAdapter(abc.ABC):
         check_int(owner, "replay_size", self.replay_size, low=0)
         check_int(owner, "random_state", self.random_state, low=0)
 
+    def _validate_update_params(self) -> None:
+        """What :meth:`update` checks before it trains: by default all of :meth:`_validate_params`
+        (an adapter whose wrapped model's settings only matter to a fit may check less)."""
+        self._validate_params()
+
     # ---------------------------------------------------------------- what the model is
     @property
     @abc.abstractmethod
@@ -324,7 +329,7 @@ class ModelAdapter(abc.ABC):
             raise UpdateNotSupportedError(
                 f"{self._label()} cannot be updated incrementally (no partial_fit or warm_start); only a full retrain with fit() is possible."
             )
-        self._validate_params()
+        self._validate_update_params()
         owner = f"{type(self).__name__}.update"
         rounds = check_int(owner, "rounds", rounds, low=1, allow_none=True) or self._default_rounds()
         lr, extra = self._checked_overrides(owner, mode=mode, learning_rate=learning_rate,

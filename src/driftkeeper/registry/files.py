@@ -88,7 +88,7 @@ def load_model(blob: bytes) -> Any:
                 sys.modules[old] = importlib.import_module(new)
                 added.append(old)
         try:
-            if _JOBLIB_ARRAY in blob:
+            if _JOBLIB_MODULE in blob and _JOBLIB_ARRAY in blob:
                 import joblib
 
                 return joblib.load(io.BytesIO(blob))
@@ -98,13 +98,18 @@ def load_model(blob: bytes) -> Any:
                 del sys.modules[old]
 
 
-#: How a ``joblib.dump`` file names the wrapper of each array it holds (a plain pickle never does).
-_JOBLIB_ARRAY = b"NumpyArrayWrapper"
+#: How a ``joblib.dump`` file names the wrapper of each array it holds. A plain pickle names
+#: neither unless the model holds both strings as data — then it takes the slower path, correctly.
+_JOBLIB_MODULE, _JOBLIB_ARRAY = b"joblib.numpy_pickle", b"NumpyArrayWrapper"
+#: Protocol 4, not 5: protocol 5 pickles arrays through ``numpy._core.numeric``, which NumPy 1.26
+#: (allowed by the requirements) cannot import; 4 names only ``numpy._core.multiarray``, as
+#: joblib's files did, and reads back as fast.
+PICKLE_PROTOCOL = 4
 
 
 def dump_model_atomic(path: Path, model: Any) -> tuple[str, int]:
-    """Pickle ``model`` to ``path`` atomically (protocol 5: arrays written in one piece; the file
-    reads with ``pickle.load`` and with ``joblib.load``); returns (sha256, size) of the file."""
+    """Pickle ``model`` to ``path`` atomically (:data:`PICKLE_PROTOCOL`; the file reads with
+    ``pickle.load`` and with ``joblib.load``); returns (sha256, size) of the file."""
     sealed: dict[str, Any] = {}
 
     def seal(tmp: Path) -> None:
@@ -112,7 +117,7 @@ def dump_model_atomic(path: Path, model: Any) -> tuple[str, int]:
         checkpoint("registry:artifact-temp-written")
 
     with atomic_writer(path, before_replace=seal) as fh:
-        pickle.dump(model, fh, protocol=5)
+        pickle.dump(model, fh, protocol=PICKLE_PROTOCOL)
     return sealed["sha"], sealed["size"]
 
 
