@@ -219,12 +219,18 @@ def test_the_switch_is_a_policy_key_and_realised_values_win_when_the_batch_has_l
     assert hidden.signals["metric"] == 1.3 and hidden.action == "retrain"  # the late labels' value is worse: it stands
     from driftkeeper.policy.signals import estimate_sources
     # ... and the decision says so: the late labels decided tonight's value, an estimate neither batch's
+    # (no previous batch's value: the sustained drops have none, and no source)
     assert estimate_sources(None, _policy(), Context(batch_labelled=False, metric=1.3, **est, estimated_metric_error=0.3)) == dict.fromkeys(
-        ("metric", "performance_drop", "drop_since_retrain", "sustained_performance_drop", "sustained_drop_since_retrain"), "late labels")
+        ("metric", "performance_drop", "drop_since_retrain"), "late labels")
     # the previous batch's estimate (optimistic end 1.195) is worse than its late value 1.0: the sustained drops are estimated
     both = estimate_sources(None, _policy(), Context(batch_labelled=False, metric=1.3, previous_estimated_metric=1.6, previous_metric=1.0,
                                                       **est, estimated_metric_error=0.3))
-    assert both["metric"] == "late labels" and both["sustained_performance_drop"] == "estimate"
+    assert both["metric"] == "late labels" and both["sustained_performance_drop"] == "estimate"  # min(0.30, 0.195): the estimate's
+    assert "sustained_drop_since_retrain" not in both  # no retrain level known
+    # the sustained drop is the smaller of the two: here tonight's late labels' (0.30 < 0.495)
+    worse_before = estimate_sources(None, _policy(), Context(batch_labelled=False, metric=1.3, previous_estimated_metric=1.9,
+                                                            **est, estimated_metric_error=0.3))
+    assert worse_before["sustained_performance_drop"] == "late labels"
     assert estimate_sources(None, _policy(), Context(batch_labelled=False, metric=1.05, **est))["metric"] == "estimate"
     labelled = decide(None, _policy(), Context(batch_labelled=True, metric=1.05, **est))
     assert labelled.action == "none" and labelled.signals["performance_drop"] == pytest.approx(0.05)

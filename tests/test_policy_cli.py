@@ -73,14 +73,20 @@ def test_explain_marks_the_signals_an_unlabelled_batch_reads_from_its_estimate()
     assert r.exit_code == 0, r.output
     lines = r.output.splitlines()
     assert lines[0].startswith("retrain (window: all data) — rule 'drop-since-retrain' fired: sustained_drop_since_retrain 0.45 >= 0.2")
-    assert lines[1] == "estimated (the batch's labels are not in yet): sustained_drop_since_retrain"
-    assert "  metric                       3.0  (estimated)" in lines
+    assert lines[1] == "estimated (this batch's labels are not in yet): sustained_drop_since_retrain"
+    assert "  metric                       3.0  (estimate)" in lines
     assert "  estimated_metric             3.0" in lines  # the estimate itself is not a substitute
     out = json.loads(runner.invoke(app, ["policy", "explain", "default", "--context", context, "--json"]).output)
     assert out["signals_from"]["sustained_drop_since_retrain"] == "estimate" and out["action"] == "retrain"
     labelled = json.dumps({**json.loads(context), "batch_labelled": True, "metric": 2.1})
     r = runner.invoke(app, ["policy", "explain", "default", "--context", labelled])
-    assert "estimated" not in r.output.split("signals:")[0] and "(estimated)" not in r.output
+    assert "estimated" not in r.output.split("signals:")[0] and "(estimate)" not in r.output
+    # tonight's late labels (older rows) worse than the estimate: they decide, and the text says so as a night's record does
+    late = json.dumps({**json.loads(context), "metric": 3.5, "previous_metric_since_retrain": 3.4,
+                       "previous_estimated_metric_since_retrain": None})
+    lines = runner.invoke(app, ["policy", "explain", "default", "--context", late]).output.splitlines()
+    assert lines[1] == "from tonight's late labels (worse than this batch's estimate): sustained_drop_since_retrain"
+    assert "  metric                       3.5  (late labels)" in lines
 
 
 def test_explain_bad_inputs_exit_2(tmp_path):

@@ -86,7 +86,7 @@ def explain(
         except (KeyError, TypeError) as exc:
             raise InputError(f"drift report {report!r} is not a driftkeeper report: {exc}") from exc
         pol.check_columns({c.name: c.kind for c in rep.columns}, f"the drift report {report!r}")
-    from ..policy.signals import estimate_sources
+    from ..policy.signals import estimate_sources, sources_text
 
     ctx = Context.from_dict(_read_json(context, "context")) if context is not None else Context()
     decision = decide(rep, pol, ctx)
@@ -98,12 +98,11 @@ def explain(
         typer.echo(json.dumps(out, indent=2, sort_keys=False, default=str))
         return
     typer.echo(str(decision))
-    used = [s for s in dict.fromkeys(c["signal"] for c in decision.conditions) if s in sources]
-    if used:
-        typer.echo(f"estimated (the batch's labels are not in yet): {', '.join(used)}")
+    for line in sources_text(decision, sources):  # as the run record's text says it
+        typer.echo(line)
     from ..policy.describe import schema_change_text
 
     typer.echo(schema_change_text(pol.spec.schema_change))  # what a batch with other columns would do instead
     typer.echo("signals:")
     for k, v in decision.signals.items():
-        typer.echo(f"  {k:<28} {'missing' if v is None else v}{'  (estimated)' if k in sources else ''}")
+        typer.echo(f"  {k:<28} {'missing' if v is None else v}{f'  ({sources[k]})' if k in sources else ''}")

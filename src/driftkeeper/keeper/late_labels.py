@@ -202,15 +202,11 @@ def decision_dict(decision: Any, obs: Any) -> dict[str, Any]:
 
 def sources_note(decision: Any, obs: Any) -> str:
     """The decision text's note of the conditions that read an estimate, or the late labels that
-    were worse than it, while this batch's labels are not in (``""`` when none did)."""
-    sources = obs.signals_from or {}
-    used = [s for s in dict.fromkeys(c["signal"] for c in decision.conditions) if s in sources]
-    estimated = [s for s in used if sources[s] == "estimate"]
-    late = [s for s in used if sources[s] != "estimate"]
-    note = f"; estimated (this batch's labels are not in yet): {', '.join(estimated)}" if estimated else ""
-    if late:
-        note += f"; from tonight's late labels (worse than this batch's estimate): {', '.join(late)}"
-    return note
+    were worse than it, while this batch's labels are not in (``""`` when none did;
+    :func:`driftkeeper.policy.signals.sources_text`)."""
+    from ..policy.signals import sources_text
+
+    return "".join(f"; {part}" for part in sources_text(decision, obs.signals_from or {}))
 
 
 # --------------------------------------------------------------------------- old records
@@ -264,7 +260,8 @@ def realised(root: Path, store: Any, registry: Any, state: Any, obs: Any, night:
 
 def annotate_records(obs: Any, night: int, run_id: str) -> list[int]:
     """Give the record of each batch whose labels arrived tonight its realised metric beside its
-    estimate (``estimated_metric.realised``, computed by :func:`realised`), written atomically.
+    estimate (``estimated_metric.realised``, computed by :func:`realised`; ``agrees``: within 3 of
+    the estimate's whole error band, :func:`errors`), written atomically.
     Returns the batches annotated."""
     done = []
     for seq, r in sorted((obs.realised or {}).items()):

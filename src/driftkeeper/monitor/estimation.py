@@ -50,10 +50,11 @@ chunk's rows with a numerical feature or the prediction outside the fitting rows
 category they never had — and :attr:`ChunkEstimate.doubtful` when that share exceeds what
 rows like the fitting rows show (measured on the fitting rows by halves) by
 :data:`DOUBTFUL_MARGIN`; and once the labels arrive, :meth:`Estimate.agrees_with` says whether
-the realised value lies within ``z`` standard errors of the estimate.
+the realised value lies within ``z`` standard errors of the estimate (the runner's records judge
+agreement on the estimate's whole error band instead: ``driftkeeper.keeper.late_labels.errors``).
 
 Everything here is pure (no files): ``fit`` on rows, ``estimate`` on a chunk. A fitted
-estimator pickles (joblib) into a few kilobytes (CBPE: the isotonic breakpoints; DLE: the nanny's
+estimator pickles into a few kilobytes (CBPE: the isotonic breakpoints; DLE: the nanny's
 trees) and keeps no rows. Example::
 
     est = fit_estimator("classification", X_holdout, y_holdout, model.predict_proba(X_holdout),

@@ -208,8 +208,9 @@ def acted_estimate(value: float | None, metric: str, std_error: float | None, tr
     """The value the labelled signals read from an estimate (or the realised value of the labels
     that came tonight, when that is worse): its optimistic end, ``ESTIMATE_Z``
     standard deviations toward "better", the deviation combining the sampling error of a batch
-    this size (``std_error``) and how far the estimate has been from the realised values of
-    earlier batches (``track_error``). A drop read from it is one the estimate's own error
+    this size (``std_error``) and the estimator's own error (``track_error``: how far the estimate
+    has been from the realised values of earlier batches, or before any came back its fit error;
+    ``driftkeeper.keeper.late_labels.errors``). A drop read from it is one the estimate's own error
     cannot explain: acting on the raw estimate retrained Bike Sharing on estimated drops that
     were the estimator's error (4 weeks' label delay: MAE ×1.088 of acting on realised values
     only; ``benchmarks/RESULTS.md``)."""
@@ -228,6 +229,36 @@ def _worse(a: float | None, b: float | None, metric: str) -> float | None:
     return min(a, b) if higher_is_better(metric) else max(a, b)
 
 
+def _labelled_values(report: "DriftReport | None", policy: "Policy", context: Context
+                     ) -> tuple[str | None, dict[str, float | None], dict[str, str]]:
+    """``(metric name, values, sources)``: tonight's ``metric`` and the previous batches' values
+    (``previous``: the previous batch; ``previous_rt``: the same with no retrain between) as the
+    labelled signals read them, and for each value read while this batch's labels are not in,
+    where it came from (``"estimate"`` or ``"late labels"``; see :func:`estimate_sources`)."""
+    task = context.task or ((report.performance or {}).get("task") if report is not None else None)
+    metric_name = policy.resolved_metric(task)
+    metric = context.metric if context.metric is not None else _metric_from_report(report, metric_name)
+    values = {"metric": metric, "previous": context.previous_metric, "previous_rt": context.previous_metric_since_retrain}
+    sources: dict[str, str] = {}
+    labelled = context.batch_labelled if context.batch_labelled is not None else metric is not None
+    if policy.spec.estimates != "auto" or context.estimated_metric is None or labelled:
+        return metric_name, values, sources
+    # the optimistic end of each estimate's error band (tonight's errors for the previous
+    # batch's estimate too: the same estimator, one batch apart) — and never better than the
+    # realised value labels that came tonight for older rows give: an estimate adds what it can
+    # show beyond its error, it never hides what labels said
+    for key, estimate in (("metric", context.estimated_metric), ("previous", context.previous_estimated_metric),
+                          ("previous_rt", context.previous_estimated_metric_since_retrain)):
+        realised = values[key]
+        if estimate is None:  # that batch had its labels: its realised value
+            sources[key] = "late labels"
+            continue
+        acted = acted_estimate(estimate, metric_name, context.estimated_metric_se, context.estimated_metric_error)
+        values[key] = _worse(acted, realised, metric_name)
+        sources[key] = "late labels" if realised is not None and values[key] == realised != acted else "estimate"
+    return metric_name, values, sources
+
+
 def estimate_sources(report: "DriftReport | None", policy: "Policy", context: Context) -> dict[str, str]:
     """``{signal: source}`` for every signal that tonight reads an estimate instead of a realised
     value of this batch; empty under ``estimates: off``.
@@ -240,62 +271,46 @@ def estimate_sources(report: "DriftReport | None", policy: "Policy", context: Co
     that is worse, the drops compare it with the same baselines, and the sustained drops take the
     previous batch's value the same way (its realised value when that batch had labels). The
     source is ``"estimate"`` where the estimate decided the value and ``"late labels"`` where
-    tonight's late labels did (a sustained drop: ``"estimate"`` when either of its two batches'
-    values came from an estimate). The learning debt (:data:`DEBT_SIGNALS`) is marked
-    ``"estimate"`` whenever part of it is estimated (``estimated_debt > 0``): the runner accrues
-    an unlabelled batch's estimated excess loss and replaces it by the realised one when its
-    labels arrive (:class:`driftkeeper.keeper.costs.Ledger`). A batch with its labels reads
-    realised values only."""
+    tonight's late labels did; a sustained drop (the smaller of two batches' drops) takes the
+    source of the batch whose drop it is, and a signal without a value has none. The learning
+    debt (:data:`DEBT_SIGNALS`) is marked ``"estimate"`` whenever part of it is estimated
+    (``estimated_debt > 0``): the runner accrues an unlabelled batch's estimated excess loss and
+    replaces it by the realised one when its labels arrive
+    (:class:`driftkeeper.keeper.costs.Ledger`). A batch with its labels reads realised values only."""
     if policy.spec.estimates != "auto":
         return {}
+    metric_name, values, sources = _labelled_values(report, policy, context)
     out: dict[str, str] = {}
-    if context.estimated_metric is not None:
-        task = context.task or ((report.performance or {}).get("task") if report is not None else None)
-        metric_name = policy.resolved_metric(task)
-        realised = context.metric if context.metric is not None else _metric_from_report(report, metric_name)
-        labelled = context.batch_labelled
-        if labelled is None:
-            labelled = realised is not None
-        if not labelled:
-            def source(estimate: float | None, value: float | None) -> str:
-                if estimate is None:
-                    return "late labels"  # that batch had its labels: its realised value
-                acted = acted_estimate(estimate, metric_name, context.estimated_metric_se, context.estimated_metric_error)
-                return "late labels" if value is not None and _worse(acted, value, metric_name) == value != acted else "estimate"
-
-            tonight = source(context.estimated_metric, realised)
-            before = source(context.previous_estimated_metric, context.previous_metric)
-            before_rt = source(context.previous_estimated_metric_since_retrain, context.previous_metric_since_retrain)
-            out.update(metric=tonight, performance_drop=tonight, drop_since_retrain=tonight,
-                       sustained_performance_drop="estimate" if "estimate" in (tonight, before) else "late labels",
-                       sustained_drop_since_retrain="estimate" if "estimate" in (tonight, before_rt) else "late labels")
+    if sources:
+        out.update(metric=sources["metric"], performance_drop=sources["metric"], drop_since_retrain=sources["metric"])
+        for signal, baseline, key in (("sustained_performance_drop", context.champion_metric, "previous"),
+                                      ("sustained_drop_since_retrain", context.retrain_metric, "previous_rt")):
+            now = performance_drop(values["metric"], baseline, metric_name)
+            before = performance_drop(values[key], baseline, metric_name)
+            if now is not None and before is not None:
+                out[signal] = sources["metric"] if now <= before else sources[key]
     if context.estimated_debt:
         out.update(dict.fromkeys(DEBT_SIGNALS, "estimate"))
     return out
+
+
+def sources_text(decision: Any, sources: dict[str, str]) -> list[str]:
+    """What a decision's text says of the conditions that read an estimate, or the late labels
+    that were worse than it, while the batch's labels are not in (one line each; none when no
+    condition did). The run record and ``driftkeeper policy explain`` print the same."""
+    used = [s for s in dict.fromkeys(c["signal"] for c in decision.conditions) if s in sources]
+    estimated = [s for s in used if sources[s] == "estimate"]
+    late = [s for s in used if sources[s] != "estimate"]
+    return ([f"estimated (this batch's labels are not in yet): {', '.join(estimated)}"] if estimated else []) + \
+        ([f"from tonight's late labels (worse than this batch's estimate): {', '.join(late)}"] if late else [])
 
 
 def compute_signals(report: "DriftReport | None", policy: "Policy", context: Context) -> dict[str, Any]:
     """Every signal value (``None`` when it cannot be known), incl. column signals the policy uses.
     Under ``estimates: auto`` a batch without labels reads its labelled signals from the
     estimate (:func:`estimate_sources`)."""
-    task = context.task or ((report.performance or {}).get("task") if report is not None else None)
-    metric_name = policy.resolved_metric(task)
-    metric = context.metric if context.metric is not None else _metric_from_report(report, metric_name)
-    previous, previous_rt = context.previous_metric, context.previous_metric_since_retrain
-    if "metric" in estimate_sources(report, policy, context):
-        # the optimistic end of each estimate's error band (tonight's errors for the previous
-        # batch's estimate too: the same estimator, one batch apart)
-        # — and never better than the realised values labels that came tonight for older rows
-        # give: an estimate adds what it can show beyond its error, it never hides what labels said
-        def acted(v: float | None, realised: float | None) -> float | None:
-            return _worse(acted_estimate(v, metric_name, context.estimated_metric_se, context.estimated_metric_error),
-                          realised, metric_name)
-
-        metric = acted(context.estimated_metric, metric)
-        if context.previous_estimated_metric is not None:
-            previous = acted(context.previous_estimated_metric, previous)
-        if context.previous_estimated_metric_since_retrain is not None:
-            previous_rt = acted(context.previous_estimated_metric_since_retrain, previous_rt)
+    metric_name, values, _ = _labelled_values(report, policy, context)
+    metric, previous, previous_rt = values["metric"], values["previous"], values["previous_rt"]
     rep = report
     s: dict[str, Any] = {
         "drift_share": rep.drift_share if rep is not None and rep.columns else None,
