@@ -71,7 +71,7 @@ class Observation:
     estimated: dict[str, Any] | None = None  # the run record's ``estimated_metric``: the metric without labels
     late_rows: pd.DataFrame | None = None  # the stored rows that got labels tonight, with them
     refit: dict[str, Any] | None = None  # the estimator refitted on late labels tonight (late_labels)
-    signals_from: dict[str, str] = field(default_factory=dict)  # signals that read an estimate tonight
+    signals_from: dict[str, str] = field(default_factory=dict)  # signals read while the batch's labels are not in: "estimate" or "late labels"
     realised: dict[int, dict[str, Any]] = field(default_factory=dict)  # earlier batches' realised metric (late labels)
     track: EstimateTrack | None = None  # the estimates' track after tonight (late_labels.estimate)
     warnings: list[str] = field(default_factory=list)  # for the run record
