@@ -91,9 +91,12 @@ def test_under_a_label_delay_the_default_retrains_on_the_estimated_drop(auto):
     assert night5.decision["rule"] == "drop-since-retrain"
     assert sig["estimated_metric"] == night5.estimated_metric["value"]
     # the rules read the estimate's optimistic end: z = 1.2816 standard errors toward "better"
-    se, te = night5.estimated_metric["std_error"], night5.estimated_metric["tracking"]["track_error"]
+    est = night5.estimated_metric
+    se, te, fit = est["std_error"], est["tracking"]["track_error"], est["fit_error"]
     assert se > 0 and te > 0  # the sampling error of 150 rows, and the earlier estimates' error
-    assert sig["metric"] == pytest.approx(sig["estimated_metric"] - 1.2816 * (se**2 + te**2) ** 0.5, rel=1e-12)
+    # the track has scored fewer than 6 batches: its error counts only where larger than the fit error
+    assert est["tracking"]["scored"] < 6 and fit > te
+    assert sig["metric"] == pytest.approx(sig["estimated_metric"] - 1.2816 * (se**2 + fit**2) ** 0.5, rel=1e-12)
     assert sig["sustained_drop_since_retrain"] >= 0.2  # batches 4 and 5, estimated: clear of the error
     assert night5.decision["signals_from"]["sustained_drop_since_retrain"] == "estimate"
     assert night5.decision["signals_from"]["debt"] == "estimate"  # batch 3..5's excess is estimated so far
@@ -318,8 +321,12 @@ def test_an_estimate_s_error_band_is_the_track_s_once_labels_came_back_and_its_f
     # the first nights after a training: no label has come back yet, the estimator's own fit error counts
     assert errors(est) == (0.1, 0.2)
     assert errors({**est, "tracking": {"track_error": None}}) == (0.1, 0.2)
-    # once labels came back, the track's measured error replaces it
-    assert errors({**est, "tracking": {"track_error": 0.35}}) == (0.1, 0.35)
+    # once the track has scored enough batches, its measured error replaces it
+    assert errors({**est, "tracking": {"track_error": 0.35, "scored": 6}}) == (0.1, 0.35)
+    assert errors({**est, "tracking": {"track_error": 0.05, "scored": 6}}) == (0.1, 0.05)
+    # ... before that, the larger: one lucky batch does not narrow the band
+    assert errors({**est, "tracking": {"track_error": 0.01, "scored": 1}}) == (0.1, 0.2)
+    assert errors({**est, "tracking": {"track_error": 0.35, "scored": 2}}) == (0.1, 0.35)
     assert errors({"value": 1.5, "std_error": 0.1, "fit_error": float("nan")}) == (0.1, None)
     assert errors(None) == (None, None)
     # the rules read the band's optimistic end: 1.5 - 1.2816 x sqrt(0.1² + 0.2²) on a night without a track

@@ -166,14 +166,23 @@ def errors(estimated: dict[str, Any] | None) -> tuple[float | None, float | None
     """An estimate's error band, the one notion of it the rules, the ledger, the run summary and
     the realised-value annotation share: ``(sampling error, estimator error)``. The estimator's
     error is the track's measured one (how far the estimates of earlier batches by this line of
-    models were from their realised values) once the track has one, and before that — the first
-    nights after a training, until labels come back — the estimator's ``fit_error`` (how
-    uncertain the level it learned from its fitting rows is). Without the fallback those nights
-    counted the sampling error alone and read a narrower band than any later night."""
+    models were from their realised values) once the track has scored
+    :data:`~driftkeeper.monitor.tracking.MIN_SCORED` batches; before that — the first nights after
+    a training — the larger of the estimator's ``fit_error`` (how uncertain the level it learned
+    from its fitting rows is) and what the few scored batches showed: one batch whose estimate
+    happened to be right must not narrow the band to the sampling error alone."""
+    from ..monitor.tracking import MIN_SCORED
+
+    def finite(v: Any) -> float | None:
+        return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
+
     est = estimated or {}
-    track = (est.get("tracking") or {}).get("track_error")
-    own = track if track is not None and math.isfinite(track) else est.get("fit_error")
-    return est.get("std_error"), own if own is not None and math.isfinite(own) else None
+    tracking = est.get("tracking") or {}
+    track, fit = finite(tracking.get("track_error")), finite(est.get("fit_error"))
+    if track is not None and (tracking.get("scored") or 0) >= MIN_SCORED:
+        return est.get("std_error"), track
+    known = [e for e in (track, fit) if e is not None]
+    return est.get("std_error"), max(known) if known else None
 
 
 def context(state: Any, batch: Any, obs: Any) -> dict[str, Any]:

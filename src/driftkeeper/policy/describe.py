@@ -60,7 +60,7 @@ def _estimates_text(policy: "Policy") -> str:
                 "batch without labels leaves them to the labels of older batches, or missing" + uses)
     return ("estimates: auto — a batch that comes without its labels reads metric, performance_drop and the other "
             "performance signals from the serving version's estimate (CBPE / DLE; the decision lists them in "
-            "signals_from, as estimate or late labels) — its optimistic end, 1.28 standard deviations of its sampling error and its own (tracked, or its fit error before labels came back) toward "
+            "signals_from, as estimate or late labels) — its optimistic end, 1.28 standard deviations of its sampling error and its own (tracked on earlier batches, no less than its fit error until 6 came back) toward "
             "better, never better than the labels that came tonight for older rows; and the learning debt counts its estimated excess loss until the realised one replaces "
             "it when the labels arrive; a batch with its labels reads realised values" + uses)
 

@@ -77,8 +77,8 @@ class Context:
     ``estimated_debt`` is the part of ``debt`` accrued from estimates whose labels are still due.
     ``estimated_metric_error`` is the estimator's own error: how far such estimates have been from
     their realised values on earlier batches (the estimate track's RMS error, from its first
-    realised batch on), and before that (the first nights after a training) the estimator's
-    ``fit_error`` (``driftkeeper.keeper.late_labels.errors``): the
+    realised batch on; until it has scored a few batches, no less than the estimator's
+    ``fit_error``: ``driftkeeper.keeper.late_labels.errors``): the
     signals a batch without labels reads from the estimate use its optimistic end (see
     :func:`acted_estimate`).
     A policy with ``estimates: auto`` reads them when the batch has no labels (see
@@ -209,7 +209,8 @@ def acted_estimate(value: float | None, metric: str, std_error: float | None, tr
     that came tonight, when that is worse): its optimistic end, ``ESTIMATE_Z``
     standard deviations toward "better", the deviation combining the sampling error of a batch
     this size (``std_error``) and the estimator's own error (``track_error``: how far the estimate
-    has been from the realised values of earlier batches, or before any came back its fit error;
+    has been from the realised values of earlier batches, and no less than its fit error until
+    a few of those came back;
     ``driftkeeper.keeper.late_labels.errors``). A drop read from it is one the estimate's own error
     cannot explain: acting on the raw estimate retrained Bike Sharing on estimated drops that
     were the estimator's error (4 weeks' label delay: MAE ×1.088 of acting on realised values
