@@ -349,9 +349,8 @@ class TableSpec:
             codes, labels = _string_codes(X[c])
             known = set(cats)
             categories = list(cats) + sorted({v for v in labels if v not in known})
-            label_codes = pd.Index(categories).get_indexer(labels)
-            X[c] = pd.Categorical.from_codes(np.where(codes >= 0, label_codes[np.maximum(codes, 0)], -1) if len(labels) else codes,
-                                             categories=categories)
+            # each distinct value's code, then -1 last: a missing value's code -1 picks it
+            X[c] = pd.Categorical.from_codes(np.append(pd.Index(categories).get_indexer(labels), -1)[codes], categories=categories)
         return X
 
     def window_categories(self, chunks: Any) -> dict[str, list[Any]]:

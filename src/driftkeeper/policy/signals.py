@@ -14,6 +14,7 @@ from .vocabulary import AUTO_METRIC
 from .._util.suggest import suggest
 from .._util.timeutil import aware
 from ..exceptions import ConfigError
+from ..monitor.tracking import CONFIDENCE_Z
 
 if TYPE_CHECKING:
     from ..monitor.report import DriftReport
@@ -200,8 +201,8 @@ DEBT_SIGNALS = ("debt", "debt_ratio")
 
 
 #: One-sided z of the error band an estimate must clear before the policy acts on it (90 %, the
-#: gate's default confidence).
-ESTIMATE_Z = 1.2816
+#: gate's default confidence): the same z the estimate track's choice is tested at.
+ESTIMATE_Z = CONFIDENCE_Z
 
 
 def acted_estimate(value: float | None, metric: str, std_error: float | None, track_error: float | None) -> float | None:
