@@ -210,23 +210,29 @@ guards: {min_rows: 1, max_consecutive_updates: 3}
 """)
 
 
-def _night(left: float, *, grown: bool = True, updates: int = 0) -> Decision:
+def _night(left: float, *, grown: bool = True, updates: int = 0, metric: float | None = None) -> Decision:
     ctx = Context(retrain_cost_s=2.0, budget_left_s=left, update_style="warm_start", updates_since_retrain=updates,
-                  rows_since_retrain=60 if grown else 10, rows_at_retrain=100, labelled_rows=50, rows=50)
+                  rows_since_retrain=60 if grown else 10, rows_at_retrain=100, labelled_rows=50, rows=50,
+                  metric=metric, champion_metric=None if metric is None else 1.0, task="regression")
     return decide(None, GUARDED, ctx)
 
 
-def test_a_retrain_may_overdraw_the_allowance_once_then_waits_for_it():
-    assert _night(-1.9).action == "retrain" and not _night(-1.9).guards  # within one 2 s retrain: it may overdraw
-    d = _night(-2.1)  # more than a retrain past the allowance: the retrain waits, the model is updated
+def test_a_retrain_waits_once_the_allowance_is_spent():
+    assert _night(0.1).action == "retrain" and not _night(0.1).guards  # started within it: it may overdraw
+    d = _night(-0.1)  # the allowance is spent: the retrain waits, the model is updated
     assert d.action == "warm_start" and d.requested == "retrain"
-    assert d.guards[0]["guard"] == "budget" and "2.1 s past the budget's allowance" in d.guards[0]["reason"]
+    assert d.guards[0]["guard"] == "budget" and "0.1 s past the budget's allowance" in d.guards[0]["reason"]
 
 
-def test_updates_go_on_after_a_retrains_overdraft_and_stop_one_and_a_half_retrains_past_the_allowance():
-    assert _night(-1.9, grown=False).action == "warm_start"  # a retrain at +0.1 s left it 1.9 s past: updates go on
-    assert _night(-2.99, grown=False).action == "warm_start"
-    d = _night(-3.01, grown=False)  # one and a half 2 s retrains is 3 s
+def test_past_the_allowance_updates_go_on_only_for_a_model_worse_than_its_baseline():
+    assert _night(-1.9, grown=False).action == "warm_start"  # no labels, no estimate: nothing says it is fine
+    assert _night(-1.9, grown=False, metric=1.2).action == "warm_start"  # 20% worse than its baseline
+    d = _night(-1.9, grown=False, metric=0.9)  # better than its baseline: nothing to fix, nothing bought
+    assert d.action == "none" and d.guards[-1]["guard"] == "budget"
+    assert "no worse than its baseline (performance_drop -0.1)" in d.guards[-1]["reason"]
+    assert _night(0.5, grown=False, metric=0.9).action == "warm_start"  # within the allowance: every update
+    assert _night(-2.99, grown=False, metric=1.2).action == "warm_start"
+    d = _night(-3.01, grown=False, metric=1.2)  # one and a half 2 s retrains is 3 s
     assert d.action == "none" and d.guards[-1]["guard"] == "budget" and "(3 s)" in d.guards[-1]["reason"]
     assert _night(-3.01).action == "none"  # a retrain held back falls to none when an update is not affordable either
 
@@ -252,16 +258,21 @@ def test_update_rows_for_inverts_the_cost_forecast():
     assert only_retrains.update_rows_for(1.0, rounds=10) == 1_000  # a tree's row costs the same either way
 
 
-def test_a_budget_caps_the_rows_an_update_relearns_once_spending_is_past_the_allowance(tmp_path):
+def test_a_budget_caps_the_rows_an_update_relearns_once_spending_is_a_retrain_past_the_allowance(tmp_path):
     policy = tmp_path / "p.yaml"
-    policy.write_text(BUDGET_POLICY.format(budget=0.02).replace("relearn_batches: 2", "relearn_batches: 50"))
-    batches = make_stream(5, rows=300, seed=9)
+    # dear updates (60 rounds on every batch so far) on a stream whose relation changes (so the
+    # model stays worse than its baseline and over-budget nights still update): the spending
+    # gets more than a retrain past the allowance
+    policy.write_text(BUDGET_POLICY.format(budget=0.02).replace("relearn_batches: 2", "relearn_batches: 50")
+                      .replace("rounds: 5", "rounds: 60"))
+    batches = make_stream(9, rows=300, seed=9, change_at=2)
     keeper = init_keeper(tmp_path, policy, batches)
     records = [keeper.step(b, html=False) for b in batches[1:]]
     updates = [r for r in records if r.action == "warm_start"]
     assert len(updates) >= 3
     for r in updates:
-        over = r.costs["spent_s"] - r.training["cpu_s"] > r.costs["allowance_s"]  # as the night began
+        # as the night began, more than a retrain past the allowance
+        over = r.costs["spent_s"] - r.training["cpu_s"] > r.costs["allowance_s"] + r.costs["retrain_cost_s"]
         assert ("relearn_budget_rows" in r.training) == over, (r.costs, r.training)
         if over:  # what half of tonight's allowance pays for, never the whole window
             assert r.training.get("relearned_rows", 0) <= r.training["relearn_budget_rows"] < r.costs["retrain_rows"]
@@ -277,7 +288,7 @@ def test_the_relearn_cap_is_what_half_of_tonights_allowance_pays_for():
     state = RunnerState()
     state.costs = CostModel(updates=[[1_000, 1.0], [2_000, 1.5], [4_000, 2.5]])  # 0.5 s + 0.5 ms per row-round
     boosted = SimpleNamespace(adapter=SimpleNamespace(update_style="warm_start"))
-    over = Ledger(allowance_s=10.0, spent_s=12.0)  # the cap binds once the spending is past the allowance
+    over = Ledger(allowance_s=10.0, spent_s=111.0)  # the cap binds once the spending is a retrain past the allowance
     obs = SimpleNamespace(costs={"retrain_cost_s": 100.0}, unlearned=200, bundle=boosted, ledger=over)
     # passes are an online learner's: a boosted model's update is its rounds
     decision = Decision(action="warm_start", params={"rounds": 10, "passes": 1}, rule="r", requested="update")
@@ -288,4 +299,6 @@ def test_the_relearn_cap_is_what_half_of_tonights_allowance_pays_for():
     obs.bundle = SimpleNamespace(adapter=SimpleNamespace(update_style="online_update"))  # one pass: 9,000 rows
     assert relearn_cap(Policy.from_yaml("budget: 0.1\nfallback: update\n"), state, decision, obs) == 8_800
     obs.ledger = Ledger(allowance_s=10.0, spent_s=9.0)  # within the allowance: the full context
+    assert relearn_cap(Policy.from_yaml("budget: 0.1\nfallback: update\n"), state, decision, obs) is None
+    obs.ledger = Ledger(allowance_s=10.0, spent_s=109.0)  # past it by less than a retrain (a retrain's overdraft)
     assert relearn_cap(Policy.from_yaml("budget: 0.1\nfallback: update\n"), state, decision, obs) is None

@@ -13,12 +13,13 @@ Order (each guard that changes the action is recorded as ``{guard, from, to, rea
 4. ``retrain_cooldown`` — a retrain chosen by a rule within ``batches`` batches or ``days``
    days (data time) of the last one → the model's update, if it passes the caps, else ``none``.
 5. ``budget`` — with a policy ``budget``: a retrain chosen by a rule while the training CPU
-   spent is already more than one retrain's forecast cost past the allowance (``budget_left_s
-   < -retrain_cost_s``: measured CPU wobbles, so a retrain is not held back by a few
-   milliseconds of noise; it may leave the spending at most two retrains past) → the model's update, if it passes the caps and the budget allows
-   it, else ``none``; an update while the spending is more than one and a half retrains'
-   forecast cost past the allowance (so updates go on after a retrain's overdraft) →
-   ``none``. Retrains the caps force are not held back.
+   spent is past the allowance (``budget_left_s < 0``: the allowance is spent; a retrain
+   started within it may overdraw it by its own cost) → the model's update, if it passes the
+   caps and the budget allows it, else ``none``; an update while the spending is past the
+   allowance and the serving model is no worse than its baseline (``performance_drop <= 0``:
+   nothing to fix, so nothing is bought) → ``none``; any update while the spending is more
+   than one and a half retrains' forecast cost past the allowance → ``none``. Retrains the
+   caps force are not held back.
 6. ``min_rows`` — any training while fewer labelled rows than ``min_rows`` wait to be learned
    (``unlearned_rows``: this batch's and those of earlier batches no training has learned yet;
    the batch's ``labelled_rows``, then ``rows``, when that is unknown) → ``none``. Small batches
@@ -107,13 +108,16 @@ def apply_guards(
     if policy.spec.budget and left is not None and cost:
         over = f"training CPU spent is {-left:.3g} s past the budget's allowance"
         update_ok = left >= -1.5 * cost
-        if action == "retrain" and not forced and left < -cost:
+        drop = signals.get("performance_drop")
+        if action == "retrain" and not forced and left < 0:
             if style is not None and update_ok and _cap_violation(style, policy, context, spec) is None:
                 fire("budget", style, over)
             else:
                 fire("budget", "none", over)
         elif action in UPDATE_ACTIONS and not update_ok:
             fire("budget", "none", f"{over}, more than one and a half retrains ({1.5 * cost:.3g} s)")
+        elif action in UPDATE_ACTIONS and left < 0 and isinstance(drop, (int, float)) and drop <= 0:
+            fire("budget", "none", f"{over} and the model is no worse than its baseline (performance_drop {drop:.3g})")
 
     min_rows = policy.guards.min_rows
     if action in TRAINING_ACTIONS and min_rows is not None:
