@@ -23,7 +23,7 @@ from ..monitor.tracking import EstimateTrack
 from ..table import TableSpec, frame_sha256, impute_hint
 from . import late_labels
 from .bundle import ModelBundle, prediction_signal
-from .costs import Ledger
+from .costs import Ledger, work_of
 from .plan import TrainingPlan, plan_training, unlearned_rows, window_rows
 from .state import RunnerState
 from .store import LABELLED, LABELLED_AT, POS, SEQ, DataStore
@@ -229,7 +229,8 @@ def account(policy: Any, spec: TableSpec, state: RunnerState, metric: Any, batch
         excess = (level - obs.metric_value) if higher_is_better(metric.name) else (obs.metric_value - level)
     ledger.accrue(excess, obs.newly_labelled, retrain_cost, level)
     late_labels.account(policy, metric.name, batch, obs, ledger, level, retrain_cost)
-    ledger.allow(policy.spec.budget, retrain_cost)
+    ledger.allow(policy.spec.budget, retrain_cost, costs=state.costs,
+                 work=None if retrain_rows is None else work_of("retrain", retrain_rows, trees=state.costs.retrain_trees))
     obs.ledger = ledger
     obs.costs = {"retrain_cost_s": retrain_cost, "retrain_rows": retrain_rows, "update_cost_s": update_cost,
                  "update_rows": update_rows, "budget": policy.spec.budget, "allowance_s": ledger.allowance_s,
@@ -294,39 +295,7 @@ def plan(policy: Any, spec: TableSpec, state: RunnerState, decision: Any, batch:
     # what an update in the policy's mode takes; a model without modes takes none
     accepted = champ.update_overrides_for(mode if "mode" in champ.update_overrides else None)
     return plan_training(index_tonight(spec, obs, batch), state, decision, policy, seq=batch.seq, batch_time=batch.time,
-                         update_overrides=accepted, online=champ.update_style == "online_update",
-                         relearn_cap=relearn_cap(policy, state, decision, obs))
-
-
-#: Share of the budget an update may spend in one night; the rest is what retrains are paid from.
-UPDATE_SHARE = 0.5
-
-
-def relearn_cap(policy: Any, state: RunnerState, decision: Any, obs: Observation) -> int | None:
-    """Most rows an update may relearn tonight under the policy's budget, once the spending is
-    more than a retrain's forecast cost past the allowance: the update's forecast CPU (the rows
-    it learns included) stays within ``UPDATE_SHARE × budget ×`` a retrain's forecast CPU — half
-    of tonight's allowance — whatever the batches' size (``relearn_batches`` × the new rows and
-    ``relearn_rows`` bound it too). ``None``: no budget, not that far past the allowance, or
-    nothing measured yet.
-
-    Short of that the update keeps its full context: capped every night, the corrections lost
-    accuracy the budget did not need to save (``budget: 0.15`` on the benchmark at 100 trees,
-    spending 0.10-0.19 of always-retrain's CPU: Bike MAE 36.57 capped vs 35.22 uncapped, King
-    County 6.82e4 vs 6.71e4, LendingClub 0.1577 vs 0.1558), and capped as soon as the spending
-    passed the allowance, weaker corrections let the error rise until the rules retrained more
-    (``budget: 0.1``, Bike: 6 retrains and MAE 38.2 vs 3 and 36.4 when the cap waits for a
-    retrain's overdraft and over-budget nights skip the updates of a model no worse than its
-    baseline; benchmarks/RESULTS.md)."""
-    budget, retrain_cost = policy.spec.budget, (obs.costs or {}).get("retrain_cost_s")
-    if not budget or not retrain_cost:
-        return None
-    ledger = getattr(obs, "ledger", None)
-    if ledger is not None and ledger.left_s() >= -retrain_cost:
-        return None
-    rounds = _update_rounds(decision.params or {}, obs.bundle.adapter.update_style == "online_update")
-    rows = state.costs.update_rows_for(UPDATE_SHARE * budget * retrain_cost, rounds)
-    return None if rows is None else max(0, rows - obs.unlearned)  # the rows it learns come first
+                         update_overrides=accepted, online=champ.update_style == "online_update")
 
 
 def _update_rounds(params: dict[str, Any], online: bool) -> Any:

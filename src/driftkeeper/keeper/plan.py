@@ -193,19 +193,17 @@ def _update_params(params: dict[str, Any], accepted: frozenset[str], online: boo
     return overrides, ignored, notes
 
 
-def _relearn(labelled: pd.DataFrame, state: Any, relearn: int, n_new: int, cap: int | None,
+def _relearn(labelled: pd.DataFrame, state: Any, relearn: int, n_new: int,
              max_rows: int | None = None) -> tuple[pd.DataFrame, dict]:
     """The newest ``relearn`` batches the champion already learned, at most ``relearn × n_new``
-    rows, at most ``max_rows`` (the policy's ``relearn_rows``) and at most ``cap`` (the budget's;
-    the newest rows in each case): the initial data is "batch 0" and may be many batches long,
-    and an update's cost must not follow the batches' size or the history's."""
+    rows and at most ``max_rows`` (the policy's ``relearn_rows``; the newest rows in each case):
+    the initial data is "batch 0" and may be many batches long, and an update's cost must not
+    follow the batches' size or the history's."""
     done = labelled[_labelled_at(labelled) <= state.last_trained_seq]
     again = np.unique(done[SEQ].to_numpy()).tolist()[-relearn:]
     old = done[done[SEQ].isin(again)]  # rows of those batches labelled since are new rows, not relearned
     notes: dict[str, Any] = {"relearned_batches": again}
-    if cap is not None:
-        notes["relearn_budget_rows"] = cap
-    cap = relearn * n_new if cap is None else min(cap, relearn * n_new)
+    cap = relearn * n_new
     if max_rows is not None:
         cap = min(cap, int(max_rows))
     if len(old) > cap:
@@ -215,8 +213,7 @@ def _relearn(labelled: pd.DataFrame, state: Any, relearn: int, n_new: int, cap: 
     return old, notes
 
 
-def _plan_update(action, labelled, new, holdout, state, params, min_rows, accepted, online, relearn_cap,
-                 gate_on=True) -> TrainingPlan:
+def _plan_update(action, labelled, new, holdout, state, params, min_rows, accepted, online, gate_on=True) -> TrainingPlan:
     train = new[~new.index.isin(holdout.index)]
     base = TrainingPlan(action=action, holdout=RowSet.of(holdout))
     # min_rows counts what waits to be learned, holdout included (the guard's unlearned_rows): a
@@ -242,7 +239,7 @@ def _plan_update(action, labelled, new, holdout, state, params, min_rows, accept
         # count them twice (relearning is context for warm starts and corrections)
         notes["relearn_skipped"] = "online learner"
     elif relearn:
-        old, relearn_notes = _relearn(labelled, state, relearn, len(new), relearn_cap, params.get("relearn_rows"))
+        old, relearn_notes = _relearn(labelled, state, relearn, len(new), params.get("relearn_rows"))
         again = tuple(relearn_notes.pop("relearned_batches"))
         notes.update(relearn_notes)
         known = len(old)  # relearned rows first, then the new ones (each in time order)
@@ -270,16 +267,13 @@ def plan_training(
     batch_time: datetime | None,
     update_overrides: frozenset[str] | None,
     online: bool,
-    relearn_cap: int | None = None,
 ) -> TrainingPlan:
     """The plan of a training ``decision`` (``warm_start``, ``online_update`` or ``retrain``).
 
     ``index``: every stored row plus tonight's (columns ``SEQ``, ``POS``, ``LABELLED`` and,
     with a time column, ``TIME``). ``state``: the runner state before tonight. ``update_overrides``:
     the update parameters the champion accepts (``None``: all). ``online``: the champion is an
-    online learner (``passes`` are its rounds; no relearning). ``relearn_cap``: most rows an
-    update relearns under the policy's budget (see :func:`~driftkeeper.keeper.night.relearn_cap`),
-    besides ``relearn_batches`` × the new rows.
+    online learner (``passes`` are its rounds; no relearning).
     """
     labelled = index[index[LABELLED]]
     labelled = labelled.iloc[time_order(labelled)].reset_index(drop=True)
@@ -291,7 +285,7 @@ def plan_training(
     if decision.action == "retrain":
         return _plan_retrain(labelled, holdout, params.get("window"), min_rows, batch_time)
     accepted = frozenset(UPDATE_KEYS) if update_overrides is None else frozenset(update_overrides)
-    plan = _plan_update(decision.action, labelled, new, holdout, state, params, min_rows, accepted, online, relearn_cap,
+    plan = _plan_update(decision.action, labelled, new, holdout, state, params, min_rows, accepted, online,
                         policy.gate.enabled)
     if plan.skip:
         return plan

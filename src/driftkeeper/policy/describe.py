@@ -104,10 +104,9 @@ def describe(policy: "Policy") -> str:
     if g.max_model_bytes is not None:
         gl.append(f"an update that would pass {g.max_model_bytes} bytes becomes a retrain")
     if policy.spec.budget is not None:
-        gl.append("budget: no rule-chosen retrain while the CPU spent is past the allowance (update instead); past "
-                  "it, no update of a model no worse than its baseline, and none at all while the spending is more "
-                  "than one and a half retrains past it; more than one retrain past it, an update relearns only as "
-                  "many rows as half of one night's allowance pays for")
+        gl.append("budget: a rule-chosen retrain waits until the allowance left pays for its forecast cost, unless "
+                  "the learning debt pays for it and for the overdraft (debt_ratio >= 1); update instead. No update "
+                  "while the spending is past the allowance")
     lines.append("guards:" + (" none" if not gl else ""))
     lines.extend(f"  - {x}" for x in gl)
     gate = policy.gate

@@ -12,14 +12,11 @@ Order (each guard that changes the action is recorded as ``{guard, from, to, rea
    does not apply to it).
 4. ``retrain_cooldown`` — a retrain chosen by a rule within ``batches`` batches or ``days``
    days (data time) of the last one → the model's update, if it passes the caps, else ``none``.
-5. ``budget`` — with a policy ``budget``: a retrain chosen by a rule while the training CPU
-   spent is past the allowance (``budget_left_s < 0``: the allowance is spent; a retrain
-   started within it may overdraw it by its own cost) → the model's update, if it passes the
-   caps and the budget allows it, else ``none``; an update while the spending is past the
-   allowance and the serving model is no worse than its baseline (``performance_drop <= 0``:
-   nothing to fix, so nothing is bought) → ``none``; any update while the spending is more
-   than one and a half retrains' forecast cost past the allowance → ``none``. Retrains the
-   caps force are not held back.
+5. ``budget`` — with a policy ``budget``: a retrain chosen by a rule while less of the
+   allowance is left than its forecast cost (``budget_left_s < retrain_cost_s``: the budget
+   is kept, not overdrawn and caught up later) → the model's update, if it passes the caps and
+   the budget allows it, else ``none``; an update while the spending is past the allowance
+   (``budget_left_s < 0``) → ``none``. Retrains the caps force are not held back.
 6. ``min_rows`` — any training while fewer labelled rows than ``min_rows`` wait to be learned
    (``unlearned_rows``: this batch's and those of earlier batches no training has learned yet;
    the batch's ``labelled_rows``, then ``rows``, when that is unknown) → ``none``. Small batches
@@ -106,18 +103,16 @@ def apply_guards(
 
     left, cost = context.budget_left_s, context.retrain_cost_s
     if policy.spec.budget and left is not None and cost:
-        over = f"training CPU spent is {-left:.3g} s past the budget's allowance"
-        update_ok = left >= -1.5 * cost
-        drop = signals.get("performance_drop")
-        if action == "retrain" and not forced and left < 0:
+        update_ok = left >= 0
+        if action == "retrain" and not forced and left < cost:
+            why = (f"the budget's allowance has {left:.3g} s left, less than the retrain's forecast {cost:.3g} s"
+                   if left >= 0 else f"training CPU spent is {-left:.3g} s past the budget's allowance")
             if style is not None and update_ok and _cap_violation(style, policy, context, spec) is None:
-                fire("budget", style, over)
+                fire("budget", style, why)
             else:
-                fire("budget", "none", over)
+                fire("budget", "none", why)
         elif action in UPDATE_ACTIONS and not update_ok:
-            fire("budget", "none", f"{over}, more than one and a half retrains ({1.5 * cost:.3g} s)")
-        elif action in UPDATE_ACTIONS and left < 0 and isinstance(drop, (int, float)) and drop <= 0:
-            fire("budget", "none", f"{over} and the model is no worse than its baseline (performance_drop {drop:.3g})")
+            fire("budget", "none", f"training CPU spent is {-left:.3g} s past the budget's allowance")
 
     min_rows = policy.guards.min_rows
     if action in TRAINING_ACTIONS and min_rows is not None:
