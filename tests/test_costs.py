@@ -114,17 +114,23 @@ def test_the_allowance_is_restated_when_a_retrain_measures_cheaper_than_its_fore
     costs = CostModel()
     costs.observe("retrain", work_of("retrain", 4_000, trees=100), 0.4, trees=100, provisional=True)  # the initial fit
     ledger = Ledger()
-    nights = [4_400, 4_800, 5_200]
-    for rows in nights:
-        ledger.allow(0.1, costs.retrain_cost_s(rows), work=work_of("retrain", rows, trees=100), costs=costs)
-    assert ledger.allowance_s == pytest.approx(0.1 * 1e-6 * 100 * sum(nights))  # 1 µs per row-tree, extrapolated
+    nights = [(4_400, 0.2), (4_800, 0.1), (5_200, 0.1)]  # the budget changed after the first night
+    for rows, budget in nights:
+        ledger.allow(budget, costs.retrain_cost_s(rows), work=work_of("retrain", rows, trees=100), costs=costs)
+    weighted = sum(rows * budget for rows, budget in nights)
+    assert ledger.allowance_s == pytest.approx(1e-6 * 100 * weighted)  # 1 µs per row-tree, extrapolated
     # the first nightly retrain costs half as much per unit: every past night is restated with it
     costs.observe("retrain", work_of("retrain", 5_600, trees=100), 0.28, trees=100)
-    nights.append(6_000)
     ledger.allow(0.1, costs.retrain_cost_s(6_000), work=work_of("retrain", 6_000, trees=100), costs=costs)
-    assert ledger.allowance_s == pytest.approx(0.1 * 0.5e-6 * 100 * sum(nights))
+    restated = 0.5e-6 * 100 * (weighted + 0.1 * 6_000)
+    assert ledger.allowance_s == pytest.approx(restated)
+    # ... for the last time: later measurements do not reprice the past, nights accrue their forecasts
+    assert not ledger.restating and ledger.allowance_base_s == pytest.approx(restated)
+    costs.observe("retrain", work_of("retrain", 6_400, trees=100), 0.64, trees=100)  # a slower night
+    ledger.allow(0.1, costs.retrain_cost_s(6_800), work=work_of("retrain", 6_800, trees=100), costs=costs)
+    assert ledger.allowance_s == pytest.approx(restated + 0.1 * costs.retrain_cost_s(6_800))
     again = Ledger.from_dict(ledger.to_dict())
-    assert again.allowed_work == ledger.allowed_work and again.allowance_base_s == 0.0
+    assert again.allowance_s == ledger.allowance_s and not again.restating
 
 
 def test_a_ledger_saved_before_the_restatement_keeps_its_allowance_and_restates_only_new_nights():

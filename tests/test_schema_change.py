@@ -435,7 +435,11 @@ def test_a_new_column_waits_for_the_budget_a_vanished_one_does_not(tmp_path):
     assert change.warnings == ["column(s) ['x5'] are new, but training CPU spent is 2.5 s past the budget's "
                                "allowance: the retrain that makes them features waits for the budget (the champion "
                                "serves without them)"]
-    within = SimpleNamespace(ledger=SimpleNamespace(left_s=lambda: -1.5), costs={"retrain_cost_s": 2.0})
+    short = SimpleNamespace(ledger=SimpleNamespace(left_s=lambda: 1.5), costs={"retrain_cost_s": 2.0})
+    change = schema_change.detect(keeper.spec, with_x5(b[1]), mode="retrain", policy=pol)
+    assert schema_change.override(ruled, change, pol, short) is ruled  # 1.5 s left of a 2 s retrain: it waits
+    assert "the budget's allowance has 1.5 s left, less than the retrain's forecast 2 s" in change.warnings[0]
+    within = SimpleNamespace(ledger=SimpleNamespace(left_s=lambda: 2.5), costs={"retrain_cost_s": 2.0})
     change = schema_change.detect(keeper.spec, with_x5(b[1]), mode="retrain", policy=pol)
     assert schema_change.override(ruled, change, pol, within).rule == "schema_change"
     change = schema_change.detect(keeper.spec, b[1].drop(columns=["x3"]), mode="retrain", policy=pol)

@@ -156,6 +156,7 @@ class Ledger:
     allowed_nights: float = 0.0
     allowed_work: float = 0.0
     allowance_base_s: float = 0.0
+    restating: bool = True  # until the first nightly retrain is measured (then nights accrue as forecast)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> "Ledger":
@@ -231,16 +232,26 @@ class Ledger:
         from it overstates a retrain on grown data (a tree costs about the same on 4,000 and on
         18,000 rows): on a 400-row-batch stream the forecast was 2.1× the retrain measured at
         night 36, and the allowance built from such forecasts let a `budget: 0.1` spend 0.16 of
-        always-retrain's CPU. Restated, the allowance follows the measurements as they come."""
+        always-retrain's CPU. Restated, the allowance follows the measurements as they come.
+
+        The restatement stops once a nightly retrain has been measured (the cost model no longer
+        rests on the initial fit): the restated allowance becomes the base, and later nights
+        accrue their own forecasts. Restated for ever, every new measurement would reprice the
+        whole history — with a few noisy measurements a swing of several retrains' worth in one
+        night, and a root moved to a faster machine would have its past allowance shrunk."""
         if not budget or not retrain_cost_s:
             return
-        if work is None or costs is None:
-            self.allowance_s += budget * retrain_cost_s
+        if work is None or costs is None or not self.restating:  # this night's forecast stands
+            self.allowance_base_s += budget * retrain_cost_s
+            self.allowance_s = self.allowance_base_s
             return
         self.allowed_nights += budget
         self.allowed_work += budget * work
         restated = costs.retrain_cost_sum(self.allowed_nights, self.allowed_work)
         self.allowance_s = self.allowance_base_s + (restated if restated is not None else 0.0)
+        if not costs.provisional and costs.retrains:  # measured on a nightly retrain: the last restatement
+            self.allowance_base_s, self.allowed_nights, self.allowed_work = self.allowance_s, 0.0, 0.0
+            self.restating = False
 
     def spend(self, cpu_s: float) -> None:
         self.spent_s += max(0.0, float(cpu_s))

@@ -117,7 +117,7 @@ def plan_text(plan: dict[str, Any]) -> str:
     if plan.get("relearned_batches"):
         lines.append(f"  relearning batches {_batches(plan['relearned_batches'])}"
                      + (f" (capped at {plan['relearned_rows_capped']} rows)" if plan.get("relearned_rows_capped") else ""))
-    if plan.get("relearn_budget_rows") is not None:
+    if plan.get("relearn_budget_rows") is not None:  # records of releases whose budget capped an update
         lines.append(f"  the budget pays for relearning at most {plan['relearn_budget_rows']} rows")
     shown = {k: v for k, v in (plan.get("params") or {}).items() if v is not None}
     if shown:

@@ -104,9 +104,9 @@ def describe(policy: "Policy") -> str:
     if g.max_model_bytes is not None:
         gl.append(f"an update that would pass {g.max_model_bytes} bytes becomes a retrain")
     if policy.spec.budget is not None:
-        gl.append("budget: a rule-chosen retrain waits until the allowance left pays for its forecast cost, unless "
-                  "the learning debt pays for it and for the overdraft (debt_ratio >= 1); update instead. No update "
-                  "while the spending is past the allowance")
+        gl.append("budget: a rule-chosen retrain (or one for new columns) waits until the allowance left pays for "
+                  "its forecast cost, however large the debt; update instead. No update while the spending is past "
+                  "the allowance")
     lines.append("guards:" + (" none" if not gl else ""))
     lines.extend(f"  - {x}" for x in gl)
     gate = policy.gate

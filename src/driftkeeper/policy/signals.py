@@ -179,8 +179,8 @@ def performance_drop(current: float | None, champion: float | None, metric: str)
 def debt_ratio(context: Context) -> float | None:
     """The learning debt in CPU seconds over what a retrain costs now: its forecast CPU, plus the
     overdraft it would cause when the budget's allowance cannot pay for it (so a retrain over
-    budget needs a debt twice as large, and one right at the start of a root's life still comes
-    when the loss is large). >= 1: a retrain pays off."""
+    budget needs a debt twice as large). >= 1: a retrain pays off — though under a budget the
+    guard still holds it back until the allowance left pays for it."""
     cost, debt = context.retrain_cost_s, context.debt_cost_s
     if debt is None or not cost:
         return None
