@@ -163,12 +163,17 @@ def test_state_round_trips_costs_and_ledger():
     assert again.ledger.debt == 2.5 and again.ledger.spent_s == 0.5
 
 
-def test_an_abrupt_concept_change_retrains_within_two_batches(tmp_path):
+def _abrupt_change_nights(tmp_path, budget: float) -> list:
+    """Eight nights of a stream whose relation changes at night 6, under the debt rule and ``budget``."""
     policy = tmp_path / "p.yaml"
-    policy.write_text(BUDGET_POLICY.format(budget=0.5))
+    policy.write_text(BUDGET_POLICY.format(budget=budget))
     batches = make_stream(9, rows=300, seed=7, change_at=6)
     keeper = init_keeper(tmp_path, policy, batches, model=lgb.LGBMRegressor(n_estimators=100, num_leaves=7, verbose=-1, n_jobs=1))
-    actions = [keeper.step(b, html=False) for b in batches[1:]]
+    return [keeper.step(b, html=False) for b in batches[1:]]
+
+
+def test_an_abrupt_concept_change_retrains_within_two_batches(tmp_path):
+    actions = _abrupt_change_nights(tmp_path, 0.5)
     retrained = [i + 1 for i, r in enumerate(actions) if r.action == "retrain" and r.promoted]
     assert any(6 <= s <= 7 for s in retrained), [(r.action, r.costs["debt"]) for r in actions]
     assert all(s >= 6 for s in retrained)  # nothing before the change was worth a retrain
@@ -179,11 +184,7 @@ def test_an_abrupt_concept_change_retrains_within_two_batches(tmp_path):
 def test_a_retrain_the_allowance_cannot_pay_for_waits_and_the_record_says_why(tmp_path):
     # the same change six nights into a root's life under a fifth of always-retrain's CPU: the
     # allowance holds less than a retrain costs, and the budget is kept
-    policy = tmp_path / "p.yaml"
-    policy.write_text(BUDGET_POLICY.format(budget=0.2))
-    batches = make_stream(9, rows=300, seed=7, change_at=6)
-    keeper = init_keeper(tmp_path, policy, batches, model=lgb.LGBMRegressor(n_estimators=100, num_leaves=7, verbose=-1, n_jobs=1))
-    actions = [keeper.step(b, html=False) for b in batches[1:]]
+    actions = _abrupt_change_nights(tmp_path, 0.2)
     held = [r for r in actions if r.decision["requested"] == "retrain" and r.action != "retrain"]
     assert held and all(r.decision["signals"]["debt_ratio"] >= 1 for r in held)  # the debt asked for it
     for r in held:
