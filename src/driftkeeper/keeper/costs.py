@@ -6,10 +6,10 @@ unit of work is what the machine, the library and the data's width decide; it is
 every training, so forecasts follow a root that grows, gets wider or moves to another machine.
 
 The budget (policy ``budget: 0.2``) is a share of what retraining every batch would spend. Every
-night the allowance grows by ``budget ×`` the forecast cost of a retrain on tonight's window — and
-the whole allowance is restated from the cost model as it is now, so the overestimates of the
-first nights (one measured fit, extrapolated) do not stay in it; the ledger adds what training
-really spent. The *learning debt* is the serving model's excess loss
+night the allowance grows by ``budget ×`` the forecast cost of a retrain on tonight's window —
+and until the first nightly retrain is measured the whole allowance is restated from the cost
+model as it then is, so the overestimates of the first nights (one measured fit, extrapolated)
+do not stay in it; the ledger adds what training really spent. The *learning debt* is the serving model's excess loss
 over the level the last retrain reached, summed over the labelled rows it served since (in the
 policy metric's units × rows). An exchange rate (CPU seconds per unit of debt) turns debt into
 compute: a retrain pays off when the converted debt reaches the forecast retrain cost, and the
@@ -105,9 +105,13 @@ class CostModel:
         line = CostModel._line(log)
         return None if line is None else line[0] + line[1] * work
 
+    def retrain_work(self, rows: int) -> int:
+        """The work of a retrain on ``rows`` rows (the model's size as last retrained)."""
+        return work_of("retrain", rows, trees=self.retrain_trees)
+
     def retrain_cost_s(self, rows: int) -> float | None:
         """Forecast CPU seconds of a retrain on ``rows`` rows (the model's size as last retrained)."""
-        return self._forecast(self.retrains, work_of("retrain", rows, trees=self.retrain_trees))
+        return self._forecast(self.retrains, self.retrain_work(rows))
 
     def retrain_cost_sum(self, nights: float, work: float) -> float | None:
         """Forecast CPU of ``nights`` retrains whose work adds up to ``work``: what retraining
@@ -225,7 +229,7 @@ class Ledger:
     def allow(self, budget: float | None, retrain_cost_s: float | None, *, work: int | None = None,
               costs: "CostModel | None" = None) -> None:
         """Tonight's allowance: ``budget ×`` a retrain's forecast cost. With the retrain's
-        ``work`` and the root's cost model, the whole allowance is *restated* every night from
+        ``work`` and the root's cost model, the whole allowance is *restated* each night from
         what the cost model knows now — ``Σ budget × (a + b × work)`` over the nights so far,
         not the sum of each night's forecast as it was made. Before the first nightly retrain
         the only retrain measured is the initial fit, and a cost per unit of work extrapolated

@@ -23,7 +23,7 @@ from ..monitor.tracking import EstimateTrack
 from ..table import TableSpec, frame_sha256, impute_hint
 from . import late_labels
 from .bundle import ModelBundle, prediction_signal
-from .costs import Ledger, work_of
+from .costs import Ledger
 from .plan import TrainingPlan, plan_training, unlearned_rows, window_rows
 from .state import RunnerState
 from .store import LABELLED, LABELLED_AT, POS, SEQ, DataStore
@@ -230,7 +230,7 @@ def account(policy: Any, spec: TableSpec, state: RunnerState, metric: Any, batch
     ledger.accrue(excess, obs.newly_labelled, retrain_cost, level)
     late_labels.account(policy, metric.name, batch, obs, ledger, level, retrain_cost)
     ledger.allow(policy.spec.budget, retrain_cost, costs=state.costs,
-                 work=None if retrain_rows is None else work_of("retrain", retrain_rows, trees=state.costs.retrain_trees))
+                 work=None if retrain_rows is None else state.costs.retrain_work(retrain_rows))
     obs.ledger = ledger
     obs.costs = {"retrain_cost_s": retrain_cost, "retrain_rows": retrain_rows, "update_cost_s": update_cost,
                  "update_rows": update_rows, "budget": policy.spec.budget, "allowance_s": ledger.allowance_s,

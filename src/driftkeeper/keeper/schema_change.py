@@ -291,16 +291,12 @@ def _give_up(change: SchemaChange, registry: Any, new_cols: list[str]) -> None:
 
 
 def _over_budget(policy: Any, obs: Any) -> str | None:
-    """Why the budget holds a retrain back tonight (the budget guard's rule: the allowance left
-    must pay for the retrain's forecast cost), or ``None``."""
+    """Why the budget holds a retrain back tonight (the budget guard's rule), or ``None``."""
+    from ..policy import budget_holds_retrain
+
     if obs is None or not policy.spec.budget or obs.ledger is None:
         return None
-    left, cost = obs.ledger.left_s(), (obs.costs or {}).get("retrain_cost_s")
-    if left is None or not cost or left >= cost:
-        return None
-    if left >= 0:
-        return f"the budget's allowance has {left:.3g} s left, less than the retrain's forecast {cost:.3g} s"
-    return f"training CPU spent is {-left:.3g} s past the budget's allowance"
+    return budget_holds_retrain(obs.ledger.left_s(), (obs.costs or {}).get("retrain_cost_s"))
 
 
 def override(decision: Any, change: SchemaChange, policy: Any, obs: Any = None) -> Any:

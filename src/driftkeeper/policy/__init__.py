@@ -3,6 +3,7 @@
 
 from .decision import Decision, decide
 from .gate import gate_passes, higher_is_better
+from .guards import budget_holds_retrain
 from .policy import DECISION_ACTIONS, Policy, load_policy, shipped_policies
 from .vocabulary import ACTIONS, METRICS, SIGNALS
 from .signals import Context, compute_signals, performance_drop
@@ -15,6 +16,7 @@ __all__ = [
     "Context",
     "Decision",
     "Policy",
+    "budget_holds_retrain",
     "compute_signals",
     "decide",
     "gate_passes",

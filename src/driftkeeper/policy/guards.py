@@ -57,6 +57,17 @@ def _cap_violation(action: str, policy: "Policy", context: "Context", spec: Acti
     return None
 
 
+def budget_holds_retrain(left: float | None, cost: float | None) -> str | None:
+    """Why a budget holds a retrain back tonight, or ``None``: the allowance left (``left``,
+    negative past it) must pay for the retrain's forecast ``cost``. The one rule the budget
+    guard and a schema change's retrain (``keeper.schema_change``) both follow."""
+    if left is None or not cost or left >= cost:
+        return None
+    if left >= 0:
+        return f"the budget's allowance has {left:.3g} s left, less than the retrain's forecast {cost:.3g} s"
+    return f"training CPU spent is {-left:.3g} s past the budget's allowance"
+
+
 def apply_guards(
     requested: str, policy: "Policy", context: "Context", signals: dict[str, Any], spec: ActionSpec | None = None
 ) -> tuple[str, list[dict[str, Any]]]:
@@ -104,9 +115,8 @@ def apply_guards(
     left, cost = context.budget_left_s, context.retrain_cost_s
     if policy.spec.budget and left is not None and cost:
         update_ok = left >= 0
-        if action == "retrain" and not forced and left < cost:
-            why = (f"the budget's allowance has {left:.3g} s left, less than the retrain's forecast {cost:.3g} s"
-                   if left >= 0 else f"training CPU spent is {-left:.3g} s past the budget's allowance")
+        why = budget_holds_retrain(left, cost)
+        if action == "retrain" and not forced and why:
             if style is not None and update_ok and _cap_violation(style, policy, context, spec) is None:
                 fire("budget", style, why)
             else:
