@@ -141,17 +141,23 @@ def test_a_ledger_saved_before_the_restatement_keeps_its_allowance_and_restates_
     assert old.allowance_s == pytest.approx(3.0 + 0.2 * 0.1)
 
 
-def test_debt_resets_after_a_promoted_retrain_and_survives_rollback_and_updates():
+def test_debt_resets_after_a_retrain_promoted_or_refused_and_survives_rollback_and_updates():
     state = RunnerState()
     state.ledger.debt = 5.0
     state.after_promotion("warm_start", 1, None, 100)
+    state.after_refusal("warm_start", 2)
     assert state.ledger.debt == 5.0
     state.after_rollback(0)
     assert state.ledger.debt == 5.0  # the restored model owes what it owed: no retrain paid it
-    state.after_refusal("retrain", 2)
-    assert state.ledger.debt == 5.0
     state.after_promotion("retrain", 3, None, 100)
     assert state.ledger.debt == 0.0
+    # a refused retrain measured that a retrain does not reach the serving model's level: the
+    # debt owed against the old level goes, and the level is re-measured from the next batch
+    state.ledger.debt, state.retrain_baseline, state.previous_metric_since_retrain = 5.0, [1.0, 1.1], 1.2
+    state.rows_since_retrain = 40
+    state.after_refusal("retrain", 4)
+    assert state.ledger.debt == 0.0 and state.retrain_baseline == [] and state.previous_metric_since_retrain is None
+    assert state.rows_at_retrain == 100 and state.rows_since_retrain == 0 and state.last_retrain_seq == 4
 
 
 def test_state_round_trips_costs_and_ledger():

@@ -107,12 +107,23 @@ class RunnerState:
     def after_refusal(self, action: str, seq: int) -> None:
         """The gate kept the champion. A refused retrain is not retried on the very next batch:
         a retrain forced by ``max_consecutive_updates`` (or a due schedule) would otherwise repeat
-        every batch until one passes."""
+        every batch until one passes. And it *measured* that a retrain on tonight's rows does not
+        reach the serving model's level, so the level ``drop_since_retrain`` compares with is
+        measured again on the serving model's next batches, and the learning debt (owed against
+        the old level) starts from zero: otherwise a drop from a level no retrain reaches any
+        more holds for ever and the drop rule retries every few batches (a 17-batch stream with a
+        concept change: two of its four retrains were refused retries, 40 % of its training
+        CPU). The data growth counts from the refusal but against the rows the serving model's
+        retrain learned, as before: counted from the refused attempt's larger rows, the next
+        attempt came later, and on LendingClub at 100 trees a later growth retrain that passed
+        was lost (error ×1.014 → ×1.030 of always-retrain's)."""
         self.consecutive_gate_refusals += 1
         if action == "retrain":
             self.updates_since_retrain = 0
             self.last_retrain_seq = seq
             self.rows_since_retrain = 0
+            self.retrain_baseline, self.previous_metric_since_retrain = [], None
+            self.ledger.after_retrain()
 
     def after_rollback(self, trained_seq: int | None = None) -> None:
         """The champion moved to another version outside a training night (a rollback, by the
