@@ -154,10 +154,18 @@ def test_debt_resets_after_a_retrain_promoted_or_refused_and_survives_rollback_a
     # a refused retrain measured that a retrain does not reach the serving model's level: the
     # debt owed against the old level goes, and the level is re-measured from the next batch
     state.ledger.debt, state.retrain_baseline, state.previous_metric_since_retrain = 5.0, [1.0, 1.1], 1.2
+    state.ledger.estimated = {"3": [0.5, 10.0]}
+    state.ledger.note_estimate(3, 2, 1.25)  # the serving model's estimate of an unlabelled batch
     state.rows_since_retrain = 40
-    state.after_refusal("retrain", 4)
-    assert state.ledger.debt == 0.0 and state.retrain_baseline == [] and state.previous_metric_since_retrain is None
+    state.after_refusal("retrain", 4, 1.3)
+    assert state.ledger.debt == 0.0 and state.ledger.estimated == {}
+    assert state.retrain_baseline == [1.3] and state.previous_metric_since_retrain == 1.3  # tonight's, the level's first
     assert state.rows_at_retrain == 100 and state.rows_since_retrain == 0 and state.last_retrain_seq == 4
+    assert state.ledger.previous_estimate(4, 2) == 1.25  # the model did not change: its estimate stands
+    state.after_refusal("retrain", 5)  # a night without labels: the level waits for the next batch
+    assert state.retrain_baseline == [] and state.previous_metric_since_retrain is None
+    state.after_promotion("retrain", 6, None, 300)
+    assert state.ledger.last_estimate is None
 
 
 def test_state_round_trips_costs_and_ledger():

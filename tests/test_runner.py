@@ -533,8 +533,8 @@ def test_late_labels_of_a_batch_older_than_the_last_training_are_new_to_the_next
 
 def test_a_refused_retrain_measures_the_level_again_and_clears_the_debt(tmp_path):
     """A refused retrain measured that a retrain on tonight's rows does not beat the serving
-    model: the level ``drop_since_retrain`` compares with is measured again on the serving
-    model's next batches, and the debt owed against the old level goes. The data growth counts
+    model: the level ``drop_since_retrain`` compares with starts again from the serving model's
+    metric that night, and the debt owed against the old level goes. The data growth counts
     from the refusal, against the rows the serving model's retrain learned."""
     policy_file = drift_policy(
         tmp_path,
@@ -551,14 +551,17 @@ def test_a_refused_retrain_measures_the_level_again_and_clears_the_debt(tmp_path
     assert [r.action for r in recs] == ["none", "retrain", "none", "retrain", "none"]
     assert all(r.promoted is None and r.serving == 1 for r in recs)
     assert [r.decision["signals"]["data_growth"] for r in recs] == pytest.approx([300 / 960, 600 / 960] * 2 + [300 / 960])
-    # before the refusal the level is the first served batch's; after it, the serving model's
-    # value at promotion until it serves a batch, then that batch's
     value = [r.champion_metric["value"] for r in recs]
-    at_promotion = recs[0].champion_metric["at_promotion"]
     drop = [r.decision["signals"]["drop_since_retrain"] for r in recs]
+    sustained = [r.decision["signals"]["sustained_drop_since_retrain"] for r in recs]
+    # version 1's level: its first served batch; after each refusal: the refusal night's value
     assert drop[1] == pytest.approx((value[1] - value[0]) / value[0])
-    assert drop[2] == pytest.approx((value[2] - at_promotion) / at_promotion)
-    assert drop[3] == pytest.approx((value[3] - value[2]) / value[2])
+    assert drop[2] == pytest.approx((value[2] - value[1]) / value[1])
+    level = (value[1] + value[2]) / 2
+    assert drop[3] == pytest.approx((value[3] - level) / level)
+    assert drop[4] == pytest.approx((value[4] - value[3]) / value[3])
+    assert sustained[2] == pytest.approx(min(drop[2], 0.0))  # the refusal night is the level's first batch
     assert [s["retrain_baseline"] for s in states] == [
-        pytest.approx([value[0]]), [], pytest.approx([value[2]]), [], pytest.approx([value[4]])]
+        pytest.approx([value[0]]), pytest.approx([value[1]]), pytest.approx([value[1], value[2]]),
+        pytest.approx([value[3]]), pytest.approx([value[3], value[4]])]
     assert all(s["ledger"]["debt"] == 0.0 for s in (states[1], states[3]))

@@ -139,8 +139,8 @@ class Ledger:
     :meth:`settle` withdraws ``k ×`` the estimated per-row excess, and the night accrues the
     realised excess of the rows that arrived, as it does for any labelled rows. So the debt is
     always the realised excess of the rows labelled since the last retrain plus the estimated
-    excess of the rows whose labels are still due — never both for one row. A retrain clears
-    the debt and the pending estimates together (labels that arrive later for batches served
+    excess of the rows whose labels are still due — never both for one row. A retrain (promoted,
+    or refused by the gate: it measured the level again) clears the debt and the pending estimates together (labels that arrive later for batches served
     before it accrue their realised excess on the new model, as without estimates); rows whose
     labels never arrive keep their estimated share until then. ``last_estimate`` is the serving
     model's estimated metric on the newest batch without labels since the last retrain (what a
@@ -271,8 +271,14 @@ class Ledger:
         self.rate = min(first * MAX_DRIFT, max(first / MAX_DRIFT, rate))
 
     def after_retrain(self) -> None:
+        self.clear_debt()
+        self.last_estimate = None
+
+    def clear_debt(self) -> None:
+        """The debt and the pending estimated excess go (a retrain, promoted or refused, measured
+        the level again); ``last_estimate`` stays with the model that made it."""
         self.debt = 0.0
-        self.estimated, self.last_estimate = {}, None
+        self.estimated = {}
 
     def debt_cost_s(self) -> float | None:
         return None if self.rate is None else self.debt * self.rate

@@ -37,8 +37,8 @@ class RunnerState:
     consecutive_gate_refusals: int = 0
     baseline: list[float] = field(default_factory=list)  # serving model's metric on its first served batches
     previous_metric: float | None = None  # serving model's metric on the previous labelled batch
-    previous_metric_since_retrain: float | None = None  # the same, reset by retrains only
-    retrain_baseline: list[float] = field(default_factory=list)  # metric on the first batches after the last retrain
+    previous_metric_since_retrain: float | None = None  # the same, reset by retrains only (promoted or refused)
+    retrain_baseline: list[float] = field(default_factory=list)  # metric on the first batches after the last retrain (or refused one)
     rows_at_retrain: int = 0  # rows the last retrain (or init) trained on
     rows_since_retrain: int = 0  # labelled rows that arrived since
     runs: list[str] = field(default_factory=list)
@@ -104,26 +104,30 @@ class RunnerState:
         else:
             self.updates_since_retrain += 1
 
-    def after_refusal(self, action: str, seq: int) -> None:
-        """The gate kept the champion. A refused retrain is not retried on the very next batch:
-        a retrain forced by ``max_consecutive_updates`` (or a due schedule) would otherwise repeat
-        every batch until one passes. And it *measured* that a retrain on tonight's rows does not
-        reach the serving model's level, so the level ``drop_since_retrain`` compares with is
-        measured again on the serving model's next batches, and the learning debt (owed against
-        the old level) starts from zero: otherwise a drop from a level no retrain reaches any
-        more holds for ever and the drop rule retries every few batches (a 17-batch stream with a
-        concept change: two of its four retrains were refused retries, 40 % of its training
-        CPU). The data growth counts from the refusal but against the rows the serving model's
-        retrain learned, as before: counted from the refused attempt's larger rows, the next
-        attempt came later, and on LendingClub at 100 trees a later growth retrain that passed
-        was lost (error ×1.014 → ×1.030 of always-retrain's)."""
+    def after_refusal(self, action: str, seq: int, metric: float | None = None) -> None:
+        """The gate kept the champion (``metric``: its metric on tonight's labelled rows, if any).
+        A refused retrain is not retried on the very next batch: a retrain forced by
+        ``max_consecutive_updates`` (or a due schedule) would otherwise repeat every batch until
+        one passes. And it *measured* that a retrain on tonight's rows does not reach the serving
+        model's level, so the level ``drop_since_retrain`` compares with starts again from the
+        serving model's metric tonight (and its next batches), and the learning debt owed
+        against the old level is cleared: otherwise a drop from a level no retrain reaches any
+        more holds for ever, and every retry the rule makes is refused again (fried-small under
+        ``budget: 0.1`` spent its allowance on four refused retrains). The data growth counts
+        from the refusal against the rows the serving model's retrain learned, as before:
+        counted from the refused attempt's larger rows, the next attempt came later, and on
+        LendingClub at 100 trees a later growth retrain that passed was lost (error ×1.014 →
+        ×1.030 of always-retrain's). ``days_since_retrain`` still counts from the last promoted
+        retrain (its time)."""
         self.consecutive_gate_refusals += 1
         if action == "retrain":
             self.updates_since_retrain = 0
             self.last_retrain_seq = seq
             self.rows_since_retrain = 0
-            self.retrain_baseline, self.previous_metric_since_retrain = [], None
-            self.ledger.after_retrain()
+            known = metric is not None and bool(np.isfinite(metric))
+            self.retrain_baseline = [float(metric)] if known else []
+            self.previous_metric_since_retrain = float(metric) if known else None
+            self.ledger.clear_debt()
 
     def after_rollback(self, trained_seq: int | None = None) -> None:
         """The champion moved to another version outside a training night (a rollback, by the

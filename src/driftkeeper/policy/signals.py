@@ -53,8 +53,10 @@ class Context:
     ``rows_at_retrain`` the rows that retrain trained on; their ratio is the ``data_growth``
     signal (a cost-aware retrain trigger: retraining when the data grew by a fixed share costs
     a bounded multiple of one retrain on all the data, however long the history). After a retrain
-    the gate refused, the "since the last retrain" counts start again from it and the level
-    (``retrain_metric``) is measured again on the serving model (``RunnerState.after_refusal``).
+    the gate refused, ``batches_since_retrain``, ``updates_since_retrain`` and the data growth
+    count from it, and the level (``retrain_metric``) starts again from the serving model's
+    metric that night (``RunnerState.after_refusal``); ``days_since_retrain`` counts from the
+    last promoted retrain.
     ``previous_metric`` is the same model's metric on the previous labelled batch (``None``
     when the model changed since); with ``metric`` it gives ``sustained_performance_drop``.
     ``retrain_metric`` is the reference value since the last retrain: the mean metric on the
