@@ -152,7 +152,7 @@ def test_debt_resets_after_a_retrain_promoted_or_refused_and_survives_rollback_a
     state.after_promotion("retrain", 3, None, 100)
     assert state.ledger.debt == 0.0
     # a refused retrain measured that a retrain does not reach the serving model's level: the
-    # debt owed against the old level goes, and the level is re-measured from the next batch
+    # debt owed against the old level goes, and the level starts again from the serving model's
     state.ledger.debt, state.retrain_baseline, state.previous_metric_since_retrain = 5.0, [1.0, 1.1], 1.2
     state.ledger.estimated = {"3": [0.5, 10.0]}
     state.ledger.note_estimate(3, 2, 1.25)  # the serving model's estimate of an unlabelled batch
@@ -162,9 +162,13 @@ def test_debt_resets_after_a_retrain_promoted_or_refused_and_survives_rollback_a
     assert state.retrain_baseline == [1.3] and state.previous_metric_since_retrain == 1.3  # tonight's, the level's first
     assert state.rows_at_retrain == 100 and state.rows_since_retrain == 0 and state.last_retrain_seq == 4
     assert state.ledger.previous_estimate(4, 2) == 1.25  # the model did not change: its estimate stands
-    state.after_refusal("retrain", 5)  # a night without labels: the level waits for the next batch
+    state.previous_metric = 1.4  # the serving model's newest labelled batch
+    state.after_refusal("retrain", 5)  # a night without labels: the level starts from that batch
+    assert state.retrain_baseline == [1.4] and state.previous_metric_since_retrain == 1.4
+    state.previous_metric = None
+    state.after_refusal("retrain", 6, float("nan"))  # nothing measured: the next labelled batch sets it
     assert state.retrain_baseline == [] and state.previous_metric_since_retrain is None
-    state.after_promotion("retrain", 6, None, 300)
+    state.after_promotion("retrain", 7, None, 300)
     assert state.ledger.last_estimate is None
 
 

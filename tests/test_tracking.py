@@ -100,8 +100,11 @@ def test_a_rollback_clears_the_track():
 
     state = RunnerState()
     state.track, _ = run([1.0] * 12, [2.0] * 12, delay=1)
+    state.ledger.note_estimate(12, 4, 1.5)  # version 4's estimate of batch 12, which had no labels
     state.after_rollback(trained_seq=3)
     assert state.track.entries == [] and state.track.metric == "mae"
+    # the version-free "since the last retrain" estimate was the other model's too
+    assert state.ledger.previous_estimate(13) is None and state.ledger.previous_estimate(13, 4) is None
     assert RunnerState.from_dict(json.loads(json.dumps(state.to_dict()))).track == state.track
 
 

@@ -141,9 +141,9 @@ class Ledger:
     always the realised excess of the rows labelled since the last retrain plus the estimated
     excess of the rows whose labels are still due — never both for one row. A retrain (promoted,
     or refused by the gate: it measured the level again) clears the debt and the pending estimates together (labels that arrive later for batches served
-    before it accrue their realised excess on the new model, as without estimates); rows whose
+    before it accrue their realised excess against the new level, as without estimates); rows whose
     labels never arrive keep their estimated share until then. ``last_estimate`` is the serving
-    model's estimated metric on the newest batch without labels since the last retrain (what a
+    model's estimated metric on the newest batch without labels since the last promoted retrain (what a
     sustained drop compares with the night after).
     """
 

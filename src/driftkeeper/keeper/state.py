@@ -105,15 +105,17 @@ class RunnerState:
             self.updates_since_retrain += 1
 
     def after_refusal(self, action: str, seq: int, metric: float | None = None) -> None:
-        """The gate kept the champion (``metric``: its metric on tonight's labelled rows, if any).
+        """The gate kept the champion (``metric``: its metric on the rows labelled tonight, if any).
         A refused retrain is not retried on the very next batch: a retrain forced by
         ``max_consecutive_updates`` (or a due schedule) would otherwise repeat every batch until
         one passes. And it *measured* that a retrain on tonight's rows does not reach the serving
         model's level, so the level ``drop_since_retrain`` compares with starts again from the
-        serving model's metric tonight (and its next batches), and the learning debt owed
+        serving model's metric tonight (on a night without labels: on its newest labelled batch)
+        and its next batches, and the learning debt owed
         against the old level is cleared: otherwise a drop from a level no retrain reaches any
-        more holds for ever, and every retry the rule makes is refused again (fried-small under
-        ``budget: 0.1`` spent its allowance on four refused retrains). The data growth counts
+        more holds for ever, and every retry the rule makes is refused again (agrawal-small: two
+        of four retrains refused; fried-small under ``budget: 0.1``, in one run, four of four).
+        The data growth counts
         from the refusal against the rows the serving model's retrain learned, as before:
         counted from the refused attempt's larger rows, the next attempt came later, and on
         LendingClub at 100 trees a later growth retrain that passed was lost (error ×1.014 →
@@ -124,9 +126,10 @@ class RunnerState:
             self.updates_since_retrain = 0
             self.last_retrain_seq = seq
             self.rows_since_retrain = 0
-            known = metric is not None and bool(np.isfinite(metric))
-            self.retrain_baseline = [float(metric)] if known else []
-            self.previous_metric_since_retrain = float(metric) if known else None
+            # the serving model's level as last measured: tonight's rows, else its newest labelled batch
+            seed = next((float(m) for m in (metric, self.previous_metric) if m is not None and np.isfinite(m)), None)
+            self.retrain_baseline = [] if seed is None else [seed]
+            self.previous_metric_since_retrain = seed
             self.ledger.clear_debt()
 
     def after_rollback(self, trained_seq: int | None = None) -> None:
@@ -137,6 +140,7 @@ class RunnerState:
         self.baseline, self.previous_metric = [], None
         self.retrain_baseline, self.previous_metric_since_retrain = [], None
         self.track = EstimateTrack(metric=self.track.metric)  # its errors were the other model's
+        self.ledger.last_estimate = None  # so was its estimate of the last unlabelled batch
         if trained_seq is not None:
             self.last_trained_seq = trained_seq
 
