@@ -157,7 +157,8 @@ def test_debt_resets_after_a_retrain_promoted_or_refused_and_survives_rollback_a
     state.ledger.estimated = {"3": [0.5, 10.0]}
     state.ledger.note_estimate(3, 2, 1.25)  # the serving model's estimate of an unlabelled batch
     state.rows_since_retrain = 40
-    state.after_refusal("retrain", 4, 1.3)
+    state.previous_metric = 1.3  # tonight's metric, as the night's after_batch records it
+    state.after_refusal("retrain", 4)
     assert state.ledger.debt == 0.0 and state.ledger.estimated == {}
     assert state.retrain_baseline == [1.3] and state.previous_metric_since_retrain == 1.3  # tonight's, the level's first
     assert state.rows_at_retrain == 100 and state.rows_since_retrain == 0 and state.last_retrain_seq == 4
@@ -165,8 +166,8 @@ def test_debt_resets_after_a_retrain_promoted_or_refused_and_survives_rollback_a
     state.previous_metric = 1.4  # the serving model's newest labelled batch
     state.after_refusal("retrain", 5)  # a night without labels: the level starts from that batch
     assert state.retrain_baseline == [1.4] and state.previous_metric_since_retrain == 1.4
-    state.previous_metric = None
-    state.after_refusal("retrain", 6, float("nan"))  # nothing measured: the next labelled batch sets it
+    state.previous_metric = float("nan")
+    state.after_refusal("retrain", 6)  # nothing measured: the next labelled batch sets it
     assert state.retrain_baseline == [] and state.previous_metric_since_retrain is None
     state.after_promotion("retrain", 7, None, 300)
     assert state.ledger.last_estimate is None

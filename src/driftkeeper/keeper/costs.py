@@ -9,8 +9,8 @@ The budget (policy ``budget: 0.2``) is a share of what retraining every batch wo
 night the allowance grows by ``budget ×`` the forecast cost of a retrain on tonight's window —
 and until the first nightly retrain is measured the whole allowance is restated from the cost
 model as it then is, so the overestimates of the first nights (one measured fit, extrapolated)
-do not stay in it; the ledger adds what training really spent. The *learning debt* is the serving model's excess loss
-over the level the last retrain reached, summed over the labelled rows it served since (in the
+do not stay in it; the ledger adds what training really spent. The *learning debt* is the
+serving model's excess loss over the level the last retrain reached, summed over the labelled rows it served since (in the
 policy metric's units × rows). An exchange rate (CPU seconds per unit of debt) turns debt into
 compute: a retrain pays off when the converted debt reaches the forecast retrain cost, and the
 rate adapts so that spending tracks the allowance — when the ledger is under budget, debt is worth
@@ -139,12 +139,13 @@ class Ledger:
     :meth:`settle` withdraws ``k ×`` the estimated per-row excess, and the night accrues the
     realised excess of the rows that arrived, as it does for any labelled rows. So the debt is
     always the realised excess of the rows labelled since the last retrain plus the estimated
-    excess of the rows whose labels are still due — never both for one row. A retrain (promoted,
-    or refused by the gate: it measured the level again) clears the debt and the pending estimates together (labels that arrive later for batches served
-    before it accrue their realised excess against the new level, as without estimates); rows whose
-    labels never arrive keep their estimated share until then. ``last_estimate`` is the serving
-    model's estimated metric on the newest batch without labels since the last promoted retrain (what a
-    sustained drop compares with the night after).
+    excess of the rows whose labels are still due — never both for one row. A retrain
+    (promoted, or refused by the gate: it measured the level again) clears the debt and the
+    pending estimates together (labels that arrive later for batches served before it accrue
+    their realised excess against the new level, as without estimates); rows whose labels
+    never arrive keep their estimated share until then. ``last_estimate`` is the serving
+    model's estimated metric on the newest batch without labels since the last promoted
+    retrain (what a sustained drop compares with the night after).
     """
 
     allowance_s: float = 0.0  # budget × forecast retrain cost, summed over the nights (restated: below)

@@ -453,7 +453,7 @@ class Keeper:
         else:
             self.registry.promote(v.version, alias="challenger", reason=f"run {record.run_id}: gate refused")
             schema_change.not_applied(record, change, "the gate kept the champion")
-            state.after_refusal(action, batch.seq, obs.metric_value)
+            state.after_refusal(action, batch.seq)
             if state.consecutive_gate_refusals >= 2:
                 record.needs_attention.append(f"the gate refused {state.consecutive_gate_refusals} candidates in a row")
 

@@ -38,7 +38,8 @@ class RunnerState:
     baseline: list[float] = field(default_factory=list)  # serving model's metric on its first served batches
     previous_metric: float | None = None  # serving model's metric on the previous labelled batch
     previous_metric_since_retrain: float | None = None  # the same, reset by retrains only (promoted or refused)
-    retrain_baseline: list[float] = field(default_factory=list)  # metric on the first batches after the last retrain (or refused one)
+    # metric on the first batches after the last retrain (or refused one)
+    retrain_baseline: list[float] = field(default_factory=list)
     rows_at_retrain: int = 0  # rows the last retrain (or init) trained on
     rows_since_retrain: int = 0  # labelled rows that arrived since
     runs: list[str] = field(default_factory=list)
@@ -104,30 +105,28 @@ class RunnerState:
         else:
             self.updates_since_retrain += 1
 
-    def after_refusal(self, action: str, seq: int, metric: float | None = None) -> None:
-        """The gate kept the champion (``metric``: its metric on the rows labelled tonight, if any).
-        A refused retrain is not retried on the very next batch: a retrain forced by
-        ``max_consecutive_updates`` (or a due schedule) would otherwise repeat every batch until
-        one passes. And it *measured* that a retrain on tonight's rows does not reach the serving
-        model's level, so the level ``drop_since_retrain`` compares with starts again from the
-        serving model's metric tonight (on a night without labels: on its newest labelled batch)
-        and its next batches, and the learning debt owed
-        against the old level is cleared: otherwise a drop from a level no retrain reaches any
-        more holds for ever, and every retry the rule makes is refused again (agrawal-small: two
-        of four retrains refused; fried-small under ``budget: 0.1``, in one run, four of four).
-        The data growth counts
-        from the refusal against the rows the serving model's retrain learned, as before:
-        counted from the refused attempt's larger rows, the next attempt came later, and on
-        LendingClub at 100 trees a later growth retrain that passed was lost (error ×1.014 →
-        ×1.030 of always-retrain's). ``days_since_retrain`` still counts from the last promoted
-        retrain (its time)."""
+    def after_refusal(self, action: str, seq: int) -> None:
+        """The gate kept the champion. A refused retrain is not retried on the very next batch:
+        a retrain forced by ``max_consecutive_updates`` (or a due schedule) would otherwise
+        repeat every batch until one passes. And it *measured* that a retrain on tonight's rows
+        does not reach the serving model's level, so the level ``drop_since_retrain`` compares
+        with starts again from the serving model's newest labelled metric (tonight's, which
+        :meth:`after_batch` recorded, when tonight brought labels) and its next batches, and the
+        learning debt owed against the old level is cleared: otherwise a drop from a level no
+        retrain reaches any more holds for ever, and every retry the rule makes is refused again
+        (agrawal-small: two of four retrains refused; fried-small under ``budget: 0.1``, in one
+        run, four of four). The data growth counts from the refusal against the rows the serving
+        model's retrain learned, as before: counted from the refused attempt's larger rows, the
+        next attempt came later, and on LendingClub at 100 trees a later growth retrain that
+        passed was lost (error ×1.014 → ×1.030 of always-retrain's). ``days_since_retrain``
+        still counts from the last promoted retrain (its time)."""
         self.consecutive_gate_refusals += 1
         if action == "retrain":
             self.updates_since_retrain = 0
             self.last_retrain_seq = seq
             self.rows_since_retrain = 0
-            # the serving model's level as last measured: tonight's rows, else its newest labelled batch
-            seed = next((float(m) for m in (metric, self.previous_metric) if m is not None and np.isfinite(m)), None)
+            m = self.previous_metric
+            seed = float(m) if m is not None and np.isfinite(m) else None
             self.retrain_baseline = [] if seed is None else [seed]
             self.previous_metric_since_retrain = seed
             self.ledger.clear_debt()

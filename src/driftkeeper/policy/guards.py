@@ -57,6 +57,10 @@ def _cap_violation(action: str, policy: "Policy", context: "Context", spec: Acti
     return None
 
 
+def _past_allowance(left: float) -> str:
+    return f"training CPU spent is {-left:.3g} s past the budget's allowance"
+
+
 def budget_holds_retrain(left: float | None, cost: float | None) -> str | None:
     """Why a budget holds a retrain back tonight, or ``None``: the allowance left (``left``,
     negative past it) must pay for the retrain's forecast ``cost``. The one rule the budget
@@ -65,7 +69,7 @@ def budget_holds_retrain(left: float | None, cost: float | None) -> str | None:
         return None
     if left >= 0:
         return f"the budget's allowance has {left:.3g} s left, less than the retrain's forecast {cost:.3g} s"
-    return f"training CPU spent is {-left:.3g} s past the budget's allowance"
+    return _past_allowance(left)
 
 
 def apply_guards(
@@ -122,7 +126,7 @@ def apply_guards(
             else:
                 fire("budget", "none", why)
         elif action in UPDATE_ACTIONS and not update_ok:
-            fire("budget", "none", f"training CPU spent is {-left:.3g} s past the budget's allowance")
+            fire("budget", "none", _past_allowance(left))
 
     min_rows = policy.guards.min_rows
     if action in TRAINING_ACTIONS and min_rows is not None:
