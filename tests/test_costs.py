@@ -75,14 +75,90 @@ def test_forecasts_track_measured_cpu_while_the_data_doubles(tmp_path):
 def test_the_initial_fit_stands_in_for_a_retrain_until_one_is_measured():
     model = CostModel()  # work: rows x 10 trees
     model.observe("retrain", 10_000, 0.1, trees=10, provisional=True)
-    assert model.retrain_cost_s(2000) == pytest.approx(0.2)  # 10 us a row-tree, from the stand-in
+    # from one size the square root of the work: twice the rows, 1.41x the CPU
+    assert model.retrain_cost_s(2000) == pytest.approx(0.1 * 2**0.5)
     model.observe("update", 500, 0.05, rounds=5)
     model.observe("retrain", 20_000, 0.5, trees=10)
     assert model.retrains == [[20_000, 0.5]] and model.provisional == 0
-    assert model.retrain_cost_s(2000) == pytest.approx(0.5)  # 25 us: reading the store costs too
+    assert model.retrain_cost_s(2000) == pytest.approx(0.5)  # reading the store costs too
     model.observe("retrain", 40_000, 0.9, trees=10)
     assert model.retrains == [[20_000, 0.5], [40_000, 0.9]]
+    # two sizes measure the exponent: 0.9 / 0.5 = 2 ** 0.848
+    assert model.retrain_cost_s(8000) == pytest.approx(0.9 * 2 ** (np.log(1.8) / np.log(2)))
     assert CostModel.from_dict(model.to_dict()) == model
+
+
+def test_reading_is_measured_per_stored_batch_apart_from_the_fit():
+    model = CostModel()  # work: rows x 10 trees
+    model.observe("retrain", work_of("retrain", 1_000, trees=10), 0.1, trees=10, provisional=True)  # the initial fit
+    model.observe("warm_start", 3_000, 0.05, rounds=5, read=(6, 0.012))  # an update read 6 batches: 2 ms each
+    assert model.reads == [[6, 0.012]] and model.updates == [[3_000, 0.05]]  # an update's CPU is its fit
+    # before a nightly retrain: the initial fit's fit, extrapolated, plus reading the window's batches
+    assert model.retrain_cost_s(4_000, batches=30) == pytest.approx(0.1 * 2 + 30 * 0.002)
+    # a nightly retrain that read 40 batches (0.08 s) and fitted 2,000 rows (0.16 s): logged as its
+    # fit, next to the initial fit (both fits of a frame in memory)
+    model.observe("retrain", work_of("retrain", 2_000, trees=10), 0.24, trees=10, read=(40, 0.08))
+    assert model.retrains == [[10_000, 0.1], [20_000, pytest.approx(0.16)]] and model.split and not model.provisional
+    assert model.reads[-1] == [40, 0.08]
+    # two fits measure the exponent (0.16 / 0.1 = 2 ** 0.678); reading: the median of 2 ms a batch
+    fit = 0.16 * 2 ** (np.log(1.6) / np.log(2))
+    assert model.retrain_cost_s(4_000, batches=80) == pytest.approx(fit + 80 * 0.002)
+    assert model.retrain_cost_s(4_000) == pytest.approx(fit)  # batches unknown: the fit alone
+    assert CostModel.from_dict(model.to_dict()) == model
+
+
+def test_the_runner_measures_reading_and_forecasts_it_by_the_stored_batches(tmp_path):
+    policy = tmp_path / "p.yaml"
+    policy.write_text("metric: rmse\nrules:\n  - {name: third, when: batches_since_retrain >= 2, action: retrain}\n"
+                      "fallback: update\nupdate: {rounds: 5, mode: correct, relearn_batches: 2}\ngate: {enabled: false}\n")
+    batches = make_stream(5, rows=300, seed=3)
+    keeper = init_keeper(tmp_path, policy, batches, model=lgb.LGBMRegressor(n_estimators=30, num_leaves=7, verbose=-1, n_jobs=1))
+    records = [keeper.step(b, html=False) for b in batches[1:]]
+    assert [r.action for r in records] == ["warm_start", "retrain", "warm_start", "retrain"]
+    update, retrain = records[0].training, records[1].training
+    assert update["read_batches"] == 2 and update["read_cpu_s"] >= 0  # the new batch and one relearned
+    assert retrain["read_batches"] == 3 and 0 <= retrain["read_cpu_s"] <= retrain["cpu_s"]  # init + 2 nights
+    costs = CostModel.from_dict(keeper.state()["costs"])
+    assert costs.split and len(costs.reads) == 4
+    # the fits stand next to the initial fit; reading is added by the window's batches
+    assert len(costs.retrains) == 3 and costs.retrains[1][1] == pytest.approx(retrain["cpu_s"] - retrain["read_cpu_s"], abs=1e-4)
+    rows, batches = records[-1].costs["retrain_rows"], records[-1].costs["retrain_batches"]
+    assert batches == 5  # the initial batch and four nights
+    per_batch = float(np.median([c / b for b, c in costs.reads]))
+    assert costs.retrain_cost_s(rows, batches) - costs.retrain_cost_s(rows) == pytest.approx(batches * per_batch)
+
+
+def test_a_root_whose_retrains_were_measured_with_their_reading_starts_the_split_afresh():
+    # a root of an earlier release: its log holds totals (reading included), its reads nothing
+    old = CostModel.from_dict({"retrains": [[20_000, 0.3], [30_000, 0.4]], "retrain_trees": 10})
+    assert old.read_cost_s(50) == 0.0  # no reading added to totals
+    old.observe("warm_start", 3_000, 0.05, rounds=5, read=(6, 0.012))
+    assert old.retrain_cost_s(3_000, batches=50) == pytest.approx(0.4)  # still totals: nothing added
+    old.observe("retrain", work_of("retrain", 4_000, trees=10), 0.5, trees=10, read=(50, 0.1))
+    assert old.retrains == [[40_000, pytest.approx(0.4)]] and old.split  # the totals went
+    assert old.retrain_cost_s(4_000, batches=50) == pytest.approx(0.4 + 50 * 0.002)
+    # a retrain read in chunks while it was fitted (a window past the small-window path) says nothing
+    # of its reading: a total, so the fits go and no reading is added to it any more
+    old.observe("retrain", work_of("retrain", 8_000, trees=10), 0.9, trees=10)
+    assert old.retrains == [[80_000, 0.9]] and not old.split
+    assert old.retrain_cost_s(8_000, batches=100) == pytest.approx(0.9)
+
+
+@pytest.mark.parametrize("exponent", [0.6, 0.9])
+def test_a_retrain_forecast_follows_the_measured_exponent_of_a_concave_cost(exponent):
+    # CPU = 1 ms × (rows/1000) ** exponent: what a tree's fixed split search plus its per-row
+    # histograms look like on small data. Through the origin, the forecast at 4x the rows would be
+    # 4x; the power law through two measured sizes is exact, the square root before is within 2x
+    cost = lambda rows: 1e-3 * (rows / 1000) ** exponent  # noqa: E731
+    model = CostModel()
+    model.observe("retrain", work_of("retrain", 1000, trees=10), cost(1000), trees=10)
+    assert 0.5 <= model.retrain_cost_s(4000) / cost(4000) <= 2.0
+    model.observe("retrain", work_of("retrain", 2000, trees=10), cost(2000), trees=10)
+    assert model.retrain_cost_s(4000) == pytest.approx(cost(4000))
+    assert model.retrain_cost_s(500) == pytest.approx(cost(500))
+    # an exponent past the range a tree's cost can have (noise) is clamped to 0..1
+    noisy = CostModel(retrains=[[10_000, 0.1], [20_000, 0.5]], retrain_trees=10)
+    assert noisy.retrain_cost_s(4000) == pytest.approx(0.5 * 2)
 
 
 def _simulate(budget: float, nights: int = 60, seed: int = 0) -> Ledger:
@@ -117,12 +193,12 @@ def test_the_allowance_is_restated_when_a_retrain_measures_cheaper_than_its_fore
     nights = [(4_400, 0.2), (4_800, 0.1), (5_200, 0.1)]  # the budget changed after the first night
     for rows, budget in nights:
         ledger.allow(budget, costs.retrain_cost_s(rows), work=work_of("retrain", rows, trees=100), costs=costs)
-    weighted = sum(rows * budget for rows, budget in nights)
-    assert ledger.allowance_s == pytest.approx(1e-6 * 100 * weighted)  # 1 µs per row-tree, extrapolated
-    # the first nightly retrain costs half as much per unit: every past night is restated with it
+    # each night a retrain of 0.4 s × the square root of its rows over the initial fit's
+    assert ledger.allowance_s == pytest.approx(sum(budget * 0.4 * (rows / 4_000) ** 0.5 for rows, budget in nights))
+    # the first nightly retrain costs less than that forecast: every past night is restated with it
     costs.observe("retrain", work_of("retrain", 5_600, trees=100), 0.28, trees=100)
     ledger.allow(0.1, costs.retrain_cost_s(6_000), work=work_of("retrain", 6_000, trees=100), costs=costs)
-    restated = 0.5e-6 * 100 * (weighted + 0.1 * 6_000)
+    restated = sum(budget * 0.28 * (rows / 5_600) ** 0.5 for rows, budget in [*nights, (6_000, 0.1)])
     assert ledger.allowance_s == pytest.approx(restated)
     # ... for the last time: later measurements do not reprice the past, nights accrue their forecasts
     assert not ledger.restating and ledger.allowance_base_s == pytest.approx(restated)
@@ -133,12 +209,62 @@ def test_the_allowance_is_restated_when_a_retrain_measures_cheaper_than_its_fore
     assert again.allowance_s == ledger.allowance_s and not again.restating
 
 
+def test_the_allowance_grows_on_the_nights_always_retrain_would_train():
+    from driftkeeper.keeper.costs import REFERENCE_MIN_ROWS
+    from driftkeeper.policy import load_policy
+
+    assert REFERENCE_MIN_ROWS == load_policy("always-retrain").guards.min_rows
+    # 40-row batches: always-retrain trains every other night (80 rows waiting), so does the allowance
+    ledger = Ledger()
+    grown = []
+    for _ in range(6):
+        before = ledger.allowance_s
+        ledger.allow(0.1, 2.0, labelled_rows=40)
+        grown.append(ledger.allowance_s > before)
+    assert grown == [False, True, False, True, False, True] and ledger.allowance_s == pytest.approx(0.6)
+    ledger.allow(0.1, 2.0, labelled_rows=0)  # no labels tonight: nothing to retrain on
+    ledger.allow(0.1, 2.0, labelled_rows=500)
+    assert ledger.allowance_s == pytest.approx(0.8) and ledger.waiting_rows == 0
+    assert Ledger.from_dict(ledger.to_dict()) == ledger
+
+
+def test_the_restatement_ends_on_a_fit_measured_beside_the_initial_fit_with_the_reading_added():
+    costs = CostModel()
+    costs.observe("retrain", work_of("retrain", 4_000, trees=100), 0.4, trees=100, provisional=True)
+    costs.observe("warm_start", 2_400, 0.05, rounds=10, read=(6, 0.012))  # 2 ms a stored batch
+    ledger = Ledger()
+    nights = [(4_400 + 400 * i, 11 + i) for i in range(4)]  # rows and stored batches of the window
+    for rows, batches in nights:
+        ledger.allow(0.1, costs.retrain_cost_s(rows, batches), work=work_of("retrain", rows, trees=100),
+                     costs=costs, labelled_rows=400, batches=batches)
+    # the square root of the initial fit's work, plus reading each night's batches
+    assert ledger.allowance_s == pytest.approx(sum(0.1 * (0.4 * (r / 4_000) ** 0.5 + 0.002 * b) for r, b in nights))
+    # the first nightly retrain: 0.56 s, 0.03 s of it reading 15 batches; its fit beside the initial
+    # fit measures the exponent (0.53 / 0.4 at 1.5x the work: 0.694), and every night is restated
+    costs.observe("retrain", work_of("retrain", 6_000, trees=100), 0.56, trees=100, read=(15, 0.03))
+    assert costs.retrains == [[400_000, 0.4], [600_000, pytest.approx(0.53)]]
+    ledger.allow(0.1, costs.retrain_cost_s(6_400, 16), work=work_of("retrain", 6_400, trees=100),
+                 costs=costs, labelled_rows=400, batches=16)
+    nights.append((6_400, 16))
+    p = np.log(0.53 / 0.4) / np.log(1.5)
+    mean_work = 100 * np.mean([r for r, _ in nights])
+    read = float(np.median([0.012 / 6, 0.03 / 15]))
+    expected = 0.1 * len(nights) * 0.53 * (mean_work / 600_000) ** p + 0.1 * read * sum(b for _, b in nights)
+    assert ledger.allowance_s == pytest.approx(expected) and not ledger.restating
+
+
 def test_a_ledger_saved_before_the_restatement_keeps_its_allowance_and_restates_only_new_nights():
     costs = CostModel(retrains=[[100_000, 0.1]], retrain_trees=100)  # 1 µs per row-tree
     old = Ledger.from_dict({"allowance_s": 3.0, "spent_s": 1.0, "debt": 0.5, "field_of_a_newer_release": 1})
     assert old.allowance_base_s == 3.0 and old.left_s() == 2.0
     old.allow(0.2, costs.retrain_cost_s(1_000), work=work_of("retrain", 1_000, trees=100), costs=costs)
     assert old.allowance_s == pytest.approx(3.0 + 0.2 * 0.1)
+    # saved while restating, before the sums of the power-law forecast: what it allowed stands
+    mid = Ledger.from_dict({"allowance_s": 2.0, "allowance_base_s": 0.5, "allowed_nights": 0.3,
+                            "allowed_work": 3e5, "restating": True, "spent_s": 1.0})
+    assert mid.allowance_base_s == 2.0 and mid.allowed_nights == 0.0 and mid.left_s() == 1.0
+    mid.allow(0.2, costs.retrain_cost_s(1_000), work=work_of("retrain", 1_000, trees=100), costs=costs)
+    assert mid.allowance_s == pytest.approx(2.0 + 0.2 * 0.1)
 
 
 def test_debt_resets_after_a_retrain_promoted_or_refused_and_survives_rollback_and_updates():
@@ -208,7 +334,9 @@ def test_a_retrain_the_allowance_cannot_pay_for_waits_and_the_record_says_why(tm
     assert held and all(r.decision["signals"]["debt_ratio"] >= 1 for r in held)  # the debt asked for it
     for r in held:
         (guard,) = [g for g in r.decision["guards"] if g["guard"] == "budget"]
-        assert re.search(r"the budget's allowance has [\d.]+ s left, less than the retrain's forecast [\d.]+ s", guard["reason"])
+        # (a night whose updates already spent past the allowance says that instead)
+        assert re.search(r"the budget's allowance has [\d.]+ s left, less than the retrain's forecast [\d.]+ s"
+                         r"|training CPU spent is [\d.e-]+ s past the budget's allowance", guard["reason"])
         assert r.costs["left_s"] < r.costs["retrain_cost_s"]
     # and a retrain that did happen had its forecast cost left in the allowance when it was chosen
     assert all(r.costs["left_s"] >= r.costs["retrain_cost_s"] for r in actions if r.action == "retrain")
@@ -231,7 +359,7 @@ def test_policy_check_explains_the_budget():
     from driftkeeper.policy import Policy
 
     text = Policy.from_yaml(BUDGET_POLICY.format(budget=0.1)).describe()
-    assert "budget: 10% of the training CPU retraining every batch would spend" in text
+    assert "budget: 10% of the training CPU always-retrain would spend" in text
     assert "1. debt-pays-for-a-retrain: if debt_ratio >= 1 → retrain" in text
 
 

@@ -24,7 +24,7 @@ from ..table import TableSpec, frame_sha256, impute_hint
 from . import late_labels
 from .bundle import ModelBundle, prediction_signal
 from .costs import Ledger
-from .plan import TrainingPlan, plan_training, unlearned_rows, window_rows
+from .plan import TrainingPlan, plan_training, unlearned_rows, window_size
 from .state import RunnerState
 from .store import LABELLED, LABELLED_AT, POS, SEQ, DataStore
 
@@ -206,9 +206,9 @@ def account(policy: Any, spec: TableSpec, state: RunnerState, metric: Any, batch
 
     index = index_tonight(spec, obs, batch)
     try:
-        retrain_rows = window_rows(index, policy.params_for("retrain").get("window"), batch.time)
+        retrain_rows, retrain_batches = window_size(index, policy.params_for("retrain").get("window"), batch.time)
     except ConfigError:  # a window in days on a root without time: the retrain itself will say so
-        retrain_rows = None
+        retrain_rows = retrain_batches = None
     params = policy.params_for("warm_start")
     # an update learns every row labelled since the last training (small batches add up), and
     # relearns up to relearn_batches x as many
@@ -217,7 +217,7 @@ def account(policy: Any, spec: TableSpec, state: RunnerState, metric: Any, batch
     if params.get("relearn_rows") is not None:
         relearned = min(relearned, int(params["relearn_rows"]))
     update_rows = min(int(index[LABELLED].sum()), obs.unlearned + relearned)
-    retrain_cost = state.costs.retrain_cost_s(retrain_rows) if retrain_rows is not None else None
+    retrain_cost = state.costs.retrain_cost_s(retrain_rows, retrain_batches) if retrain_rows is not None else None
     online = obs.bundle.adapter.update_style == "online_update"
     update_cost = state.costs.update_cost_s(update_rows, _update_rounds(params, online))
     ledger = copy.deepcopy(state.ledger)
@@ -229,10 +229,11 @@ def account(policy: Any, spec: TableSpec, state: RunnerState, metric: Any, batch
         excess = (level - obs.metric_value) if higher_is_better(metric.name) else (obs.metric_value - level)
     ledger.accrue(excess, obs.newly_labelled, retrain_cost, level)
     late_labels.account(policy, metric.name, batch, obs, ledger, level, retrain_cost)
-    ledger.allow(policy.spec.budget, retrain_cost, costs=state.costs,
-                 work=None if retrain_rows is None else state.costs.retrain_work(retrain_rows))
+    ledger.allow(policy.spec.budget, retrain_cost, costs=state.costs, labelled_rows=obs.newly_labelled,
+                 work=None if retrain_rows is None else state.costs.retrain_work(retrain_rows), batches=retrain_batches)
     obs.ledger = ledger
-    obs.costs = {"retrain_cost_s": retrain_cost, "retrain_rows": retrain_rows, "update_cost_s": update_cost,
+    obs.costs = {"retrain_cost_s": retrain_cost, "retrain_rows": retrain_rows, "retrain_batches": retrain_batches,
+                 "update_cost_s": update_cost,
                  "update_rows": update_rows, "budget": policy.spec.budget, "allowance_s": ledger.allowance_s,
                  "spent_s": ledger.spent_s, "budget_spent": ledger.spent_share(), "debt": ledger.debt,
                  "debt_cost_s": ledger.debt_cost_s(), "rate": ledger.rate, "left_s": ledger.left_s()}

@@ -34,7 +34,7 @@ from ..exceptions import ConfigError
 from .store import LABELLED, LABELLED_AT, POS, SEQ, TIME
 
 __all__ = ["UPDATE_KEYS", "RowSet", "TrainingPlan", "holdout_size", "plan_training", "time_order", "unlearned_rows",
-           "window_rows"]
+           "window_rows", "window_size"]
 
 #: Update parameters a policy may set that the runner hands to ``adapter.update``.
 UPDATE_KEYS = ("rounds", "learning_rate", "replay_fraction", "early_stopping_rounds", "l2_regularization", "mode")
@@ -160,8 +160,15 @@ def _window(pool: pd.DataFrame, window: Any, batch_time: datetime | None) -> pd.
 
 def window_rows(index: pd.DataFrame, window: Any, batch_time: datetime | None) -> int:
     """Labelled rows a retrain on ``window`` would use (holdout included)."""
+    return window_size(index, window, batch_time)[0]
+
+
+def window_size(index: pd.DataFrame, window: Any, batch_time: datetime | None) -> tuple[int, int]:
+    """Labelled rows a retrain on ``window`` would use (holdout included), and the stored
+    batches it would read them from."""
     labelled = index[index[LABELLED]]
-    return len(_window(labelled.iloc[time_order(labelled)], window, batch_time))
+    rows = _window(labelled.iloc[time_order(labelled)], window, batch_time)
+    return len(rows), int(rows[SEQ].nunique())
 
 
 def _holdout(new: pd.DataFrame, gate: Any, seq: int) -> pd.DataFrame:

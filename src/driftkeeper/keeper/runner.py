@@ -431,7 +431,9 @@ class Keeper:
         apply.learn_holdout(trained, result, dict(decision.params or {}), champ.update_style == "online_update", spec)
         self._progress("registering")
         action = trained.plan.action
-        state.after_training(action, info["work"], info["cpu_s"], trees=info.get("trees"), rounds=info.get("trees"))
+        read = (info["read_batches"], info["read_cpu_s"]) if info.get("read_batches") else None
+        state.after_training(action, info["work"], info["cpu_s"], trees=info.get("trees"), rounds=info.get("trees"),
+                             read=read)
         monitor = fit_monitor(policy, spec, trained.rows, trained.candidate) if action == "retrain" else obs.bundle.monitor
         estimator, estimator_version = self._estimator(trained, obs, night.metric_of(policy, spec).name, record, spec)
         if change.retrain:  # the lineage: the features this version gained and lost against its parent's

@@ -43,7 +43,7 @@ class RunnerState:
     rows_at_retrain: int = 0  # rows the last retrain (or init) trained on
     rows_since_retrain: int = 0  # labelled rows that arrived since
     runs: list[str] = field(default_factory=list)
-    costs: CostModel = field(default_factory=CostModel)  # measured training CPU per unit of work
+    costs: CostModel = field(default_factory=CostModel)  # measured training CPU in its work
     ledger: Ledger = field(default_factory=Ledger)  # the compute budget's account and the learning debt
     track: EstimateTrack = field(default_factory=EstimateTrack)  # estimates and realised values of the newest batches
 
@@ -143,9 +143,12 @@ class RunnerState:
         if trained_seq is not None:
             self.last_trained_seq = trained_seq
 
-    def after_training(self, action: str, work: int, cpu_s: float, *, trees: int | None, rounds: int | None) -> None:
-        """A candidate was trained (promoted or not): its CPU is spent and measured."""
-        self.costs.observe(action, work, cpu_s, trees=trees, rounds=rounds)
+    def after_training(self, action: str, work: int, cpu_s: float, *, trees: int | None, rounds: int | None,
+                       read: tuple[int, float] | None = None) -> None:
+        """A candidate was trained (promoted or not): its CPU is spent and measured. ``read``:
+        the stored batches its rows were read from and that reading's CPU (see
+        :meth:`CostModel.observe`)."""
+        self.costs.observe(action, work, cpu_s, trees=trees, rounds=rounds, read=read)
         self.ledger.spend(cpu_s)
 
     def after_commit(self, sha: str, run_id: str) -> None:
