@@ -12,9 +12,10 @@ is measured and forecast apart, per stored batch (:meth:`CostModel.observe`).
 The budget (policy ``budget: 0.2``) is a share of what the shipped ``always-retrain`` policy would
 spend: a retrain (here on the policy's own window) every night at least
 :data:`REFERENCE_MIN_ROWS` labelled rows wait. Every such night the allowance grows by ``budget ×``
-the forecast cost of a retrain on tonight's window — and until the first nightly retrain is measured the whole allowance is
-restated from the cost model as it then is, so the misjudgements of the first nights (one
-measured fit, extrapolated) do not stay in it; the ledger adds what training really spent. The
+the forecast cost of a retrain on tonight's window — and until the first nightly retrain is
+measured the whole allowance is restated from the cost model as it then is, so the
+misjudgements of the first nights (one measured fit, extrapolated) do not stay in it; the ledger
+adds what training really spent. The
 *learning debt* is the serving model's excess loss over the level the last retrain reached,
 summed over the labelled rows it served since (in the policy metric's units × rows). An exchange
 rate (CPU seconds per unit of debt) turns debt into compute: a retrain pays off when the
