@@ -78,9 +78,9 @@ def describe(policy: "Policy") -> str:
         lines.append("monitor: " + ", ".join(f"{k} {v}" for k, v in policy.monitor.items()))
     if policy.spec.budget is not None:
         lines.append(
-            f"budget: {policy.spec.budget:.0%} of the training CPU always-retrain would spend. Each night it would "
-            "retrain (its min_rows of labelled rows wait), the allowance grows by that share of a retrain's forecast cost "
-            "(measured on this root); every training "
+            f"budget: {policy.spec.budget:.0%} of the training CPU always-retrain would spend. On each night "
+            "always-retrain would retrain (once its min_rows of labelled rows wait), the allowance grows by that share "
+            "of the forecast cost of a retrain on this policy's window (measured on this root); every training "
             "spends from it. The learning debt — the serving model's excess loss over the level the last retrain "
             "reached (after a retrain the gate refused: the serving model's level then), times the rows it "
             "served — is converted to CPU seconds at a rate that adapts so spending tracks the allowance; debt_ratio >= 1 means a retrain now pays for itself (and for any overdraft)."
