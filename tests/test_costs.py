@@ -152,6 +152,7 @@ def test_a_retrain_forecast_follows_the_measured_exponent_of_a_concave_cost(expo
     cost = lambda rows: 1e-3 * (rows / 1000) ** exponent  # noqa: E731
     model = CostModel()
     model.observe("retrain", work_of("retrain", 1000, trees=10), cost(1000), trees=10)
+    assert model.retrain_cost_s(4000) == pytest.approx(cost(1000) * 4**0.5)  # not 4x: the square root
     assert 0.5 <= model.retrain_cost_s(4000) / cost(4000) <= 2.0
     model.observe("retrain", work_of("retrain", 2000, trees=10), cost(2000), trees=10)
     assert model.retrain_cost_s(4000) == pytest.approx(cost(4000))
@@ -222,9 +223,13 @@ def test_the_allowance_grows_on_the_nights_always_retrain_would_train():
         ledger.allow(0.1, 2.0, labelled_rows=40)
         grown.append(ledger.allowance_s > before)
     assert grown == [False, True, False, True, False, True] and ledger.allowance_s == pytest.approx(0.6)
-    ledger.allow(0.1, 2.0, labelled_rows=0)  # no labels tonight: nothing to retrain on
-    ledger.allow(0.1, 2.0, labelled_rows=500)
-    assert ledger.allowance_s == pytest.approx(0.8) and ledger.waiting_rows == 0
+    grown = []
+    for rows in (40, 0, 40, 500):  # a night without labels adds nothing to retrain on
+        before = ledger.allowance_s
+        ledger.allow(0.1, 2.0, labelled_rows=rows)
+        grown.append(ledger.allowance_s > before)
+    assert grown == [False, False, True, True] and ledger.allowance_s == pytest.approx(1.0)
+    assert ledger.waiting_rows == 0
     assert Ledger.from_dict(ledger.to_dict()) == ledger
 
 

@@ -89,8 +89,8 @@ class CostModel:
 
         ``provisional``: a retrain's stand-in until a real one is measured — the initial fit, a
         frame in memory. It is a fit alone, so it stays next to the fits of nightly retrains
-        that say what their reading cost (theirs also hold a look at each stored batch's schema,
-        the data fingerprint's hashing and the category scan: a few percent). A nightly retrain
+        that say what their reading cost (theirs also hold the data fingerprint's hashing and
+        the category scan: a few percent). A nightly retrain
         that does not say (a window read in chunks as it is fitted, a Dask cluster) is a total,
         reading included: it replaces the stand-in — next to such totals it made their cost per
         row look steeper than it is (forecasts 1.5-1.7x the measured CPU on a stream whose data
@@ -143,9 +143,9 @@ class CostModel:
         histograms: ``p = 0``) and proportional to the rows (building the histograms: ``p =
         1``); the square root is the middle of that range on a log scale. Through the origin
         (``p = 1``) a forecast from one measured size overstated retrains on grown data —
-        the measured exponents of retrain CPU in its rows were 0.5–0.8 on the benchmark's
-        streams, and an allowance summed from proportional forecasts was 1.4–1.5× what
-        retraining every night cost on the small synthetic streams (``benchmarks/RESULTS.md``)."""
+        the log-log slopes of a nightly retrain's CPU in its rows were 0.51–0.83 on seven of
+        the benchmark's streams, and such a forecast from the first nightly retrain summed to
+        1.26–1.84× what retraining every night cost (``benchmarks/RESULTS.md``, 2026-11-27)."""
         log = [[x, y] for x, y in log if x > 0 and y > 0]
         if not log:
             return None
