@@ -187,7 +187,8 @@ def run_one(name: str, policies: list[str], quick: bool, lgbm: dict[str, Any] | 
                 meta = d
                 continue
             roots = [r for r in work.iterdir() if r.is_dir()]
-            per = [training_work(r.get("training"), fit_trees) for root in roots for r in _records(root)]
+            trainings = [r.get("training") for root in roots for r in _records(root)]
+            per = [training_work(tr, fit_trees) for tr in trainings]
             init_rows = _initial_train_rows(roots[0]) if len(roots) == 1 else None
             p["init_train_rows"] = init_rows if init_rows is not None else d["initial_rows"]
             p["work_init"] = p["init_train_rows"] * fit_trees
@@ -195,9 +196,8 @@ def run_one(name: str, policies: list[str], quick: bool, lgbm: dict[str, Any] | 
             p["train_rows"] = p["init_train_rows"] + sum(n for n, _ in per)
             # an update's training CPU is its fit; reading its rows from the store is measured
             # apart (a retrain's CPU holds its reading): what the updates' reading adds
-            p["update_read_cpu_s"] = round(sum(float((r.get("training") or {}).get("read_cpu_s") or 0.0)
-                                               for root in roots for r in _records(root)
-                                               if (r.get("training") or {}).get("action") not in (None, "retrain")), 4)
+            p["update_read_cpu_s"] = round(sum(float(tr.get("read_cpu_s") or 0.0) for tr in trainings
+                                               if tr and tr.get("action") not in (None, "retrain")), 4)
             if len(per) == len(p["per_batch"]):  # one record per batch (none for an already-seen batch)
                 for b, (n, w) in zip(p["per_batch"], per):
                     b["train_rows"], b["work"] = n, w
@@ -420,8 +420,9 @@ def main(argv: list[str] | None = None) -> None:
         results = json.loads(args.from_json.read_text())
         primary = results[0]["policies"][0]["name"]
         print_table(results, primary, breakdown=args.breakdown)
-        print_summary(summary_rows(results, primary), primary)
-        print_reads(summary_rows(results, primary), primary)
+        summary = summary_rows(results, primary)
+        print_summary(summary, primary)
+        print_reads(summary, primary)
         print_estimates_effect(results, primary)
         return
     policies = [args.policy if (p == "default" and args.policy) else p for p in args.policies]

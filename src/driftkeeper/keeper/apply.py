@@ -117,19 +117,23 @@ def train(plan: TrainingPlan, champion: Any, store: DataStore, spec: TableSpec) 
         return _retrain(plan, champion, store, spec, holdout)
     t0 = time.process_time()
     rows = store.rows(plan.train.keys())
-    read = {"read_cpu_s": time.process_time() - t0, "read_batches": int(np.unique(np.asarray(plan.train.seq)).size)}
+    read = {"read_cpu_s": time.process_time() - t0, "read_batches": len(_stored_batches(plan))}
     memory.release()  # Arrow's decoding buffers, before the update's own copies
     out = _update(plan, champion, rows, holdout, store.rows(plan.stop.keys()) if len(plan.stop) else None, spec)
     if out.candidate is not None:
         # measured, not spent (an update's cpu_s is its fit alone): what reading a stored batch
         # costs, known to the cost model before the first nightly retrain
-        for k, v in read.items():
-            out.info.setdefault(k, v)
+        out.info.update(read)
     if out.candidate is not None or plan.fallback is None:
         return out
     retrained = train(plan.fallback, champion, store, spec)  # its holdout: the whole of it, stop rows too
     retrained.warnings[:0] = out.warnings
     return retrained
+
+
+def _stored_batches(plan: TrainingPlan) -> list[int]:
+    """The stored batches (sequence numbers) the plan's training rows are read from."""
+    return np.unique(np.asarray(plan.train.seq)).tolist()
 
 
 def _retrain(plan: TrainingPlan, champion: Any, store: DataStore, spec: TableSpec, holdout: pd.DataFrame) -> Trained:
@@ -146,7 +150,7 @@ def _retrain(plan: TrainingPlan, champion: Any, store: DataStore, spec: TableSpe
     keys = plan.train.keys()
     info = plan.to_dict()
     t0 = time.process_time()  # a retrain's cost: reading its window and fitting
-    seqs = np.unique(np.asarray(plan.train.seq)).tolist()
+    seqs = _stored_batches(plan)
     stored_columns = store.columns(seqs)
     if len(keys) <= SMALL_WINDOW_CHUNKS * store.chunk_rows:
         # a small window is read once and held (LightGBM passes over it twice, the categories

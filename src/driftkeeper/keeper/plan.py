@@ -34,7 +34,7 @@ from ..exceptions import ConfigError
 from .store import LABELLED, LABELLED_AT, POS, SEQ, TIME
 
 __all__ = ["UPDATE_KEYS", "RowSet", "TrainingPlan", "holdout_size", "plan_training", "time_order", "unlearned_rows",
-           "window_rows", "window_size"]
+           "window_size"]
 
 #: Update parameters a policy may set that the runner hands to ``adapter.update``.
 UPDATE_KEYS = ("rounds", "learning_rate", "replay_fraction", "early_stopping_rounds", "l2_regularization", "mode")
@@ -156,11 +156,6 @@ def _window(pool: pd.DataFrame, window: Any, batch_time: datetime | None) -> pd.
         cutoff = pd.Timestamp(batch_time) - pd.Timedelta(days=float(window["days"]))
         return pool[(pool[TIME] > cutoff).to_numpy()]
     raise ConfigError(f"unknown retrain window {window!r}; expected 'all', {{days: N}} or {{rows: N}}")
-
-
-def window_rows(index: pd.DataFrame, window: Any, batch_time: datetime | None) -> int:
-    """Labelled rows a retrain on ``window`` would use (holdout included)."""
-    return window_size(index, window, batch_time)[0]
 
 
 def window_size(index: pd.DataFrame, window: Any, batch_time: datetime | None) -> tuple[int, int]:
