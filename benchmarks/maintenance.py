@@ -194,10 +194,10 @@ def run_one(name: str, policies: list[str], quick: bool, lgbm: dict[str, Any] | 
             p["work_init"] = p["init_train_rows"] * fit_trees
             p["work"] = p["work_init"] + sum(w for _, w in per)
             p["train_rows"] = p["init_train_rows"] + sum(n for n, _ in per)
-            # an update's training CPU is its fit; reading its rows from the store is measured
-            # apart (a retrain's CPU holds its reading): what the updates' reading adds
-            p["update_read_cpu_s"] = round(sum(float(tr.get("read_cpu_s") or 0.0) for tr in trainings
-                                               if tr and tr.get("action") not in (None, "retrain")), 4)
+            # the part of the training CPU spent reading rows from the store (updates, and
+            # retrains of a window small enough to be read before the fit; a larger window is
+            # read as it is fitted, not measured apart)
+            p["read_cpu_s"] = round(sum(float(tr.get("read_cpu_s") or 0.0) for tr in trainings if tr), 4)
             if len(per) == len(p["per_batch"]):  # one record per batch (none for an already-seen batch)
                 for b, (n, w) in zip(p["per_batch"], per):
                     b["train_rows"], b["work"] = n, w
@@ -340,25 +340,23 @@ def summary_rows(results: list[dict[str, Any]], primary: str) -> list[dict[str, 
         n = pols.get("never")
         if n is not None and not n.get("error"):
             row["never_ratio"] = n["mean_error"] / b["mean_error"]
-        reads = (a.get("update_read_cpu_s") or 0.0, b.get("update_read_cpu_s") or 0.0)
-        row["update_read_cpu_s"] = reads[0]
-        row["cpu_ratio_with_reads"] = (a["train_cpu_s"] + reads[0]) / max(b["train_cpu_s"] + reads[1], 1e-9)
+        if a.get("read_cpu_s") is not None and b.get("read_cpu_s") is not None:
+            row["read_cpu_s"], row["base_read_cpu_s"] = a["read_cpu_s"], b["read_cpu_s"]
         out.append(row)
     return out
 
 
 def print_reads(rows: list[dict[str, Any]], primary: str) -> None:
-    """The CPU ratio again with the updates' reading of the store counted: a retrain's training
-    CPU holds the reading of its window, an update's is its fit alone."""
-    rows = [r for r in rows if "failed" not in r and r.get("update_read_cpu_s")]
+    """How much of each side's training CPU was reading rows from the store (a training's CPU
+    holds the reading of its rows, an update's as a retrain's)."""
+    rows = [r for r in rows if "failed" not in r and r.get("read_cpu_s") is not None]
     if not rows:
         return
-    print(f"{primary}: training CPU × always-retrain with the updates' reading of the store counted too "
-          "(a retrain's CPU holds its reading; an update's is its fit)")
+    print(f"reading the store, part of the training CPU: {primary} | always-retrain")
     w = max([15, *(len(_stream(r)) for r in rows)])
     for r in rows:
-        print(f"  {_stream(r):{w}} {str(r['config']):7} CPU × {r['cpu_ratio']:.3f} -> {r['cpu_ratio_with_reads']:.3f}"
-              f"  (updates read for {r['update_read_cpu_s']:.2f} s)")
+        print(f"  {_stream(r):{w}} {str(r['config']):7} {r['read_cpu_s']:7.2f} s of {r['cpu']:7.2f}"
+              f" | {r['base_read_cpu_s']:7.2f} s of {r['base_cpu']:7.2f}")
 
 
 def _stream(row: dict[str, Any]) -> str:

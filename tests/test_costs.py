@@ -91,8 +91,11 @@ def test_the_initial_fit_stands_in_for_a_retrain_until_one_is_measured():
 def test_reading_is_measured_per_stored_batch_apart_from_the_fit():
     model = CostModel()  # work: rows x 10 trees
     model.observe("retrain", work_of("retrain", 1_000, trees=10), 0.1, trees=10, provisional=True)  # the initial fit
-    model.observe("warm_start", 3_000, 0.05, rounds=5, read=(6, 0.012))  # an update read 6 batches: 2 ms each
-    assert model.reads == [[6, 0.012]] and model.updates == [[3_000, 0.05]]  # an update's CPU is its fit
+    model.observe("warm_start", 3_000, 0.062, rounds=5, read=(6, 0.012))  # an update read 6 batches: 2 ms each
+    assert model.reads == [[6, 0.012]] and model.updates == [[3_000, pytest.approx(0.05)]]  # logged as its fit
+    # an update's forecast: its fit, plus reading the batches it would read
+    assert model.update_cost_s(600, 5, batches=4) == pytest.approx(0.05 + 4 * 0.002)  # 600 rows x 5 rounds
+    assert model.update_cost_s(600, 5) == pytest.approx(0.05)
     # before a nightly retrain: the initial fit's fit, extrapolated, plus reading the window's batches
     assert model.retrain_cost_s(4_000, batches=30) == pytest.approx(0.1 * 2 + 30 * 0.002)
     # a nightly retrain that read 40 batches (0.08 s) and fitted 2,000 rows (0.16 s): logged as its
@@ -107,6 +110,13 @@ def test_reading_is_measured_per_stored_batch_apart_from_the_fit():
     assert CostModel.from_dict(model.to_dict()) == model
 
 
+def test_before_the_first_update_retrain_totals_stand_in_without_reading_added():
+    totals = CostModel.from_dict({"retrains": [[20_000, 0.3], [40_000, 0.5]], "reads": [[10, 0.03]]})
+    assert totals.update_cost_s(2_000, 10, batches=5) == pytest.approx(totals.update_cost_s(2_000, 10))  # in the totals
+    fits = CostModel.from_dict({"retrains": [[20_000, 0.3], [40_000, 0.5]], "reads": [[10, 0.03]], "split": True})
+    assert fits.update_cost_s(2_000, 10, batches=5) == pytest.approx(fits.update_cost_s(2_000, 10) + 5 * 0.003)
+
+
 def test_the_runner_measures_reading_and_forecasts_it_by_the_stored_batches(tmp_path):
     policy = tmp_path / "p.yaml"
     policy.write_text("metric: rmse\nrules:\n  - {name: third, when: batches_since_retrain >= 2, action: retrain}\n"
@@ -116,12 +126,15 @@ def test_the_runner_measures_reading_and_forecasts_it_by_the_stored_batches(tmp_
     records = [keeper.step(b, html=False) for b in batches[1:]]
     assert [r.action for r in records] == ["warm_start", "retrain", "warm_start", "retrain"]
     update, retrain = records[0].training, records[1].training
-    assert update["read_batches"] == 2 and update["read_cpu_s"] >= 0  # the new batch and one relearned
+    assert update["read_batches"] == 2 and 0 <= update["read_cpu_s"] <= update["cpu_s"]  # the new batch and one relearned
+    # the update after the retrain reads tonight's batch and relearns two: forecast as it reads
+    assert records[2].costs["update_batches"] == records[2].training["read_batches"] == 3
     assert retrain["read_batches"] == 3 and 0 <= retrain["read_cpu_s"] <= retrain["cpu_s"]  # init + 2 nights
     costs = CostModel.from_dict(keeper.state()["costs"])
     assert costs.split and len(costs.reads) == 4
     # the fits stand next to the initial fit; reading is added by the window's batches
     assert len(costs.retrains) == 3 and costs.retrains[1][1] == pytest.approx(retrain["cpu_s"] - retrain["read_cpu_s"], abs=1e-4)
+    assert costs.updates[0][1] == pytest.approx(update["cpu_s"] - update["read_cpu_s"], abs=1e-4)  # updates too
     rows, batches = records[-1].costs["retrain_rows"], records[-1].costs["retrain_batches"]
     assert batches == 5  # the initial batch and four nights
     per_batch = float(np.median([c / b for b, c in costs.reads]))

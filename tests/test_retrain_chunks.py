@@ -105,6 +105,33 @@ def test_store_chunks_are_the_rows_in_key_order_a_chunk_at_a_time(tmp_path):
     assert list(projected.columns) == ["x1", SEQ, POS]
 
 
+def test_reads_across_partitions_of_other_schemas_follow_pandas_rules(tmp_path):
+    """Partitions of one schema are joined in Arrow before the conversion; partitions whose
+    schemas differ (a column added, retyped, categories) give what pandas' concat gives."""
+    store = DataStore(tmp_path)
+    store.dir.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    parts = [pd.DataFrame({"x": rng.normal(size=30), "n": rng.integers(0, 9, 30), "s": rng.choice(["a", "b"], 30)}),
+             pd.DataFrame({"x": rng.normal(size=20), "n": rng.integers(0, 9, 20), "s": rng.choice(["a", "c"], 20)}),
+             pd.DataFrame({"x": rng.normal(size=20), "n": rng.normal(size=20), "new": 1.5,  # retyped, and a column added
+                           "s": pd.Categorical(rng.choice(["b", "d"], 20))}),
+             pd.DataFrame({"x": rng.normal(size=10), "n": rng.integers(0, 9, 10),
+                           "s": pd.Categorical(rng.choice(["e"], 10))}),
+             pd.DataFrame({"x": rng.normal(size=10), "n": rng.integers(0, 9, 10),  # one schema, other categories
+                           "s": pd.Categorical(rng.choice(["f", "g"], 10))}),
+             pd.DataFrame({"x": rng.normal(size=10), "n": pd.array(rng.integers(0, 9, 10), dtype="Int64"),
+                           "s": pd.array(rng.choice(["a", "b"], 10), dtype="string")})]  # Arrow's types of 0, pandas' not
+    for seq, df in enumerate(parts):
+        store.add_batch(seq, df.assign(y=rng.normal(size=len(df))), "y")
+    for seqs in ([0, 1], [1, 0], [0, 1, 2], [2, 3], [3, 4], [0, 5], [5, 0], [0, 1, 2, 3, 4, 5]):
+        keys = pd.concat([pd.DataFrame({SEQ: s, POS: np.arange(len(parts[s]))}) for s in seqs], ignore_index=True)
+        expected = pd.concat([pd.read_parquet(store._path(s)) for s in seqs], ignore_index=True)
+        pd.testing.assert_frame_equal(store.rows(keys), expected)
+        pd.testing.assert_frame_equal(pd.concat(list(store.chunks(keys, rows_per_chunk=25)), ignore_index=True), expected)
+    assert store.rows(pd.DataFrame({SEQ: [1, 0, 1], POS: [3, 2, 0]}))["x"].tolist() == \
+        [parts[1]["x"][3], parts[0]["x"][2], parts[1]["x"][0]]
+
+
 def test_a_read_of_some_rows_decodes_only_the_row_groups_that_hold_them(tmp_path, monkeypatch):
     from driftkeeper.keeper import store as store_mod
 

@@ -126,6 +126,34 @@ def test_late_labels_of_a_relearned_batch_are_new_rows_not_relearned_twice():
     assert plan.relearned_rows == 15 and rows[15:20] == [(3, p) for p in range(5, 10)]
 
 
+def test_the_update_cost_forecast_counts_the_stored_batches_the_plan_reads():
+    from driftkeeper.keeper.plan import update_batches
+    from driftkeeper.keeper.store import LABELLED_AT
+
+    index = _index([0, 1, 2, 3, 4])
+    index[LABELLED_AT] = index[SEQ]
+    state = RunnerState(seq=3, last_trained_seq=3)
+    decision = _decision("warm_start", rounds=5, relearn_batches=2)
+    for late in (False, True):  # with half of batch 3's labels arriving tonight: batch 3 is read once
+        if late:
+            index.loc[(index[SEQ] == 3) & (index[POS] >= 5), LABELLED_AT] = 4
+        plan = plan_training(index, state, decision, GATE_OFF, seq=4, batch_time=None,
+                             update_overrides=frozenset({"rounds"}), online=False)
+        assert update_batches(index, 3, 2) == len(set(plan.train.seq)) == 3
+    assert update_batches(index, 3, 0) == 2  # no relearning: the batches holding new rows (3 and 4)
+    assert update_batches(index, 3, 9) == 5  # at most every learned batch
+    assert update_batches(index, 4, 2) == 0  # nothing new: no update
+    # a batch smaller than the ones learned: relearning is capped at 2 x its rows, the newest
+    small = pd.concat([_index([0, 1, 2, 3], rows=10), _index([4], rows=4)], ignore_index=True)
+    plan = plan_training(small, state, decision, GATE_OFF, seq=4, batch_time=None,
+                         update_overrides=frozenset({"rounds"}), online=False)
+    assert update_batches(small, 3, 2) == len(set(plan.train.seq)) == 2  # batch 3's newest 8 rows, and 4
+    capped = _decision("warm_start", rounds=5, relearn_batches=2, relearn_rows=3)
+    plan = plan_training(index, state, capped, GATE_OFF, seq=4, batch_time=None,
+                         update_overrides=frozenset({"rounds"}), online=False)
+    assert update_batches(index, 3, 2, relearn_rows=3) == len(set(plan.train.seq)) == 2
+
+
 def test_plan_lists_update_parameters_the_model_does_not_take_as_ignored():
     state = RunnerState(seq=1, last_trained_seq=0)
     decision = _decision("online_update", rounds=40, mode="correct", l2_regularization=1.0, passes=1)

@@ -22,7 +22,9 @@ the row's position in time order, never a feature); delay 0 replays as before, l
 their batch.
 
 Costs are what the runner measured: training CPU is ``record.training["cpu_s"]`` summed over
-the steps plus the initial fit (``time.process_time`` around fit/update only); monitoring CPU
+the steps plus the initial fit (``time.process_time`` around reading the training rows from the
+store and fitting them, for an update as for a retrain; the initial fit is of a frame in memory,
+and a training on a Dask cluster is its wall time); monitoring CPU
 is ``record.timings["monitor_cpu_s"]``. Fix the model's thread count (LightGBM ``n_jobs``) so
 CPU seconds compare work, not parallelism. A training the policy decided but the runner did not
 run (``record.training["skipped"]``: too few rows in the window) is counted as ``skipped``, with

@@ -6,8 +6,9 @@ unit of work is what the machine, the library and the data's width decide; it is
 every training, so forecasts follow a root that grows, gets wider or moves to another machine.
 From three measured sizes a fit's forecast is a fixed cost plus a cost per unit of work; before
 that a power law through the newest measurement, its exponent measured between two sizes or, from
-one size, the square root (:meth:`CostModel._curve`). Reading a retrain's window from the store
-is measured and forecast apart, per stored batch (:meth:`CostModel.observe`).
+one size, the square root (:meth:`CostModel._curve`). Reading a training's rows from the store
+(a retrain's window, an update's rows) is part of its CPU, and is measured and forecast apart,
+per stored batch (:meth:`CostModel.observe`).
 
 The budget (policy ``budget: 0.2``) is a share of what the shipped ``always-retrain`` policy would
 spend: a retrain (here on the policy's own window) every night at least
@@ -82,10 +83,10 @@ class CostModel:
     def observe(self, action: str, work: int, cpu_s: float, *, trees: int | None = None, rounds: int | None = None,
                 provisional: bool = False, read: tuple[int, float] | None = None) -> None:
         """Record a training's work and CPU. ``read``: the stored batches its rows were read from
-        and that reading's CPU. Reading costs per stored batch (a file each), not per row ×
-        tree, so a retrain that says what its reading cost is logged as its fit alone and the
-        reading apart (``reads``, also from updates, whose CPU is their fit); a retrain's
-        forecast is then its fit's plus its window's batches × the measured cost of reading one.
+        and that reading's CPU (``cpu_s`` holds it). Reading costs per stored batch (a file
+        each), not per row × tree, so a training that says what its reading cost is logged as
+        its fit alone and the reading apart (``reads``); a forecast is then its fit's plus the
+        batches it reads × the measured cost of reading one.
 
         ``provisional``: a retrain's stand-in until a real one is measured — the initial fit, a
         frame in memory. It is a fit alone, so it stays next to the fits of nightly retrains
@@ -101,6 +102,8 @@ class CostModel:
             del self.reads[:-KEEP]
         if work <= 0 or not math.isfinite(cpu_s) or cpu_s < 0:
             return
+        if action != "retrain" and read is not None and read[0] > 0:
+            cpu_s = max(0.0, cpu_s - float(read[1]))  # an update is logged as its fit, too
         if action == "retrain" and not provisional:
             if read is not None and read[0] > 0:
                 cpu_s = max(0.0, cpu_s - float(read[1]))  # the fit
@@ -127,10 +130,18 @@ class CostModel:
     def read_cost_s(self, batches: int | None) -> float:
         """Forecast CPU of reading ``batches`` stored batches for a retrain: 0 when the retrain
         log holds totals (reading included) or nothing was measured."""
-        fits_only = self.split or (self.retrains and self.provisional == len(self.retrains))
-        if not batches or not fits_only or not self.reads:
+        if not batches or not self._fits_only():
             return 0.0
-        return float(batches) * median(c / b for b, c in self.reads if b > 0)
+        return float(batches) * self._per_batch()
+
+    def _fits_only(self) -> bool:
+        """The retrain log holds fits alone (their reading logged apart), not totals."""
+        return bool(self.split or (self.retrains and self.provisional == len(self.retrains)))
+
+    def _per_batch(self) -> float:
+        """Measured CPU of reading one stored batch (0 before any reading was measured)."""
+        costs = [c / b for b, c in self.reads if b > 0]
+        return median(costs) if costs else 0.0
 
     @staticmethod
     def _curve(log: list[list[float]]) -> tuple[str, float, float, float] | None:
@@ -208,11 +219,14 @@ class CostModel:
             fit = nights * self._at(curve, work / nights) if nights > 0 else 0.0
         return fit + self.read_cost_s(1) * batches
 
-    def update_cost_s(self, rows: int, rounds: int | None = None) -> float | None:
+    def update_cost_s(self, rows: int, rounds: int | None = None, batches: int | None = None) -> float | None:
         """Forecast CPU seconds of an update on ``rows`` rows of ``rounds`` trees (default: the last
-        update's). Before the first update, retrains stand in: a tree's cost per row is about the
-        same whether it starts a model or corrects one."""
-        return self._forecast(self.updates or self.retrains, work_of("update", rows, rounds=rounds or self.update_rounds))
+        update's), read from ``batches`` stored batches. Before the first update, retrains stand
+        in: a tree's cost per row is about the same whether it starts a model or corrects one."""
+        fit = self._forecast(self.updates or self.retrains, work_of("update", rows, rounds=rounds or self.update_rounds))
+        if fit is None or not (self.updates or self._fits_only()):  # retrain totals stand in: reading is in them
+            return fit
+        return fit + float(batches or 0) * self._per_batch()
 
 
 @dataclass

@@ -24,7 +24,7 @@ from ..table import TableSpec, frame_sha256, impute_hint
 from . import late_labels
 from .bundle import ModelBundle, prediction_signal
 from .costs import Ledger
-from .plan import TrainingPlan, plan_training, unlearned_rows, window_size
+from .plan import TrainingPlan, plan_training, unlearned_rows, update_batches, window_size
 from .state import RunnerState
 from .store import LABELLED, LABELLED_AT, POS, SEQ, DataStore
 
@@ -219,7 +219,9 @@ def account(policy: Any, spec: TableSpec, state: RunnerState, metric: Any, batch
     update_rows = min(int(index[LABELLED].sum()), obs.unlearned + relearned)
     retrain_cost = state.costs.retrain_cost_s(retrain_rows, retrain_batches) if retrain_rows is not None else None
     online = obs.bundle.adapter.update_style == "online_update"
-    update_cost = state.costs.update_cost_s(update_rows, _update_rounds(params, online))
+    batches = update_batches(index, state.last_trained_seq, 0 if online else int(params.get("relearn_batches") or 0),
+                             params.get("relearn_rows"))
+    update_cost = state.costs.update_cost_s(update_rows, _update_rounds(params, online), batches)
     ledger = copy.deepcopy(state.ledger)
     # debt is measured against the level the last retrain reached on batches it served (the gate's
     # holdout flatters the model): the first batch after a retrain sets it, it owes nothing
@@ -234,7 +236,7 @@ def account(policy: Any, spec: TableSpec, state: RunnerState, metric: Any, batch
     obs.ledger = ledger
     obs.costs = {"retrain_cost_s": retrain_cost, "retrain_rows": retrain_rows, "retrain_batches": retrain_batches,
                  "update_cost_s": update_cost,
-                 "update_rows": update_rows, "budget": policy.spec.budget, "allowance_s": ledger.allowance_s,
+                 "update_rows": update_rows, "update_batches": batches, "budget": policy.spec.budget, "allowance_s": ledger.allowance_s,
                  "spent_s": ledger.spent_s, "budget_spent": ledger.spent_share(), "debt": ledger.debt,
                  "debt_cost_s": ledger.debt_cost_s(), "rate": ledger.rate, "left_s": ledger.left_s()}
 

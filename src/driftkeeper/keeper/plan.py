@@ -131,6 +131,27 @@ def unlearned_rows(index: pd.DataFrame, last_trained_seq: int) -> int:
     return int((labelled & (_labelled_at(index) > last_trained_seq)).sum())
 
 
+def update_batches(index: pd.DataFrame, last_trained_seq: int, relearn: int, relearn_rows: int | None = None) -> int:
+    """The stored batches an update tonight would read its rows from, each once: the batches
+    holding rows labelled since the last training, and the newest of the batches the serving
+    model learned that :func:`_relearn` reads again — at most ``relearn`` batches, at most
+    ``relearn ×`` the new rows and ``relearn_rows`` rows, the newest (in the index's order; a
+    time column may order a batch's rows otherwise; a holdout that takes a whole batch leaves one
+    fewer). 0 when no row is new (no update)."""
+    labelled = index[LABELLED].to_numpy(dtype=bool)
+    new = labelled & (_labelled_at(index) > last_trained_seq)
+    seqs = index[SEQ].to_numpy()
+    if not new.any():
+        return 0
+    again = np.arange(0)
+    if relearn > 0:
+        done = seqs[labelled & ~new]
+        done = done[np.isin(done, np.unique(done)[-relearn:])]
+        cap = relearn * int(new.sum()) if relearn_rows is None else min(relearn * int(new.sum()), int(relearn_rows))
+        again = np.unique(done[max(0, len(done) - cap):])
+    return int(len(np.union1d(seqs[new], again)))
+
+
 def holdout_size(gate: Any, n: int, *, always: bool = False) -> int:
     """Rows held out from ``n`` rows: the gate's ``holdout`` (``rows: N``, or a fraction of the
     ``n`` rows, 0.2 by default), at most half of them. ``always`` holds out even with the gate
