@@ -102,11 +102,11 @@ class CostModel:
             del self.reads[:-KEEP]
         if work <= 0 or not math.isfinite(cpu_s) or cpu_s < 0:
             return
-        if action != "retrain" and read is not None and read[0] > 0:
-            cpu_s = max(0.0, cpu_s - float(read[1]))  # an update is logged as its fit, too
+        read_apart = read is not None and read[0] > 0
+        if read_apart:
+            cpu_s = max(0.0, cpu_s - float(read[1]))  # the fit
         if action == "retrain" and not provisional:
-            if read is not None and read[0] > 0:
-                cpu_s = max(0.0, cpu_s - float(read[1]))  # the fit
+            if read_apart:
                 if not self.split:  # earlier nightly entries were totals: the stand-ins (fits) stay
                     del self.retrains[self.provisional :]
                     self.split = True

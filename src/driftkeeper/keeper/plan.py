@@ -133,22 +133,17 @@ def unlearned_rows(index: pd.DataFrame, last_trained_seq: int) -> int:
 
 def update_batches(index: pd.DataFrame, last_trained_seq: int, relearn: int, relearn_rows: int | None = None) -> int:
     """The stored batches an update tonight would read its rows from, each once: the batches
-    holding rows labelled since the last training, and the newest of the batches the serving
-    model learned that :func:`_relearn` reads again — at most ``relearn`` batches, at most
-    ``relearn ×`` the new rows and ``relearn_rows`` rows, the newest (in the index's order; a
-    time column may order a batch's rows otherwise; a holdout that takes a whole batch leaves one
-    fewer). 0 when no row is new (no update)."""
+    holding rows labelled since the last training, and the batches of the rows :func:`_relearn`
+    would read again (by :func:`_relearned`; in the index's order, where a time column may order
+    a batch's rows otherwise; a holdout that takes a whole batch leaves one fewer). 0 when no row
+    is new (no update)."""
     labelled = index[LABELLED].to_numpy(dtype=bool)
     new = labelled & (_labelled_at(index) > last_trained_seq)
-    seqs = index[SEQ].to_numpy()
     if not new.any():
         return 0
-    again = np.arange(0)
-    if relearn > 0:
-        done = seqs[labelled & ~new]
-        done = done[np.isin(done, np.unique(done)[-relearn:])]
-        cap = relearn * int(new.sum()) if relearn_rows is None else min(relearn * int(new.sum()), int(relearn_rows))
-        again = np.unique(done[max(0, len(done) - cap):])
+    seqs = index[SEQ].to_numpy()
+    done = seqs[labelled & ~new]
+    again = done[_relearned(done, relearn, int(new.sum()), relearn_rows)[0]] if relearn > 0 else done[:0]
     return int(len(np.union1d(seqs[new], again)))
 
 
@@ -216,24 +211,30 @@ def _update_params(params: dict[str, Any], accepted: frozenset[str], online: boo
     return overrides, ignored, notes
 
 
+def _relearned(done_seqs: np.ndarray, relearn: int, n_new: int, max_rows: int | None) -> tuple[np.ndarray, list, int | None]:
+    """Which rows the serving model learned (their batches ``done_seqs``, in order) an update
+    relearns: the rows of the newest ``relearn`` batches, at most ``relearn × n_new`` and at most
+    ``max_rows`` of them, the newest. Their positions, those batches, and the cap when it bound."""
+    again = np.unique(done_seqs)[-relearn:]
+    at = np.flatnonzero(np.isin(done_seqs, again))
+    cap = relearn * n_new if max_rows is None else min(relearn * n_new, int(max_rows))
+    if len(at) > cap:
+        return at[len(at) - cap :], np.unique(done_seqs[at[len(at) - cap :]]).tolist(), cap
+    return at, again.tolist(), None
+
+
 def _relearn(labelled: pd.DataFrame, state: Any, relearn: int, n_new: int,
              max_rows: int | None = None) -> tuple[pd.DataFrame, dict]:
     """The newest ``relearn`` batches the champion already learned, at most ``relearn × n_new``
     rows and at most ``max_rows`` (the policy's ``relearn_rows``; the newest rows in each case):
     the initial data is "batch 0" and may be many batches long, and an update's cost must not
     follow the batches' size or the history's."""
-    done = labelled[_labelled_at(labelled) <= state.last_trained_seq]
-    again = np.unique(done[SEQ].to_numpy()).tolist()[-relearn:]
-    old = done[done[SEQ].isin(again)]  # rows of those batches labelled since are new rows, not relearned
+    done = labelled[_labelled_at(labelled) <= state.last_trained_seq]  # rows of those batches labelled since are new
+    at, again, capped = _relearned(done[SEQ].to_numpy(), relearn, n_new, max_rows)
     notes: dict[str, Any] = {"relearned_batches": again}
-    cap = relearn * n_new
-    if max_rows is not None:
-        cap = min(cap, int(max_rows))
-    if len(old) > cap:
-        old = old.iloc[len(old) - cap :]
-        notes["relearned_rows_capped"] = cap
-        notes["relearned_batches"] = np.unique(old[SEQ].to_numpy()).tolist()
-    return old, notes
+    if capped is not None:
+        notes["relearned_rows_capped"] = capped
+    return done.iloc[at], notes
 
 
 def _plan_update(action, labelled, new, holdout, state, params, min_rows, accepted, online, gate_on=True) -> TrainingPlan:

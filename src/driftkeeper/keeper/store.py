@@ -314,9 +314,10 @@ def _frame(tables: list[pa.Table]) -> pd.DataFrame:
     joined in Arrow and converted once: converting each (a few hundred rows of a batch) cost more
     than reading it — 1.5 ms of a 2.5 ms read of a 170-row, 17-column partition, the most of
     what a night spends reading many small batches. Partitions whose schemas differ (a column
-    added or retyped, in Arrow's types or in pandas' dtypes, categories) are converted one by one and joined by pandas, whose rules for
-    mixed columns the runner's tables follow. The list is emptied: Arrow's buffers are freed as
-    pandas takes them, so a read holds its rows about once, not twice."""
+    added or retyped, in Arrow's types or in pandas' dtypes, categories) are converted one by
+    one and joined by pandas, whose rules for mixed columns the runner's tables follow. The list
+    is emptied: Arrow's buffers are freed as pandas takes them, so a read holds its rows about
+    once, not twice."""
     first = tables[0].schema
     dtypes = _pandas_columns(first)  # Arrow's types alike, pandas' may not be (Int64 and int64, string and object)
     if len(tables) == 1 or (all(t.schema.equals(first) and _pandas_columns(t.schema) == dtypes for t in tables[1:])
