@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as hst
 
 from driftkeeper.adapters._schema import FeatureSchema
@@ -135,3 +135,28 @@ def test_categorical_features_are_typed_as_text_the_same_way_whatever_the_values
     np.testing.assert_array_equal(got["city"].cat.codes.to_numpy(), want["city"].cat.codes.to_numpy())
     chunks = [df.iloc[: len(df) // 2], df.iloc[len(df) // 2:]]
     assert spec.window_categories(chunks)["city"] == list(want["city"].cat.categories)
+
+
+_LABELS = hst.one_of(hst.sampled_from(["yes", "no", "1", "0", "True"]), hst.sampled_from([0, 1, 2]),
+                     hst.sampled_from([True, False]), hst.sampled_from([0.0, 1.0]))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(init=hst.lists(_LABELS, min_size=2, max_size=6), batch=hst.lists(_LABELS, min_size=1, max_size=20),
+       dtype=hst.sampled_from([None, "category", "string"]))
+def test_target_values_map_each_label_to_the_class_of_its_text(init, batch, dtype):
+    """A label arriving as 1, "1" or True goes back to the class of the same text at init; an
+    object column of mixed types (1 and True are one dict key) is mapped row by row."""
+    assume(len({str(v) for v in init}) >= 2 and pd.Series(init, dtype=object).nunique() >= 2)  # two classes
+    classes = pd.Series(init, dtype=object)
+    spec = TableSpec.from_frame(pd.DataFrame({"x": np.arange(len(init)), "y": classes}), target="y", task="classification")
+    y = pd.Series(batch, dtype=object)
+    if dtype == "category":
+        y = y.astype("category")
+    elif dtype == "string":
+        y = y.map(str).astype("string")
+    by_text = {str(c): c for c in spec.classes}
+    want = y.map(lambda v: by_text.get(str(v), v))
+    got = spec.target_values(y)
+    pd.testing.assert_series_equal(got, want)
+    assert [type(v) for v in got] == [type(v) for v in want]

@@ -12,6 +12,7 @@ such a column as a data-quality finding.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -114,10 +115,20 @@ def _string_codes(s: pd.Series) -> tuple[np.ndarray, list[str]]:
     cost of typing a batch of a few thousand rows). Values of mixed types, whose distinct values
     may print alike or differently (``1`` and ``True``, ``0`` and ``0.0``), are converted row by row."""
     values = s.cat.categories if isinstance(s.dtype, pd.CategoricalDtype) else s
-    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "boolean", "empty"):
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    if kind not in ("string", "boolean", "empty"):
         s = s.astype("string").astype(object).where(s.notna(), None)
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    if kind == "string" and not isinstance(s.dtype, pd.StringDtype):
+        return codes, [str(v) for v in uniques]  # text already (str() of a str subclass, as pandas' string conversion)
     return codes, pd.Index(uniques).astype("string").astype(object).tolist()
+
+
+@functools.lru_cache(maxsize=256)
+def _categories(cats: tuple[Any, ...]) -> tuple[pd.Index, pd.CategoricalDtype]:
+    """The index and dtype of a categorical feature's categories seen at init, built once: every
+    batch, holdout and training window is typed with them."""
+    return pd.Index(list(cats)), pd.CategoricalDtype(list(cats))
 
 
 def _is_number(v: Any) -> bool:
@@ -347,10 +358,15 @@ class TableSpec:
                 X[c] = np.full(len(X), np.nan)
         for c, cats in self.categories.items():
             codes, labels = _string_codes(X[c])
-            known = set(cats)
-            categories = list(cats) + sorted({v for v in labels if v not in known})
+            index, dtype = _categories(tuple(cats))
+            where = index.get_indexer(labels)
+            if (where < 0).any():  # values unseen at init: appended, sorted
+                known = set(cats)
+                categories = list(cats) + sorted({v for v in labels if v not in known})
+                index, dtype = pd.Index(categories), pd.CategoricalDtype(categories)
+                where = index.get_indexer(labels)
             # each distinct value's code, then -1 last: a missing value's code -1 picks it
-            X[c] = pd.Categorical.from_codes(np.append(pd.Index(categories).get_indexer(labels), -1)[codes], categories=categories)
+            X[c] = pd.Categorical.from_codes(np.append(where, -1)[codes], dtype=dtype)
         return X
 
     def window_categories(self, chunks: Any) -> dict[str, list[Any]]:
@@ -457,5 +473,9 @@ class TableSpec:
         """Target in the dtype of the initial data (classes mapped back by their text)."""
         if self.task == "classification":
             by_text = {str(c): c for c in self.classes or []}
+            if y.dtype != object or pd.api.types.infer_dtype(y, skipna=False) == "string":
+                # values of one type: each distinct value mapped once (1 and True, equal keys
+                # of a dict, cannot both be there)
+                return y.map({v: by_text.get(str(v), v) for v in pd.unique(y)})
             return y.map(lambda v: by_text.get(str(v), v))
         return y.astype("float64")

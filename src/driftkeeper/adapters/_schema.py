@@ -114,20 +114,20 @@ class FeatureSchema:
                     parts.append(f"feature names seen at fit time, yet now missing: {missing}")
                 raise SchemaError(f"{what} does not match the columns seen at fit: " + "; ".join(parts) + ".")
             frame = frame[list(self.names)]
-        for name in self.names:
-            col = frame[name]
+        for name, dtype in zip(self.names, list(frame.dtypes)):  # the dtypes at once: a column lookup per name cost more
             if name in self.categories:
                 fitted = self.categories[name]
                 # CategoricalDtype equality ignores category order for unordered dtypes; the codes
                 # depend on the order, so compare the category lists themselves.
-                same = (isinstance(col.dtype, pd.CategoricalDtype) and col.dtype.ordered == fitted.ordered
-                        and col.dtype.categories.equals(fitted.categories))
+                same = (isinstance(dtype, pd.CategoricalDtype) and dtype.ordered == fitted.ordered
+                        and dtype.categories.equals(fitted.categories))
                 if not same:
-                    if isinstance(col.dtype, pd.CategoricalDtype):
+                    col = frame[name]
+                    if isinstance(dtype, pd.CategoricalDtype):
                         col = col.astype(object)
                     frame[name] = pd.Categorical(col, categories=fitted.categories, ordered=fitted.ordered)
-            elif self.kind(name) == NUMERICAL and _kind(col.dtype) != NUMERICAL:
+            elif self.kind(name) == NUMERICAL and _kind(dtype) != NUMERICAL:
                 raise SchemaError(
-                    f"{what} column {name!r} has dtype {col.dtype}; expected a numeric dtype ({self.dtypes[name]}) as at fit time."
+                    f"{what} column {name!r} has dtype {dtype}; expected a numeric dtype ({self.dtypes[name]}) as at fit time."
                 )
         return frame
