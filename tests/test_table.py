@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -141,22 +142,53 @@ _LABELS = hst.one_of(hst.sampled_from(["yes", "no", "1", "0", "True"]), hst.samp
                      hst.sampled_from([True, False]), hst.sampled_from([0.0, 1.0]))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(init=hst.lists(_LABELS, min_size=2, max_size=6), batch=hst.lists(_LABELS, min_size=1, max_size=20),
-       dtype=hst.sampled_from([None, "category", "string"]))
+class _Color(str, Enum):
+    """A str subclass whose str() is not its text: ``str(_Color.RED) == "_Color.RED"``."""
+
+    RED = "red"
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(init=hst.lists(_LABELS, min_size=2, max_size=6), batch=hst.lists(_LABELS | hst.just(_Color.RED), min_size=1, max_size=20),
+       dtype=hst.sampled_from([None, "category", "category+unused", "string", "int64", "bool"]))
 def test_target_values_map_each_label_to_the_class_of_its_text(init, batch, dtype):
     """A label arriving as 1, "1" or True goes back to the class of the same text at init; an
-    object column of mixed types (1 and True are one dict key) is mapped row by row."""
+    object column of mixed types (1 and True are one dict key, a str subclass equals its text)
+    is mapped row by row; a categorical column keeps categories no batch value uses."""
     assume(len({str(v) for v in init}) >= 2 and pd.Series(init, dtype=object).nunique() >= 2)  # two classes
     classes = pd.Series(init, dtype=object)
     spec = TableSpec.from_frame(pd.DataFrame({"x": np.arange(len(init)), "y": classes}), target="y", task="classification")
     y = pd.Series(batch, dtype=object)
-    if dtype == "category":
+    if dtype.startswith("category") if dtype else False:
         y = y.astype("category")
+        if dtype.endswith("unused"):
+            y = y.cat.add_categories([c for c in (7, 8) if c not in set(y.cat.categories)])
     elif dtype == "string":
         y = y.map(str).astype("string")
+    elif dtype in ("int64", "bool"):
+        if not all(isinstance(v, (bool, int)) for v in batch):
+            return
+        y = pd.Series(batch, dtype=dtype)
     by_text = {str(c): c for c in spec.classes}
     want = y.map(lambda v: by_text.get(str(v), v))
     got = spec.target_values(y)
     pd.testing.assert_series_equal(got, want)
     assert [type(v) for v in got] == [type(v) for v in want]
+
+
+def test_a_categorical_value_that_is_a_str_subclass_is_typed_by_its_text_as_before():
+    spec = TableSpec.from_frame(pd.DataFrame({"c": ["red", "blue", "red"], "y": [1.0, 2.0, 3.0]}), target="y")
+    df = pd.DataFrame({"c": [_Color.RED, "blue", None], "y": [0.0, 0.0, 0.0]})
+    got, want = spec.features_frame(df), _typed_per_row(spec, df)
+    assert list(got["c"].cat.categories) == list(want["c"].cat.categories) == ["blue", "red"]
+    assert got["c"].cat.codes.tolist() == want["c"].cat.codes.tolist() == [1, 0, -1]
+
+
+def test_categories_of_other_types_are_not_typed_with_another_specs():
+    # hand-made specs (from_frame records text): 1 and True are one key of a dict
+    frames = {}
+    for cats in (["a", 1], ["a", True], ["a", "1"]):
+        spec = TableSpec(target="y", features=["c"], kinds={"c": CATEGORICAL}, task="regression", categories={"c": cats})
+        frames[repr(cats)] = spec.features_frame(pd.DataFrame({"c": ["a", "a"], "y": [0.0, 1.0]}))
+    assert [list(f["c"].cat.categories) for f in frames.values()] == [["a", 1], ["a", True], ["a", "1"]]
+    assert [type(f["c"].cat.categories[1]) for f in frames.values()] == [int, bool, str]

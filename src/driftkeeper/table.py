@@ -120,14 +120,23 @@ def _string_codes(s: pd.Series) -> tuple[np.ndarray, list[str]]:
         s = s.astype("string").astype(object).where(s.notna(), None)
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
     if kind == "string" and not isinstance(s.dtype, pd.StringDtype):
-        return codes, [str(v) for v in uniques]  # text already (str() of a str subclass, as pandas' string conversion)
+        return codes, list(uniques)  # text already: the conversion below would keep each value as it is
     return codes, pd.Index(uniques).astype("string").astype(object).tolist()
 
 
+def _categories(cats: list[Any]) -> tuple[pd.Index, pd.CategoricalDtype]:
+    """The index and dtype of a categorical feature's categories seen at init. Text categories
+    (what :meth:`TableSpec.from_frame` records) are built once for every batch, holdout and
+    training window typed with them; others (a spec made by hand: ``1`` and ``True`` would be one
+    key of the cache) every time."""
+    key = tuple(cats)
+    if all(type(c) is str for c in key):
+        return _text_categories(key)
+    return pd.Index(list(cats)), pd.CategoricalDtype(list(cats))
+
+
 @functools.lru_cache(maxsize=256)
-def _categories(cats: tuple[Any, ...]) -> tuple[pd.Index, pd.CategoricalDtype]:
-    """The index and dtype of a categorical feature's categories seen at init, built once: every
-    batch, holdout and training window is typed with them."""
+def _text_categories(cats: tuple[str, ...]) -> tuple[pd.Index, pd.CategoricalDtype]:
     return pd.Index(list(cats)), pd.CategoricalDtype(list(cats))
 
 
@@ -358,7 +367,7 @@ class TableSpec:
                 X[c] = np.full(len(X), np.nan)
         for c, cats in self.categories.items():
             codes, labels = _string_codes(X[c])
-            index, dtype = _categories(tuple(cats))
+            index, dtype = _categories(cats)
             where = index.get_indexer(labels)
             if (where < 0).any():  # values unseen at init: appended, sorted
                 known = set(cats)
@@ -473,9 +482,12 @@ class TableSpec:
         """Target in the dtype of the initial data (classes mapped back by their text)."""
         if self.task == "classification":
             by_text = {str(c): c for c in self.classes or []}
-            if y.dtype != object or pd.api.types.infer_dtype(y, skipna=False) == "string":
-                # values of one type: each distinct value mapped once (1 and True, equal keys
-                # of a dict, cannot both be there)
-                return y.map({v: by_text.get(str(v), v) for v in pd.unique(y)})
+            if isinstance(y.dtype, pd.CategoricalDtype):
+                return y.map(lambda v: by_text.get(str(v), v))
+            distinct = pd.unique(y)
+            if not (y.dtype == object or isinstance(y.dtype, pd.StringDtype)) or all(type(v) is str for v in distinct):
+                # numbers, booleans or plain text: each distinct value mapped once (mixed types
+                # — 1 and True, a str subclass and its text — are one key of a dict: row by row)
+                return y.map({v: by_text.get(str(v), v) for v in distinct})
             return y.map(lambda v: by_text.get(str(v), v))
         return y.astype("float64")

@@ -34,7 +34,9 @@ class Reservoir:
         Only the rows that enter are copied: once the reservoir is full, a new row enters with
         probability ``capacity / rows seen``, so a night's batch adds a handful of rows to a
         reservoir of thousands. The frame and labels are replaced, never written into (a copy
-        of the reservoir shares them: :meth:`__deepcopy__`)."""
+        of the reservoir shares them: :meth:`__deepcopy__`). Their dtypes are pandas' (numpy's)
+        of the rows kept joined with the rows that enter; a batch none of whose rows enters
+        leaves the reservoir as it was."""
         if self.capacity == 0:
             self.n_seen += len(X)
             return
