@@ -336,12 +336,16 @@ def _abrupt_change_nights(tmp_path, budget: float) -> list:
 
 
 def test_an_abrupt_concept_change_retrains_within_two_batches(tmp_path):
-    actions = _abrupt_change_nights(tmp_path, 0.5)
+    # a budget that pays for the retrain with room to spare: here an update costs about a
+    # quarter of a retrain (5 rounds against 100 trees on 300-row batches), so at 0.5 the
+    # allowance left on the changed night was 1.65x the retrain's forecast, and on a loaded
+    # machine the measured CPU of the five updates before it sometimes used that up
+    actions = _abrupt_change_nights(tmp_path, 0.8)
     retrained = [i + 1 for i, r in enumerate(actions) if r.action == "retrain" and r.promoted]
     assert any(6 <= s <= 7 for s in retrained), [(r.action, r.costs["debt"]) for r in actions]
     assert all(s >= 6 for s in retrained)  # nothing before the change was worth a retrain
     last = actions[-1].costs
-    assert last["budget"] == 0.5 and last["spent_s"] > 0 and last["allowance_s"] > 0
+    assert last["budget"] == 0.8 and last["spent_s"] > 0 and last["allowance_s"] > 0
 
 
 def test_a_retrain_the_allowance_cannot_pay_for_waits_and_the_record_says_why(tmp_path):
