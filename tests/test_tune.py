@@ -168,6 +168,19 @@ def test_the_default_space_is_small_and_fits_the_default_policy():
     assert name == "default" and len(cands) == len(DEFAULT_SPACE)
     assert len({k.yaml for k in cands}) == len(cands)
     assert {"drop_since_retrain": 0.2, "data_growth": 0.5, "rounds": 40, "relearn_batches": 5} in DEFAULT_SPACE
+    # bigger corrections, and updates only when a rule fired: what some streams meet the goal with
+    loaded = [yaml.safe_load(k.yaml) for k in cands]
+    assert sorted({d["update"]["relearn_batches"] for d in loaded}) == [2, 5, 10]
+    (quiet,) = [d for d in loaded if d["fallback"] == "none"]
+    assert Policy.from_yaml(yaml.safe_dump(quiet)).fallback.action == "none"
+    assert sum(d["fallback"] == "update" for d in loaded) == len(cands) - 1
+
+
+def test_the_fallback_knob_sets_the_policy_fallback():
+    base = yaml.safe_load(open(load_policy("default").source).read())
+    out = apply_edits(base, {"fallback": "none"})
+    assert out["fallback"] == "none" and base["fallback"] == "update"
+    assert {k: v for k, v in out.items() if k != "fallback"} == {k: v for k, v in base.items() if k != "fallback"}
 
 
 def test_numpy_values_are_written_as_plain_numbers():
