@@ -43,7 +43,8 @@ def one(cell: str, budget: float | None) -> dict[str, Any]:
     res = tune(df, model=model(task, lgbm), budget=budget, dataset=stream, **{k: v for k, v in kw.items() if k != "also_metrics"})
     # the shipped default on the same later batches: tune's split, tune's initial rows
     init, batches = split_batches(df, every=kw["every"], time_column=kw.get("time_column"), initial=kw.get("initial"))
-    k = _parts(len(batches), 0.6)
+    k = res.earlier_batches
+    assert len(init) == res.initial_rows and k == _parts(len(batches), res.split), "not tune's split"
     earlier = pd.concat([init, *batches[:k]], ignore_index=True)
     everything = pd.concat([earlier, *batches[k:]], ignore_index=True)
     settings = {key: v for key, v in kw.items() if key not in ("initial", "also_metrics")}
@@ -54,9 +55,18 @@ def one(cell: str, budget: float | None) -> dict[str, Any]:
     return {
         "cell": cell, "budget": budget, "chosen": res.chosen.label(), "budget_met": res.budget_met,
         "earlier_cpu": res.chosen.cpu_ratio, "later": res.later_ratios(),
-        "default_later": {"error": dflt["mean_error"] / ref.mean_error, "train_cpu": dflt["train_cpu_s"] / ref.train_cpu_s},
+        "default_later": {"error": dflt["mean_error"] / ref.mean_error if ref.mean_error else None,
+                          "train_cpu": dflt["train_cpu_s"] / ref.train_cpu_s if ref.train_cpu_s else None},
         "batches": (res.earlier_batches, res.later_batches), "wall_s": round(time.perf_counter() - t),
     }
+
+
+def cell(v: dict[str, Any]) -> str:
+    """``error × / CPU ×``, ``*`` where it meets the goal; ``-`` when a ratio is unknown."""
+    if v["error"] is None or v["train_cpu"] is None:
+        return f"{'-':>13}"
+    ok = v["error"] <= GOAL_ERROR and v["train_cpu"] <= GOAL_CPU
+    return f"{v['error']:.3f}/{v['train_cpu']:.3f}{'*' if ok else ' '}"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -76,10 +86,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'cell':22} {'budget':>6} {'batches':>8}  {'tuned':>13}  {'default':>13}  chosen (earlier CPU ×)")
     for r in rows:
         lat, dl = r["later"], r["default_later"]
-        ok = lambda v: "*" if v["error"] <= GOAL_ERROR and v["train_cpu"] <= GOAL_CPU else " "  # noqa: E731
-        print(f"{r['cell']:22} {str(r['budget'] or '-'):>6} {'%d+%d' % r['batches']:>8}  "
-              f"{lat['error']:.3f}/{lat['train_cpu']:.3f}{ok(lat)}  {dl['error']:.3f}/{dl['train_cpu']:.3f}{ok(dl)}  "
-              f"{r['chosen']} ({r['earlier_cpu']:.3f}){'' if r['budget_met'] else ' [none within budget]'}")
+        earlier = "-" if r["earlier_cpu"] is None else f"{r['earlier_cpu']:.3f}"
+        print(f"{r['cell']:22} {str(r['budget'] or '-'):>6} {'%d+%d' % r['batches']:>8}  {cell(lat)}  {cell(dl)}  "
+              f"{r['chosen']} ({earlier}){'' if r['budget_met'] else ' [none within budget]'}")
 
 
 if __name__ == "__main__":

@@ -176,6 +176,21 @@ def test_the_default_space_is_small_and_fits_the_default_policy():
     assert sum(d["fallback"] == "update" for d in loaded) == len(cands) - 1
 
 
+def test_an_edit_a_rule_or_the_fallback_would_override_is_refused(tmp_path):
+    base = yaml.safe_load(open(load_policy("default").source).read())
+    base["fallback"] = {"action": "update", "rounds": 10}
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump({**base, "name": "mine"}))
+    with pytest.raises(ConfigError, match=r"edit 'rounds': the base policy 'mine' sets rounds in its fallback, which overrides update\.rounds"):
+        tune_mod._candidates(path, [{"rounds": 20}], None, False)
+    tune_mod._candidates(path, [{"relearn_batches": 2}, {"fallback": "none"}], None, False)  # not overridden: fine
+    base["fallback"] = "update"
+    base["rules"][2]["relearn_batches"] = 3
+    path.write_text(yaml.safe_dump({**base, "name": "mine"}))
+    with pytest.raises(ConfigError, match=r"sets relearn_batches in rule 'moderate-drop-or-drift'"):
+        tune_mod._candidates(path, None, None, False)
+
+
 def test_the_fallback_knob_sets_the_policy_fallback():
     base = yaml.safe_load(open(load_policy("default").source).read())
     out = apply_edits(base, {"fallback": "none"})

@@ -136,6 +136,26 @@ def _resolve(key: str) -> tuple:
                       f"<section>.<key> ({', '.join(_SECTIONS)}) or rules.<rule name>.<signal>")
 
 
+_UPDATE_WORDS = ("update", "warm_start", "online_update")
+
+
+def _shadowed(data: Mapping[str, Any], key: str) -> str | None:
+    """Where the parsed policy ``data`` sets the update parameter of edit ``key`` next to an
+    update action (its fallback, or a rule): there it overrides the ``update`` section the edit
+    changes, so the edit would not change what those updates do. ``None`` when nowhere."""
+    how = _resolve(key)
+    if how[0] != "path" or len(how[1]) != 2 or how[1][0] != "update":
+        return None
+    param = how[1][1]
+    fallback = data.get("fallback")
+    if isinstance(fallback, Mapping) and fallback.get("action") in _UPDATE_WORDS and param in fallback:
+        return "its fallback"
+    for rule in data.get("rules") or []:
+        if isinstance(rule, Mapping) and rule.get("action") in _UPDATE_WORDS and param in rule:
+            return f"rule {rule.get('name')!r}"
+    return None
+
+
 def apply_edits(data: Mapping[str, Any], edits: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of the parsed policy ``data`` with ``edits`` applied (see the module docstring)."""
     out = copy.deepcopy(dict(data))
@@ -422,6 +442,12 @@ def _candidates(base: str | Path, space: Sequence[Mapping[str, Any]] | None, bud
         raise ConfigError("space must be a non-empty list of mappings of edits, e.g. [{'rounds': 20}, {'rounds': 60}]")
     out = []
     for i, edits in enumerate(edits_list, start=1):
+        for key in edits:
+            if (where := _shadowed(data, str(key))) is not None:
+                param = _resolve(str(key))[1][1]
+                raise ConfigError(f"edit {key!r}: the base policy {base_pol.name!r} sets {param} in {where}, which overrides "
+                                  f"update.{param} there, so the edit would not change those updates; remove {param} from "
+                                  f"{where} (it then comes from the update section), or search a space without {key!r}")
         cand = apply_edits(data, edits)
         if budget is not None and budget_in_policy:
             cand["budget"] = budget
