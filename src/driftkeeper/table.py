@@ -482,12 +482,12 @@ class TableSpec:
         """Target in the dtype of the initial data (classes mapped back by their text)."""
         if self.task == "classification":
             by_text = {str(c): c for c in self.classes or []}
-            if isinstance(y.dtype, pd.CategoricalDtype):
-                return y.map(lambda v: by_text.get(str(v), v))
-            distinct = pd.unique(y)
-            if not (y.dtype == object or isinstance(y.dtype, pd.StringDtype)) or all(type(v) is str for v in distinct):
-                # numbers, booleans or plain text: each distinct value mapped once (mixed types
-                # — 1 and True, a str subclass and its text — are one key of a dict: row by row)
-                return y.map({v: by_text.get(str(v), v) for v in distinct})
+            if not isinstance(y.dtype, pd.CategoricalDtype):
+                distinct = pd.unique(y)
+                if not (y.dtype == object or isinstance(y.dtype, pd.StringDtype)) or all(type(v) is str for v in distinct):
+                    # numbers, booleans or plain text: each distinct value mapped once (mixed types
+                    # — 1 and True, a str subclass and its text — are one key of a dict: row by
+                    # row; a categorical keeps its unused categories: row by row too)
+                    return y.map({v: by_text.get(str(v), v) for v in distinct})
             return y.map(lambda v: by_text.get(str(v), v))
         return y.astype("float64")

@@ -136,23 +136,20 @@ def _resolve(key: str) -> tuple:
                       f"<section>.<key> ({', '.join(_SECTIONS)}) or rules.<rule name>.<signal>")
 
 
-_UPDATE_WORDS = ("update", "warm_start", "online_update")
+def _shadowed(policy: Any, key: str) -> tuple[str, str] | None:
+    """``(where, parameter)`` when the loaded ``policy`` sets the update parameter of edit ``key``
+    next to an update action (its fallback, or a rule): there it overrides the ``update`` section
+    the edit changes (:meth:`Policy.params_for`), so the edit would not change what those updates
+    do. ``None`` when nowhere."""
+    from ..policy.vocabulary import UPDATE_ACTIONS
 
-
-def _shadowed(data: Mapping[str, Any], key: str) -> str | None:
-    """Where the parsed policy ``data`` sets the update parameter of edit ``key`` next to an
-    update action (its fallback, or a rule): there it overrides the ``update`` section the edit
-    changes, so the edit would not change what those updates do. ``None`` when nowhere."""
     how = _resolve(key)
     if how[0] != "path" or len(how[1]) != 2 or how[1][0] != "update":
         return None
     param = how[1][1]
-    fallback = data.get("fallback")
-    if isinstance(fallback, Mapping) and fallback.get("action") in _UPDATE_WORDS and param in fallback:
-        return "its fallback"
-    for rule in data.get("rules") or []:
-        if isinstance(rule, Mapping) and rule.get("action") in _UPDATE_WORDS and param in rule:
-            return f"rule {rule.get('name')!r}"
+    for where, spec in [("its fallback", policy.fallback), *((f"rule {r.name!r}", r) for r in policy.rules)]:
+        if spec.action in ("update", *UPDATE_ACTIONS) and param in spec.params():
+            return where, param
     return None
 
 
@@ -443,8 +440,8 @@ def _candidates(base: str | Path, space: Sequence[Mapping[str, Any]] | None, bud
     out = []
     for i, edits in enumerate(edits_list, start=1):
         for key in edits:
-            if (where := _shadowed(data, str(key))) is not None:
-                param = _resolve(str(key))[1][1]
+            if (shadow := _shadowed(base_pol, str(key))) is not None:
+                where, param = shadow
                 raise ConfigError(f"edit {key!r}: the base policy {base_pol.name!r} sets {param} in {where}, which overrides "
                                   f"update.{param} there, so the edit would not change those updates; remove {param} from "
                                   f"{where} (it then comes from the update section), or search a space without {key!r}")
